@@ -1,0 +1,47 @@
+"""``make bench``: run every bench/bench_*.py module's ``main()`` in turn and print its figures.
+
+Each benchmark prints the machine it ran on; a failing one is reported and the rest still run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or "unknown CPU"
+    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv)
+    names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
+    print(f"machine: {machine()}")
+    failed = 0
+    for name in names:
+        if only and name not in only and name.removeprefix("bench_") not in only:
+            continue
+        print(f"\n=== {name}")
+        t0 = time.perf_counter()
+        try:
+            importlib.import_module(f"bench.{name}").main()
+        except Exception:
+            failed += 1
+            traceback.print_exc()
+        print(f"--- {name}: {time.perf_counter() - t0:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,99 @@
+"""A style's settings, read from ``styles/<name>/style.toml``."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from radio.config import styles_dir
+from radio.errors import StyleError
+
+STYLE_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class Timbre:
+    """The additive synth's voice for a style."""
+
+    partials: tuple[float, ...] = (1.0, 0.5, 0.25, 0.12)
+    attack: float = 0.01
+    decay: float = 0.15
+    sustain: float = 0.6
+    release: float = 0.25
+    inharmonicity: float = 0.0
+    detune_cents: float = 0.0
+    level: float = 0.7
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str  # the folder name, also the channel id
+    display_name: str
+    description: str
+    tempo_bpm: float
+    temperature: float
+    piece_minutes: float
+    folder: Path
+    model_file: str = "model.npz"
+    corpus_styles: tuple[str, ...] = ()
+    timbre: Timbre = field(default_factory=Timbre)
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / self.model_file
+
+
+def check_style_name(name: str) -> str:
+    if not STYLE_NAME.match(name or ""):
+        raise StyleError(f"style name {name!r} is invalid: use 1-32 characters of a-z, 0-9 and '-'")
+    return name
+
+
+def load_style(folder: Path) -> Style:
+    """Read one style folder; raise :class:`StyleError` naming the file and the bad field."""
+    path = folder / "style.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise StyleError(f"{path} is missing") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise StyleError(f"{path} is not valid TOML: {exc}") from exc
+    name = check_style_name(folder.name)
+    try:
+        timbre = Timbre(**{k: (tuple(v) if k == "partials" else float(v)) for k, v in data.get("timbre", {}).items()})
+        corpus = data.get("corpus", {})
+        return Style(
+            name=name,
+            display_name=str(data.get("name", name.title())),
+            description=str(data.get("description", "")),
+            tempo_bpm=float(data.get("tempo_bpm", 96)),
+            temperature=float(data.get("temperature", 1.0)),
+            piece_minutes=float(data.get("piece_minutes", 4)),
+            folder=folder,
+            model_file=str(data.get("model", "model.npz")),
+            corpus_styles=tuple(corpus.get("styles", [name])),
+            timbre=timbre,
+        )
+    except (TypeError, ValueError) as exc:
+        raise StyleError(f"{path}: {exc}") from exc
+
+
+def discover_styles(root: Path | None = None) -> dict[str, Style]:
+    """Every folder under ``root`` with a style.toml, by name, sorted."""
+    root = root or styles_dir()
+    found: dict[str, Style] = {}
+    if not root.is_dir():
+        return found
+    for folder in sorted(p for p in root.iterdir() if (p / "style.toml").is_file()):
+        found[folder.name] = load_style(folder)
+    return found
+
+
+def get_style(name: str, root: Path | None = None) -> Style:
+    styles = discover_styles(root)
+    if name not in styles:
+        known = ", ".join(styles) or "none"
+        raise StyleError(f"unknown style {name!r}; known styles: {known}")
+    return styles[name]
