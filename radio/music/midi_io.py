@@ -1,0 +1,214 @@
+"""MIDI files ⇄ ``list_of_notes``, with mido.
+
+Reading works on the absolute tick timeline: each note's onset and end are rounded to
+the nearest 16th separately (a note lasts at least one 16th), so rounding never
+accumulates into drift the way rounding every delta time did.
+
+Policies (each one a decision about an ambiguous file, kept in one place):
+
+* Type 0 and type 1 files: every track is read and the notes are merged. Type 2 files
+  (independent sequences) are rejected: laying them end to end would invent a piece.
+* ``note_on`` with velocity 0 is a note-off.
+* Notes are paired per (track, channel, pitch), oldest first: a second ``note_on``
+  before the first one's ``note_off`` gives a second note, re-struck where it starts,
+  and each ``note_off`` closes the oldest open note. A ``note_off`` with nothing open
+  is ignored. Notes never released end where the file ends.
+* Channel 10 (index 9) is General MIDI percussion: its notes are dropped.
+* The grid is musical time (16ths of a quarter note), so tempo changes do not move
+  notes; they are recorded in :class:`ParsedMidi`.
+* A piece longer than :data:`MAX_BEATS` 16ths is refused: a huge delta time in a
+  damaged file would otherwise allocate an enormous, silent piece.
+
+Every failure is a :class:`MidiError` whose message names the reason.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+
+from radio import errors
+from radio.music.notes import BEATS_PER_QUARTER, ListOfNotes, Span, from_spans, to_spans, validate
+
+MAX_BEATS = 100_000  # 16ths; about 3.5 hours at 120 bpm
+MAX_FILE_BYTES = 32 * 1024 * 1024
+DRUM_CHANNEL = 9
+DEFAULT_BPM = 120.0
+WRITE_TICKS_PER_BEAT = 480
+
+
+class MidiError(errors.MidiError):
+    """A file could not be read as a usable MIDI file (the message says why)."""
+
+
+@dataclass
+class ParsedMidi:
+    notes: ListOfNotes  # as written, not transposed
+    tempo_bpm: float  # the first tempo in the file (120 when it sets none)
+    tempo_changes: list[tuple[int, float]] = field(default_factory=list)  # (16th index, bpm) after the first
+    key_signature: str | None = None  # the earliest key_signature meta, mido spelling ('Am', 'Bb')
+    ticks_per_beat: int = WRITE_TICKS_PER_BEAT
+    tracks: int = 1
+
+
+def read_midi(source: str | Path | bytes) -> ParsedMidi:
+    """Parse a MIDI file (a path or its bytes) into 16th-note beats; raises :class:`MidiError`."""
+    data = _load_bytes(source)
+    midi = _open(data)
+    return _convert(midi)
+
+
+def write_midi(notes: ListOfNotes, bpm: float = DEFAULT_BPM, *, program: int = 0, velocity: int = 80) -> bytes:
+    """Type-1 MIDI bytes: a conductor track (tempo) and one piano-roll track on channel 1.
+
+    ``read_midi(write_midi(n)).notes == n`` for any valid, normalized ``n``; trailing
+    silent beats survive because the end of track is placed at ``len(n)``.
+    """
+    validate(notes)
+    if not (bpm > 0):
+        raise ValueError(f"bpm must be positive, got {bpm!r}")
+    if not 0 <= program <= 127 or not 1 <= velocity <= 127:
+        raise ValueError(f"program must be 0..127 and velocity 1..127, got {program}, {velocity}")
+    per_16th = WRITE_TICKS_PER_BEAT // BEATS_PER_QUARTER
+    end_tick = len(notes) * per_16th
+
+    conductor = mido.MidiTrack()
+    conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+    conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    conductor.append(mido.MetaMessage("end_of_track", time=end_tick))
+
+    # (tick, 0 = off before 1 = on at the same tick, pitch) so a re-strike never closes itself
+    events: list[tuple[int, int, int]] = []
+    for span in to_spans(notes):
+        events.append((span.start * per_16th, 1, span.pitch))
+        events.append((span.end * per_16th, 0, span.pitch))
+    events.sort()
+    track = mido.MidiTrack()
+    track.append(mido.Message("program_change", program=program, channel=0, time=0))
+    now = 0
+    for tick, kind, pitch in events:
+        msg_type = "note_on" if kind else "note_off"
+        track.append(mido.Message(msg_type, note=pitch, velocity=velocity if kind else 0, channel=0, time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=end_tick - now))
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=WRITE_TICKS_PER_BEAT)
+    midi.tracks.extend([conductor, track])
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
+
+
+def _load_bytes(source: str | Path | bytes) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = "MIDI data"
+    else:
+        path = Path(source)
+        name = str(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise MidiError(f"{name}: file is larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise MidiError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+    if not data:
+        raise MidiError(f"{name}: the file is empty (zero bytes)")
+    if len(data) > MAX_FILE_BYTES:
+        raise MidiError(f"{name}: larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
+    if not data.startswith(b"MThd"):
+        raise MidiError(f"{name}: not a MIDI file (no 'MThd' header)")
+    return data
+
+
+def _open(data: bytes) -> mido.MidiFile:
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except EOFError as exc:
+        raise MidiError("truncated MIDI file: the data ends inside a chunk or message") from exc
+    except Exception as exc:  # mido raises OSError, ValueError, KeyError, IndexError, struct.error...
+        raise MidiError(f"corrupt MIDI file: {type(exc).__name__}: {exc}") from exc
+    if midi.type == 2:
+        raise MidiError("MIDI type 2 (independent sequences) is not supported; save it as type 0 or 1")
+    if midi.ticks_per_beat <= 0:
+        raise MidiError(f"invalid MIDI header: ticks_per_beat is {midi.ticks_per_beat}")
+    if midi.ticks_per_beat >= 0x8000:
+        raise MidiError("SMPTE time division is not supported; only ticks per quarter note")
+    return midi
+
+
+def _convert(midi: mido.MidiFile) -> ParsedMidi:
+    tpb = midi.ticks_per_beat
+    max_tick = MAX_BEATS * tpb // BEATS_PER_QUARTER
+
+    def to_16th(tick: int) -> int:
+        # round half up on exact integers: no float error over long pieces
+        return (2 * BEATS_PER_QUARTER * tick + tpb) // (2 * tpb)
+
+    note_ticks: list[tuple[int, int, int]] = []  # (pitch, on tick, off tick)
+    tempos: list[tuple[int, int, float]] = []  # (tick, track, bpm)
+    keys: list[tuple[int, int, str]] = []  # (tick, track, key)
+    last_tick = 0
+    for track_no, track in enumerate(midi.tracks):
+        tick = 0
+        open_notes: dict[tuple[int, int], list[int]] = {}
+        for msg in track:
+            tick += msg.time
+            if tick > max_tick:
+                raise MidiError(f"piece too long: an event at quarter note {tick // tpb} is beyond the "
+                                f"{MAX_BEATS // BEATS_PER_QUARTER}-quarter limit (a huge delta time?)")
+            kind = msg.type
+            if kind == "note_on" or kind == "note_off":
+                if msg.channel == DRUM_CHANNEL:
+                    continue
+                key = (msg.channel, msg.note)
+                if kind == "note_on" and msg.velocity > 0:
+                    open_notes.setdefault(key, []).append(tick)
+                elif open_notes.get(key):
+                    note_ticks.append((msg.note, open_notes[key].pop(0), tick))
+            elif kind == "set_tempo":
+                tempos.append((tick, track_no, mido.tempo2bpm(msg.tempo)))
+            elif kind == "key_signature":
+                keys.append((tick, track_no, msg.key))
+        last_tick = max(last_tick, tick)
+        for (_, pitch), starts in open_notes.items():
+            note_ticks.extend((pitch, start, None) for start in starts)  # type: ignore[misc]
+
+    if not note_ticks:
+        raise MidiError("no notes: the file has no pitched notes (drum channel 10 is ignored)")
+
+    spans = []
+    for pitch, on, off in note_ticks:
+        start = to_16th(on)
+        end = to_16th(last_tick if off is None else off)
+        spans.append(Span(pitch, start, max(1, end - start)))
+    length = max(max(s.end for s in spans), to_16th(last_tick))
+    if length > MAX_BEATS:
+        raise MidiError(f"piece too long: {length} 16ths exceeds the limit of {MAX_BEATS}")
+
+    tempos.sort(key=lambda t: (t[0], t[1]))
+    tempo_bpm = round(tempos[0][2], 3) if tempos else DEFAULT_BPM
+    changes: list[tuple[int, float]] = []
+    current = tempo_bpm
+    for tick, _, bpm in tempos[1:]:
+        bpm = round(bpm, 3)
+        if bpm != current:
+            beat = to_16th(tick)
+            if changes and changes[-1][0] == beat:
+                changes[-1] = (beat, bpm)  # two tempos on one 16th: the later one is what plays
+            else:
+                changes.append((beat, bpm))
+            current = bpm
+    keys.sort(key=lambda k: (k[0], k[1]))
+
+    return ParsedMidi(
+        notes=from_spans(spans, length),
+        tempo_bpm=tempo_bpm,
+        tempo_changes=changes,
+        key_signature=keys[0][2] if keys else None,
+        ticks_per_beat=tpb,
+        tracks=len(midi.tracks),
+    )
