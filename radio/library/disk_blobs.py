@@ -1,0 +1,101 @@
+"""The embedded blob store: one file per blob under a folder, written atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from radio.errors import LibraryError
+
+# A key is a relative POSIX path of plain segments. Segments may not start with '.',
+# which rules out '..' and keeps our own temp files (".tmp-*") out of every listing.
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+MAX_KEY_LENGTH = 512
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe blob key; raise :class:`LibraryError` naming the problem."""
+    if not isinstance(key, str) or not key:
+        raise LibraryError(f"blob key {key!r} is empty or not a string")
+    if len(key) > MAX_KEY_LENGTH:
+        raise LibraryError(f"blob key is {len(key)} characters long, more than {MAX_KEY_LENGTH}")
+    if key.startswith("/") or "\\" in key:
+        raise LibraryError(f"blob key {key!r} must be a relative path with '/' separators")
+    for segment in key.split("/"):
+        if segment == "..":
+            raise LibraryError(f"blob key {key!r} contains '..'")
+        if not _SEGMENT.match(segment):
+            raise LibraryError(
+                f"blob key {key!r} has the segment {segment!r}: use letters, digits, '.', '_' and '-', "
+                "not starting with '.'"
+            )
+    return key
+
+
+class DiskBlobStore:
+    """Blobs as files under ``root``; a reader sees a whole blob or none of it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(bytes(data))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise KeyError(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel = Path(dirpath).relative_to(self.root)
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                key = (rel / name).as_posix()
+                if key.startswith(prefix):
+                    found.append(key)
+        return iter(sorted(found))
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable; some platforms cannot open a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,70 @@
+"""Library fixtures. Every Catalog / BlobStore backend joins the one contract suite by
+adding a factory here (a Mongo or S3 factory may ``pytest.skip`` when its server is absent)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from radio.library.disk_blobs import DiskBlobStore
+from radio.library.sqlite_catalog import SqliteCatalog
+from radio.music.midi_io import write_midi
+
+CATALOG_BACKENDS: dict[str, Callable[[Path], object]] = {
+    "sqlite": lambda tmp: SqliteCatalog(tmp / "catalog.sqlite3"),
+}
+BLOB_BACKENDS: dict[str, Callable[[Path], object]] = {
+    "disk": lambda tmp: DiskBlobStore(tmp / "blobs"),
+}
+
+
+@pytest.fixture(params=sorted(CATALOG_BACKENDS))
+def catalog(request, tmp_path):
+    cat = CATALOG_BACKENDS[request.param](tmp_path)
+    yield cat
+    cat.close()
+
+
+@pytest.fixture(params=sorted(BLOB_BACKENDS))
+def blobs(request, tmp_path):
+    return BLOB_BACKENDS[request.param](tmp_path)
+
+
+def melody(*pitches: int, length: int = 4) -> list:
+    """A list_of_notes: each pitch struck then held for ``length`` beats."""
+    notes = []
+    for p in pitches:
+        notes.append([(p, "b")])
+        notes.extend([(p, "s")] for _ in range(length - 1))
+    return notes
+
+
+@pytest.fixture
+def midi_bytes() -> Callable[..., bytes]:
+    """Valid MIDI files that differ by their pitches (so their sha256 differ)."""
+
+    def make(*pitches: int, bpm: float = 100.0) -> bytes:
+        return write_midi(melody(*(pitches or (60, 62, 64, 65, 67))), bpm)
+
+    return make
+
+
+@pytest.fixture
+def small_corpus(tmp_path, corpus_dir) -> Path:
+    """A folder of style folders with a MANIFEST.csv: 3 folk tunes and 2 chorales from the real corpus."""
+    root = tmp_path / "corpus"
+    with (corpus_dir / "MANIFEST.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    chosen = [r for r in rows if r["style"] == "folk"][:3] + [r for r in rows if r["style"] == "baroque"][:2]
+    for r in chosen:
+        (root / r["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(corpus_dir / r["file"], root / r["file"])
+    with (root / "MANIFEST.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    return root
