@@ -133,10 +133,11 @@ def _open(data: bytes) -> mido.MidiFile:
         raise MidiError(f"corrupt MIDI file: {type(exc).__name__}: {exc}") from exc
     if midi.type == 2:
         raise MidiError("MIDI type 2 (independent sequences) is not supported; save it as type 0 or 1")
-    if midi.ticks_per_beat <= 0:
-        raise MidiError(f"invalid MIDI header: ticks_per_beat is {midi.ticks_per_beat}")
-    if midi.ticks_per_beat >= 0x8000:
+    # mido reads the division as signed: negative means SMPTE frames, not ticks per quarter
+    if midi.ticks_per_beat < 0 or midi.ticks_per_beat >= 0x8000:
         raise MidiError("SMPTE time division is not supported; only ticks per quarter note")
+    if midi.ticks_per_beat == 0:
+        raise MidiError("invalid MIDI header: ticks_per_beat is 0")
     return midi
 
 
@@ -169,7 +170,7 @@ def _convert(midi: mido.MidiFile) -> ParsedMidi:
                     open_notes.setdefault(key, []).append(tick)
                 elif open_notes.get(key):
                     note_ticks.append((msg.note, open_notes[key].pop(0), tick))
-            elif kind == "set_tempo":
+            elif kind == "set_tempo" and msg.tempo > 0:  # a zero tempo is damage, not a tempo
                 tempos.append((tick, track_no, mido.tempo2bpm(msg.tempo)))
             elif kind == "key_signature":
                 keys.append((tick, track_no, msg.key))
