@@ -25,6 +25,19 @@ LICENCES = {
     "corelli": "CC-BY",
     "lusitano": "CC0",
 }
+# Composer of a single-composer collection, for scores whose metadata names none.
+COMPOSERS = {
+    "bach": "Johann Sebastian Bach",
+    "beethoven": "Ludwig van Beethoven",
+    "mozart": "Wolfgang Amadeus Mozart",
+    "haydn": "Joseph Haydn",
+    "handel": "George Frideric Handel",
+    "corelli": "Arcangelo Corelli",
+    "monteverdi": "Claudio Monteverdi",
+    "josquin": "Josquin des Prez",
+    "ciconia": "Johannes Ciconia",
+    "lusitano": "Vicente Lusitano",
+}
 # Collections whose stated terms do not allow us to derive training files from them.
 REFUSED = {
     "palestrina": "its Humdrum files reserve the rights to all derivative electronic formats",
@@ -89,12 +102,16 @@ def music21_items(ref: str, style: str, *, limit: int | None = None, composer: s
                     return
                 label = f"{name}#{index + 1}" if len(scores) > 1 else name
                 md = score.metadata
+                title = (md.title or md.movementName or "") if md is not None else ""
+                if title in ("", path.name, path.stem):  # music21 falls back to the file name
+                    title = f"{collection} {path.stem}" + (f" #{index + 1}" if len(scores) > 1 else "")
                 yield ImportItem(
                     name=label,
                     style=style,
                     read=_midi_bytes(score, label),
-                    composer=composer or (md.composer if md is not None and md.composer else ""),
-                    title=(md.title or md.movementName or "") if md is not None else "",
+                    composer=composer
+                    or (md.composer if md is not None and md.composer else COMPOSERS.get(collection.lower(), "")),
+                    title=title,
                     source=f"{PREFIX}{collection}",
                     licence=licence,
                     extra={"file": path.name} | ({"tune": index + 1} if len(scores) > 1 else {}),
