@@ -1,0 +1,9 @@
+"""Framework-free inference: load an exported model file and sample beats in numpy.
+
+Never imports TensorFlow or Keras: the radio process must not pay for them.
+"""
+
+from radio.model.model import StyleModel, load_model
+from radio.model.sampler import BeatSampler, random_window
+
+__all__ = ["BeatSampler", "StyleModel", "load_model", "random_window"]

@@ -1,0 +1,89 @@
+"""A loaded style model: its header, its encoding and its numpy LSTM network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radio.errors import ModelFileError
+from radio.model.lstm import LSTMLayer, LSTMStack
+from radio.model.modelfile import read_model_file
+from radio.music.encoding import Encoding, get_encoding
+from radio.music.notes import ListOfNotes
+
+
+class StyleModel:
+    """What the radio needs from a trained model: numpy weights, the encoding and the header."""
+
+    def __init__(self, header: dict[str, Any], arrays: dict[str, np.ndarray], version: str, path: Path | None = None):
+        self.header = header
+        self.version = version
+        self.path = path
+        self.encoding: Encoding = get_encoding(header["encoding"])
+        self.network = build_network(self.encoding, arrays, path)
+
+    @property
+    def style(self) -> str:
+        return str(self.header.get("style", ""))
+
+    def sampler(
+        self,
+        *,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        primer: ListOfNotes | None = None,
+        max_note_beats: int = 32,
+        max_silence_beats: int = 16,
+    ) -> "BeatSampler":
+        from radio.model.sampler import BeatSampler
+
+        return BeatSampler(
+            self,
+            temperature=temperature,
+            seed=seed,
+            primer=primer,
+            max_note_beats=max_note_beats,
+            max_silence_beats=max_silence_beats,
+        )
+
+    def __repr__(self) -> str:
+        return f"StyleModel({self.encoding.name!r}, style={self.style!r}, version={self.version!r})"
+
+
+def build_network(encoding: Encoding, arrays: dict[str, np.ndarray], path: Path | None) -> LSTMStack:
+    where = f"model file {path}" if path else "model"
+    layers: list[LSTMLayer] = []
+    try:
+        k = 0
+        while f"lstm{k}_kernel" in arrays:
+            layers.append(LSTMLayer(arrays[f"lstm{k}_kernel"], arrays[f"lstm{k}_recurrent"], arrays[f"lstm{k}_bias"]))
+            k += 1
+        head_kernel, head_bias = arrays["head_kernel"], arrays["head_bias"]
+    except KeyError as exc:
+        raise ModelFileError(f"{where} lacks the array {exc.args[0]!r}; it is incomplete") from None
+    if not layers:
+        raise ModelFileError(f"{where} has no LSTM layers")
+    size = encoding.input_size
+    for k, layer in enumerate(layers):
+        H = layer.units
+        if layer.kernel.shape != (size, 4 * H) or layer.recurrent.shape != (H, 4 * H) or layer.bias.shape != (4 * H,):
+            raise ModelFileError(
+                f"{where}: layer {k} has shapes {layer.kernel.shape}/{layer.recurrent.shape}/{layer.bias.shape}, "
+                f"which do not fit {size} inputs and {H} units"
+            )
+        size = H
+    if head_kernel.shape != (size, encoding.output_size) or head_bias.shape != (encoding.output_size,):
+        raise ModelFileError(
+            f"{where}: the output layer has shape {head_kernel.shape}, expected {(size, encoding.output_size)} "
+            f"for the {encoding.name!r} encoding"
+        )
+    return LSTMStack(layers, head_kernel, head_bias)
+
+
+def load_model(path: str | Path) -> StyleModel:
+    """Load a model file; raise :class:`ModelFileError` if it is missing, corrupt or of another version."""
+    path = Path(path)
+    header, arrays, version = read_model_file(path)
+    return StyleModel(header, arrays, version, path)
