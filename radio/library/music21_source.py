@@ -53,8 +53,7 @@ def is_music21_ref(text: str) -> bool:
 
 def _music21():
     try:
-        import music21  # noqa: F401  (heavy: imported only when a music21 import runs)
-        from music21 import converter, corpus, stream
+        from music21 import converter, corpus, stream  # heavy: only when a music21 import runs
     except ImportError as exc:
         raise ContinuoError(
             f"importing from the music21 corpus needs the music21 package ({exc}): pip install 'continuo[corpus]'"
