@@ -1,0 +1,34 @@
+// The station's HTTP/SSE API (contract E), in one place.
+
+export async function getJSON(url) {
+  const response = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  return response.json();
+}
+
+const seg = (style) => encodeURIComponent(style);
+
+export const fetchChannels = () => getJSON("/api/channels");
+export const fetchChannel = (style) => getJSON(`/api/channels/${seg(style)}`);
+
+export function eventsUrl(style, sid) {
+  return `/api/channels/${seg(style)}/events?sid=${encodeURIComponent(sid)}`;
+}
+
+export function streamUrl(channel, sid) {
+  const base = channel.stream_url || `/stream/${seg(channel.style)}.mp3`;
+  return `${base}${base.includes("?") ? "&" : "?"}sid=${encodeURIComponent(sid)}`;
+}
+
+export function midiUrl(style, pieceId) {
+  return pieceId
+    ? `/api/channels/${seg(style)}/pieces/${encodeURIComponent(pieceId)}.mid`
+    : `/api/channels/${seg(style)}/current.mid`;
+}
+
+// A fresh id per stream connection links that MP3 response to its events feed.
+// crypto.randomUUID needs a secure context; a station on a LAN address is plain http.
+export function newSid() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,304 @@
+// The listener page: wires the channel list, the player, the now-playing panel and the
+// piano roll together. Everything shown follows what the listener HEARS: channel stream
+// time = the stream's start (from the events feed) + audio.currentTime.
+
+import { fetchChannels, midiUrl } from "./api.js";
+import { ChannelList, hueOf } from "./channels.js";
+import { clock, fileSafe, listeners } from "./format.js";
+import { NoteBuffer } from "./notes.js";
+import { PieceTimeline } from "./pieces.js";
+import { Player } from "./player.js";
+import { loadPrefs, savePrefs } from "./prefs.js";
+import { PAST_SECONDS, PianoRoll } from "./roll.js";
+
+const CHANNELS_REFRESH_MS = 15000;
+const HISTORY_LIMIT = 25;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  player: $("player"),
+  channelName: $("np-channel"),
+  title: $("np-title"),
+  key: $("np-key"),
+  style: $("np-style"),
+  elapsed: $("np-elapsed"),
+  model: $("np-model"),
+  listeners: $("np-listeners"),
+  play: $("play"),
+  playLabel: $("play-label"),
+  volume: $("volume"),
+  save: $("save"),
+  share: $("share"),
+  status: $("status"),
+  audio: $("audio"),
+  roll: $("roll"),
+  cards: $("cards"),
+  history: $("history"),
+  historyEmpty: $("history-empty"),
+};
+
+const prefs = loadPrefs();
+const player = new Player(ui.audio);
+const roll = new PianoRoll(ui.roll);
+const notes = new NoteBuffer();
+const timeline = new PieceTimeline();
+const channels = new Map(); // style -> latest /api/channels record
+const list = new ChannelList(ui.cards, (style) => choose(style, { user: true }));
+
+let current = null; // chosen style
+let shown = null; // the piece on display (heard)
+let pendingStyle = null; // asked for by the URL before the channel list arrived
+
+// ---- channel list ---------------------------------------------------------------------
+
+async function refreshChannels() {
+  try {
+    const data = await fetchChannels();
+    channels.clear();
+    for (const channel of data) channels.set(channel.style, channel);
+    list.update(data);
+    if (!data.length) setStatus("The station has no channels yet.", "error");
+    if (pendingStyle) {
+      const style = pendingStyle;
+      pendingStyle = null;
+      if (channels.has(style)) choose(style, { user: false });
+      else setStatus(`There is no channel called “${style}”. Pick one below.`, "error");
+    }
+    if (current && channels.has(current) && !player.wanted) {
+      // Not listening: show what is on air now rather than a stale piece.
+      timeline.clear();
+      showChannel(channels.get(current));
+      showPiece(timeline.at(null), { heard: false });
+    }
+    ui.player.setAttribute("aria-busy", "false");
+  } catch {
+    if (!current) setStatus("Can’t reach the station right now; trying again shortly…", "error");
+  }
+}
+
+// ---- choosing and playing -------------------------------------------------------------
+
+function choose(style, { user }) {
+  const channel = channels.get(style);
+  if (!channel) return;
+  if (style === current && player.playing) return; // already on air: keep listening
+  if (style !== current) {
+    player.stop(); // never two streams: the old one goes before the new one starts
+    current = style;
+    notes.clear();
+    timeline.clear();
+    shown = null; // the old channel's piece wasn't heard to its end: not history
+  }
+  prefs.channel = style;
+  prefs.playing = true;
+  savePrefs(prefs);
+  updateUrl(style);
+  showChannel(channel);
+  list.select(style, true);
+  player.play(channel);
+  if (!user) ui.player.scrollIntoView({ block: "nearest" });
+}
+
+function togglePlay() {
+  if (player.playing || player.wanted) {
+    player.pause();
+    prefs.playing = false;
+    savePrefs(prefs);
+  } else if (current && channels.has(current)) {
+    choose(current, { user: true });
+  } else if (channels.size) {
+    choose(channels.keys().next().value, { user: true });
+  }
+}
+
+function updateUrl(style) {
+  const path = location.pathname.startsWith("/listen/") ? `/listen/${encodeURIComponent(style)}` : `/#${style}`;
+  if (location.pathname + location.hash !== path) history.replaceState(null, "", path);
+}
+
+function styleFromUrl() {
+  const match = location.pathname.match(/^\/listen\/([^/]+)\/?$/);
+  if (match) return decodeURIComponent(match[1]);
+  const hash = decodeURIComponent(location.hash.replace(/^#/, ""));
+  return hash || null;
+}
+
+// ---- now playing ----------------------------------------------------------------------
+
+function showChannel(channel) {
+  const hue = hueOf(channel.style);
+  document.documentElement.style.setProperty("--hue", hue);
+  roll.setHue(hue);
+  setText(ui.channelName, channel.name || channel.style);
+  setText(ui.listeners, listeners(channel.listeners));
+  ui.share.href = `/listen/${encodeURIComponent(channel.style)}`;
+  ui.share.removeAttribute("aria-disabled");
+  timeline.seed(channel.now_playing);
+  if (!shown) showPiece(timeline.at(player.heardTime()), { heard: false });
+}
+
+// heard: the piece changed because the listener heard the next one begin (so the
+// previous one joins the history).
+function showPiece(piece, { heard }) {
+  const channel = channels.get(current);
+  if (!piece) {
+    setText(ui.title, channel ? "Warming up…" : "Choose a channel");
+    return;
+  }
+  if (heard && shown && shown.piece_id !== piece.piece_id) addToHistory(shown);
+  shown = piece;
+  setText(ui.title, piece.title || "Untitled");
+  setText(ui.key, piece.key || "—");
+  setText(ui.style, channel ? channel.name || channel.style : piece.style || "—");
+  setText(ui.model, piece.model_version || (channel && channel.model_version) || "—");
+  ui.save.href = midiUrl(current, piece.piece_id);
+  ui.save.download = `continuo-${current}-${fileSafe(piece.title)}.mid`;
+  ui.save.removeAttribute("aria-disabled");
+  list.setNowPlaying(current, piece);
+  if (player.playing) document.title = `${piece.title} · ${channel ? channel.name : current} — Continuo`;
+  if ("mediaSession" in navigator && channel) {
+    navigator.mediaSession.metadata = new MediaMetadata({
+      title: piece.title || "Continuo",
+      artist: `Continuo · ${channel.name || current}`,
+      album: piece.key || "",
+      artwork: [{ src: "/static/favicon.svg", sizes: "any", type: "image/svg+xml" }],
+    });
+  }
+}
+
+function elapsedOf(piece, heard) {
+  if (!piece) return null;
+  if (Number.isFinite(piece.t) && heard != null) return heard - piece.t;
+  if (Number.isFinite(piece.started_at)) return Date.now() / 1000 - piece.started_at;
+  return null;
+}
+
+// ---- history --------------------------------------------------------------------------
+
+function addToHistory(piece) {
+  ui.historyEmpty.hidden = true;
+  const item = document.createElement("li");
+  const style = piece.style || current;
+  const channel = channels.get(style);
+  const name = channel ? channel.name : style;
+  item.innerHTML = `<span class="h-title"></span><span class="h-meta"></span><a class="h-save"></a>`;
+  item.querySelector(".h-title").textContent = piece.title || "Untitled";
+  item.querySelector(".h-meta").textContent = [name, piece.key].filter(Boolean).join(" · ");
+  const link = item.querySelector(".h-save");
+  link.href = midiUrl(style, piece.piece_id);
+  link.download = `continuo-${style}-${fileSafe(piece.title)}.mid`;
+  link.textContent = "MIDI";
+  link.setAttribute("aria-label", `Download ${piece.title || "this piece"} as MIDI`);
+  ui.history.prepend(item);
+  while (ui.history.children.length > HISTORY_LIMIT) ui.history.lastElementChild.remove();
+}
+
+// ---- player events --------------------------------------------------------------------
+
+player.addEventListener("status", (e) => setStatus(e.detail.text, e.detail.kind));
+player.addEventListener("reset", () => {
+  // A new connection has its own stream start; after a server restart even the channel's
+  // clock starts again, so buffered notes and pieces can't be trusted.
+  notes.clear();
+  timeline.clear();
+  const channel = channels.get(current);
+  if (channel) timeline.seed(channel.now_playing);
+});
+player.addEventListener("channel", (e) => {
+  channels.set(e.detail.style, e.detail);
+  if (e.detail.style === current) timeline.seed(e.detail.now_playing);
+});
+player.addEventListener("piece", (e) => timeline.add(e.detail));
+player.addEventListener("notes", (e) => notes.add(e.detail));
+player.addEventListener("listeners", (e) => {
+  setText(ui.listeners, listeners(e.detail.listeners));
+  list.setListeners(current, e.detail.listeners);
+});
+player.addEventListener("state", renderState);
+player.addEventListener("blocked", () => {
+  ui.play.classList.add("attention");
+  prefs.playing = false;
+  savePrefs(prefs);
+});
+
+function renderState() {
+  const playing = player.wanted;
+  ui.player.dataset.state = playing ? (player.playing ? "playing" : "connecting") : "idle";
+  ui.play.setAttribute("aria-label", playing ? "Pause" : "Play");
+  setText(ui.playLabel, playing ? "Pause" : "Play");
+  ui.play.classList.toggle("is-playing", playing);
+  if (playing) ui.play.classList.remove("attention");
+  list.select(current, playing);
+  if (!playing) document.title = "Continuo — endless generative radio";
+  if ("mediaSession" in navigator) navigator.mediaSession.playbackState = playing ? "playing" : "paused";
+}
+
+function setStatus(text, kind = "idle") {
+  setText(ui.status, text);
+  ui.status.dataset.kind = kind;
+}
+
+// ---- the frame loop: everything that follows heard time --------------------------------
+
+let lastElapsed = "";
+function frame() {
+  const heard = player.heardTime();
+  roll.draw(heard, notes);
+  if (current) {
+    const piece = timeline.at(heard);
+    if (piece && piece !== shown) showPiece(piece, { heard: heard != null });
+    const elapsed = elapsedOf(shown, heard);
+    const text = elapsed == null ? "—" : clock(elapsed);
+    if (text !== lastElapsed) {
+      lastElapsed = text;
+      ui.elapsed.textContent = text;
+    }
+    if (heard != null) {
+      notes.prune(heard - PAST_SECONDS - 1);
+      timeline.prune(heard);
+    }
+  }
+  requestAnimationFrame(frame);
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// ---- start ----------------------------------------------------------------------------
+
+ui.volume.value = String(Math.round(prefs.volume * 100));
+player.setVolume(prefs.volume);
+ui.volume.addEventListener("input", () => {
+  prefs.volume = Number(ui.volume.value) / 100;
+  player.setVolume(prefs.volume);
+  savePrefs(prefs);
+});
+ui.play.addEventListener("click", togglePlay);
+ui.save.addEventListener("click", (e) => {
+  if (ui.save.getAttribute("aria-disabled") === "true") e.preventDefault();
+});
+window.addEventListener("hashchange", () => {
+  const style = styleFromUrl();
+  if (style && style !== current) {
+    if (channels.has(style)) choose(style, { user: false });
+    else setStatus(`There is no channel called “${style}”. Pick one below.`, "error");
+  }
+});
+window.addEventListener("online", () => player.retryNow());
+if ("mediaSession" in navigator) {
+  navigator.mediaSession.setActionHandler("play", () => !player.wanted && togglePlay());
+  navigator.mediaSession.setActionHandler("pause", () => player.wanted && togglePlay());
+}
+
+// A link names the channel; otherwise the last channel comes back, playing if it was.
+pendingStyle = styleFromUrl() || (prefs.playing ? prefs.channel : null);
+if (!pendingStyle && prefs.channel) {
+  current = prefs.channel;
+  list.select(current, false);
+}
+renderState();
+setStatus("Choose a channel to start listening.", "idle");
+refreshChannels();
+setInterval(refreshChannels, CHANNELS_REFRESH_MS);
+requestAnimationFrame(frame);

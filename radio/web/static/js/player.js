@@ -1,0 +1,239 @@
+// One <audio> element and one events feed for the chosen channel. Never two streams:
+// switching or reconnecting always tears the old pair down first. A dropped stream is
+// retried with exponential backoff, and every change is announced through "status" events.
+
+import { eventsUrl, fetchChannel, newSid, streamUrl } from "./api.js";
+
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 20000;
+const NO_PROGRESS_MS = 10000; // playing but currentTime frozen this long: the stream is dead
+const STALLED_MS = 4000; // after a "stalled" event, a shorter wait is enough
+const HEALTHY_SECONDS = 3; // this much audio after a (re)connect resets the backoff
+
+export class Player extends EventTarget {
+  constructor(audio) {
+    super();
+    this.audio = audio;
+    this.channel = null; // the /api/channels record of the chosen channel
+    this.wanted = false; // the listener wants sound (survives drops, not pauses)
+    this.feed = null;
+    this.sid = null;
+    this.streamStart = null; // channel stream time of this connection's first audio byte
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.generation = 0; // bumps on every connect, so late callbacks of old ones are ignored
+    this.lastTime = 0;
+    this.lastProgressAt = 0;
+    this.stalledAt = 0;
+    this.dropped = false; // a reconnect is under way (for the "reconnected" message)
+
+    // Events of a stream already torn down (src removed) are not drops.
+    audio.addEventListener("error", () => {
+      if (audio.error && audio.hasAttribute("src")) this.drop("the stream failed");
+    });
+    audio.addEventListener("ended", () => {
+      if (audio.hasAttribute("src")) this.drop("the stream ended");
+    });
+    audio.addEventListener("stalled", () => {
+      this.stalledAt = performance.now();
+    });
+    audio.addEventListener("waiting", () => {
+      if (this.wanted && !this.retryTimer) this.say(`Buffering ${this.name}…`, "busy");
+    });
+    audio.addEventListener("playing", () => {
+      if (this.wanted) this.say(`${this.dropped ? "Reconnected: playing" : "Playing"} ${this.name}`, "playing");
+      this.emit("state");
+    });
+    audio.addEventListener("pause", () => this.emit("state"));
+    audio.addEventListener("timeupdate", () => this.progress());
+    setInterval(() => this.watchdog(), 1000);
+  }
+
+  get name() {
+    return this.channel ? this.channel.name || this.channel.style : "";
+  }
+
+  get playing() {
+    return this.wanted && !this.audio.paused;
+  }
+
+  // Channel stream time the listener hears right now, or null when unknown.
+  heardTime() {
+    if (this.streamStart == null || !this.audio.src) return null;
+    return this.streamStart + this.audio.currentTime;
+  }
+
+  async play(channel) {
+    if (channel) this.channel = channel;
+    if (!this.channel) return;
+    this.wanted = true;
+    this.attempt = 0;
+    this.dropped = false;
+    this.clearRetry();
+    this.connect();
+  }
+
+  pause() {
+    this.wanted = false;
+    this.clearRetry();
+    this.disconnect();
+    // A live stream can't be paused without falling behind, so pausing hangs up.
+    this.say(this.channel ? `Paused. Press play to rejoin ${this.name} live.` : "", "idle");
+    this.emit("state");
+  }
+
+  // Stop everything and forget the channel (used when switching).
+  stop() {
+    this.wanted = false;
+    this.clearRetry();
+    this.disconnect();
+    this.emit("state");
+  }
+
+  setVolume(volume) {
+    this.audio.volume = volume;
+  }
+
+  connect() {
+    this.disconnect();
+    const generation = ++this.generation;
+    const style = this.channel.style;
+    this.sid = newSid();
+    this.say(`Tuning in to ${this.name}…`, "busy");
+    this.emit("reset");
+
+    this.feed = new EventSource(eventsUrl(style, this.sid));
+    const on = (type, handler) =>
+      this.feed.addEventListener(type, (event) => {
+        if (generation !== this.generation) return;
+        let data;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          return; // a malformed event is skipped; the next one will do
+        }
+        handler(data);
+      });
+    on("stream", (data) => {
+      if (data.sid === this.sid && Number.isFinite(data.stream_start)) {
+        this.streamStart = data.stream_start;
+        this.emit("stream", data);
+      }
+    });
+    on("piece", (data) => this.emit("piece", data));
+    on("notes", (data) => this.emit("notes", data));
+    on("listeners", (data) => this.emit("listeners", data));
+    this.feed.addEventListener("error", () => {
+      // The browser retries a dropped feed by itself; only a feed it gave up on is reopened.
+      if (generation === this.generation && this.feed.readyState === EventSource.CLOSED) {
+        this.drop("the live feed closed");
+      }
+    });
+
+    this.audio.src = streamUrl(this.channel, this.sid);
+    this.lastTime = 0;
+    this.lastProgressAt = performance.now();
+    this.stalledAt = 0;
+    this.audio.play().catch((error) => {
+      if (generation !== this.generation) return; // superseded by a newer connect
+      if (error.name === "NotAllowedError") {
+        // Autoplay without a click is refused: wait for the listener to press play.
+        this.wanted = false;
+        this.disconnect();
+        this.say(`Press play to start listening to ${this.name}.`, "prompt");
+        this.emit("blocked");
+        this.emit("state");
+      } else if (error.name !== "AbortError") {
+        this.drop(error.message || "playback failed");
+      }
+    });
+  }
+
+  disconnect() {
+    this.generation += 1;
+    if (this.feed) {
+      this.feed.close();
+      this.feed = null;
+    }
+    this.streamStart = null;
+    if (this.audio.hasAttribute("src")) {
+      this.audio.pause();
+      this.audio.removeAttribute("src");
+      this.audio.load(); // actually closes the HTTP stream
+    }
+  }
+
+  drop(reason) {
+    if (!this.wanted || this.retryTimer || !this.channel) return;
+    this.disconnect();
+    this.dropped = true;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
+    this.attempt += 1;
+    this.say(
+      `Lost ${this.name} (${reason}). Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`,
+      "error",
+    );
+    this.emit("state");
+    this.retryTimer = setTimeout(() => this.retry(), delay);
+  }
+
+  async retry() {
+    const style = this.channel.style;
+    try {
+      // Ask first, so a server that is still down costs one small request, not a media error.
+      const fresh = await fetchChannel(style);
+      this.retryTimer = null;
+      if (!this.wanted || this.channel.style !== style) return;
+      this.channel = fresh;
+      this.emit("channel", fresh);
+      this.connect();
+    } catch {
+      this.retryTimer = null;
+      if (this.wanted && this.channel.style === style) this.drop("the station is not answering");
+    }
+  }
+
+  retryNow() {
+    // Called when the network comes back: skip the rest of the wait.
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retry();
+    }
+  }
+
+  clearRetry() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  progress() {
+    const t = this.audio.currentTime;
+    if (t !== this.lastTime) {
+      this.lastTime = t;
+      this.lastProgressAt = performance.now();
+      this.stalledAt = 0;
+    }
+    if (t >= HEALTHY_SECONDS && this.attempt) {
+      this.attempt = 0;
+      this.dropped = false;
+    }
+  }
+
+  watchdog() {
+    if (!this.wanted || this.retryTimer || !this.audio.src) return;
+    const now = performance.now();
+    const quiet = now - this.lastProgressAt;
+    if (quiet > NO_PROGRESS_MS || (this.stalledAt && now - this.stalledAt > STALLED_MS && quiet > STALLED_MS)) {
+      this.drop("no sound arrived");
+    }
+  }
+
+  say(text, kind) {
+    this.dispatchEvent(new CustomEvent("status", { detail: { text, kind } }));
+  }
+
+  emit(type, detail = null) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
