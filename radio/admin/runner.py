@@ -1,0 +1,321 @@
+"""Runs training jobs as separate, niced processes and follows their progress.
+
+Each job is ``nice -n 10 <python> -m radio.cli train --style S --progress-jsonl --out F
+--home H ...`` in its own process group, so a cancel kills the trainer and anything it
+spawned. The trainer writes its model to a scratch file under ``<home>/models/.jobs``;
+only a finished, validated file is copied into the version store, so a cancelled or
+failed job never leaves a half-written model where a channel could load it.
+
+At most ``max_concurrent`` jobs run at once (default 1: two cores, and the streams come
+first); the rest wait in a queue. One style has at most one queued or running job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+import signal
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from radio.admin.errors import BadRequest, Conflict, NotFound
+from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore, utc_now
+
+log = logging.getLogger("radio.admin")
+
+NICE = 10
+KILL_GRACE_SECONDS = 5.0
+STREAM_LIMIT = 4 * 1024 * 1024  # the done event carries all the metrics on one line
+SCRATCH_DIR = Path("models") / ".jobs"
+MAX_EPOCHS = 1000
+MAX_MINUTES = 24 * 60.0
+OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MODEL_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+RETRAIN_KEYS = {"epochs", "minutes", "model", "hyperparameters", "force"}
+# The trainer's own threads stay small so the synth and the encoders keep a core.
+TRAINER_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONUNBUFFERED": "1",
+}
+
+# Called with the finished job and the trainer's "done" event; registers the model.
+FinishHook = Callable[[Job, dict[str, Any]], Awaitable[None]]
+
+
+def parse_retrain_options(body: Any) -> dict[str, Any]:
+    """Check a retrain request body; raise BadRequest naming the bad field."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("the retrain body must be a JSON object")
+    unknown = set(body) - RETRAIN_KEYS
+    if unknown:
+        raise BadRequest(f"unknown retrain option(s) {sorted(unknown)}; allowed: {sorted(RETRAIN_KEYS)}")
+    options: dict[str, Any] = {}
+    if body.get("epochs") is not None:
+        epochs = body["epochs"]
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= MAX_EPOCHS:
+            raise BadRequest(f"epochs must be an integer from 1 to {MAX_EPOCHS}, not {epochs!r}")
+        options["epochs"] = epochs
+    if body.get("minutes") is not None:
+        minutes = body["minutes"]
+        if (not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not math.isfinite(minutes)
+                or not 0 < minutes <= MAX_MINUTES):
+            raise BadRequest(f"minutes must be a number above 0 and at most {MAX_MINUTES:g}, not {minutes!r}")
+        options["minutes"] = float(minutes)
+    if body.get("model") is not None:
+        kind = body["model"]
+        if not isinstance(kind, str) or not MODEL_KIND.match(kind):
+            raise BadRequest(f"model must be a model kind name like 'lstm', not {kind!r}")
+        options["model"] = kind
+    hyper = body.get("hyperparameters")
+    if hyper is not None:
+        if not isinstance(hyper, dict):
+            raise BadRequest("hyperparameters must be a JSON object of name -> number/string/bool")
+        for key, value in hyper.items():
+            if not OPTION_NAME.match(str(key)):
+                raise BadRequest(f"hyperparameter name {key!r} is invalid: use a-z, 0-9 and '_'")
+            if not isinstance(value, (int, float, str, bool)) or (isinstance(value, str) and not re.fullmatch(r"[\w.+-]{1,64}", value)):
+                raise BadRequest(f"hyperparameter {key!r} has an unusable value {value!r}")
+        options["hyperparameters"] = dict(hyper)
+    if body.get("force") is not None:
+        if not isinstance(body["force"], bool):
+            raise BadRequest(f"force must be true or false, not {body['force']!r}")
+        options["force"] = body["force"]
+    return options
+
+
+def train_arguments(options: dict[str, Any]) -> list[str]:
+    """The ``continuo train`` flags for a job's options."""
+    args: list[str] = []
+    if "epochs" in options:
+        args += ["--epochs", str(options["epochs"])]
+    if "minutes" in options:
+        args += ["--minutes", f"{options['minutes']:g}"]
+    if "model" in options:
+        args += ["--model", options["model"]]
+    for key, value in (options.get("hyperparameters") or {}).items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        args += ["--set", f"{key}={text}"]
+    return args
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        home: Path,
+        *,
+        on_done: FinishHook,
+        max_concurrent: int = 1,
+        python: str = sys.executable,
+        env_for_style: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
+        self.store = store
+        self.home = Path(home)
+        self.on_done = on_done
+        self.max_concurrent = max(1, max_concurrent)
+        self.python = python
+        self.env_for_style = env_for_style or (lambda style: {})
+        self._jobs: dict[str, Job] = {}  # queued and running, by id
+        self._pending: deque[str] = deque()
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._cancelled: set[str] = set()
+        self._watchers: dict[str, set[asyncio.Queue]] = {}
+
+    # --- queries -------------------------------------------------------------------
+    def active_job(self, style: str) -> Job | None:
+        return next((j for j in self._jobs.values() if j.style == style and j.state in ACTIVE_STATES), None)
+
+    async def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id) or await asyncio.to_thread(self.store.get, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}")
+        return job
+
+    async def list(self, style: str | None = None) -> list[Job]:
+        return await asyncio.to_thread(self.store.list, style)
+
+    def watch(self, job_id: str) -> asyncio.Queue:
+        """A queue that receives the job's dict after every change (until it finishes)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers.setdefault(job_id, set()).add(queue)
+        return queue
+
+    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
+        self._watchers.get(job_id, set()).discard(queue)
+
+    # --- commands ------------------------------------------------------------------
+    async def submit(self, style: str, options: dict[str, Any]) -> Job:
+        running = self.active_job(style)
+        if running:
+            raise Conflict(f"style {style!r} already has job {running.id} ({running.state}); cancel it or wait")
+        job = Job.new(style, options)
+        job.model_kind = options.get("model")
+        self._jobs[job.id] = job
+        self._pending.append(job.id)
+        await self._changed(job)
+        self._pump()
+        return job
+
+    async def cancel(self, job_id: str) -> Job:
+        job = await self.get(job_id)
+        if job.finished:
+            raise Conflict(f"job {job_id} already {job.state}")
+        self._cancelled.add(job_id)
+        if job_id in self._pending:
+            self._pending.remove(job_id)
+            self._finish(job, CANCELLED, "cancelled before it started")
+            await self._changed(job)
+            return job
+        proc = self._procs.get(job_id)
+        if proc is not None:
+            await kill_group(proc)
+        task = self._tasks.get(job_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        return job
+
+    async def close(self) -> None:
+        """Stop: kill running trainers and record why (the server is going away)."""
+        for job_id in list(self._pending):
+            job = self._jobs[job_id]
+            self._finish(job, FAILED, "the server stopped before the job started")
+            await asyncio.to_thread(self.store.save, job)
+        self._pending.clear()
+        for job_id, proc in list(self._procs.items()):
+            self._cancelled.add(job_id)
+            await kill_group(proc)
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- internals -----------------------------------------------------------------
+    def _pump(self) -> None:
+        while self._pending and len(self._tasks) < self.max_concurrent:
+            job_id = self._pending.popleft()
+            self._tasks[job_id] = asyncio.get_running_loop().create_task(self._run(self._jobs[job_id]))
+
+    async def _changed(self, job: Job) -> None:
+        await asyncio.to_thread(self.store.save, job)
+        snapshot = job.to_dict()
+        for queue in list(self._watchers.get(job.id, ())):
+            queue.put_nowait(snapshot)
+
+    def _finish(self, job: Job, state: str, error: str | None = None) -> None:
+        job.state = state
+        job.error = error
+        job.finished_at = utc_now()
+        if state == SUCCEEDED:
+            job.progress = 1.0
+
+    async def _run(self, job: Job) -> None:
+        scratch = self.home / SCRATCH_DIR / f"{job.id}.npz"
+        try:
+            scratch.parent.mkdir(parents=True, exist_ok=True)
+            state, error = await self._train(job, scratch)
+        except Exception as exc:  # the runner must record every failure on the job
+            log.exception("admin: job %s crashed", job.id)
+            state, error = FAILED, f"the job runner failed: {exc}"
+        finally:
+            for leftover in (scratch, scratch.with_name(scratch.name + ".partial")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+        self._finish(job, state, error)
+        log.info("admin: job %s (%s) %s%s", job.id, job.style, state, f": {error}" if error else "")
+        await self._changed(job)
+        self._procs.pop(job.id, None)
+        self._tasks.pop(job.id, None)
+        self._jobs.pop(job.id, None)
+        self._cancelled.discard(job.id)
+        self._pump()
+
+    async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
+        cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
+               "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *train_arguments(job.options)]
+        env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
+        job.state, job.started_at = RUNNING, utc_now()
+        job.add_log("$ " + " ".join(cmd[3:]))
+        await self._changed(job)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True, limit=STREAM_LIMIT,
+        )
+        self._procs[job.id] = proc
+        log.info("admin: job %s (%s) started, pid %d", job.id, job.style, proc.pid)
+        events: dict[str, dict[str, Any]] = {}
+        await asyncio.gather(self._read_events(job, proc.stdout, events), self._read_log(job, proc.stderr))
+        code = await proc.wait()
+        if job.id in self._cancelled:
+            return CANCELLED, "cancelled by an admin"
+        if "error" in events:
+            return FAILED, str(events["error"].get("message") or "the trainer reported an error")
+        if code != 0 or "done" not in events:
+            last = next((line for line in reversed(job.log_tail) if line.strip()), "no output")
+            return FAILED, f"the trainer exited with code {code}: {last}"
+        done = dict(events["done"])
+        done.setdefault("model_path", str(scratch))
+        job.metrics = done.get("metrics") or {}
+        try:
+            await self.on_done(job, done)
+        except Exception as exc:  # a bad model file is the job's failure, not the server's
+            return FAILED, f"the trained model was rejected: {exc}"
+        return SUCCEEDED, None
+
+    async def _read_events(self, job: Job, stream: asyncio.StreamReader, events: dict[str, dict]) -> None:
+        async for raw in stream:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                job.add_log(line)
+                continue
+            if not isinstance(event, dict) or "event" not in event:
+                job.add_log(line)
+                continue
+            kind = event["event"]
+            events[kind] = event
+            if kind == "start":
+                job.epochs = event.get("epochs", job.epochs)
+                job.model_kind = event.get("model", job.model_kind)
+            elif kind == "epoch":
+                job.epoch = int(event.get("epoch") or job.epoch)
+                job.epochs = event.get("epochs", job.epochs)
+                job.loss, job.val_loss = event.get("loss"), event.get("val_loss")
+                job.progress = min(1.0, max(job.progress, float(event.get("progress") or 0.0)))
+                job.history.append({k: event.get(k) for k in ("epoch", "loss", "val_loss", "elapsed_s")})
+            elif kind == "error":
+                job.add_log("error: " + str(event.get("message", "")))
+            await self._changed(job)
+
+    async def _read_log(self, job: Job, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                job.add_log(line)
+
+
+async def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the process group, give it a moment, then SIGKILL whatever is left of it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children the trainer spawned share its group
+    await proc.wait()

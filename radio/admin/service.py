@@ -1,0 +1,318 @@
+"""What the admin endpoints do, independent of HTTP: styles, pieces, jobs, versions, swaps.
+
+One :class:`AdminService` per server. It owns the job store, the job runner and the
+version registry, and talks to the running :class:`radio.station.Station` only through
+its public surface: ``channels``, ``Channel.swap_model`` and ``Station.add_style``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from radio.admin.errors import BadRequest, Conflict, NotFound, Unprocessable
+from radio.admin.jobs import Job, JobStore
+from radio.admin.runner import JobRunner
+from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
+from radio.admin.versions import ModelVersion, VersionRegistry, check_model, should_activate
+from radio.errors import ModelFileError, StyleError
+from radio.styles import Style, check_style_name, discover_styles, load_style
+
+log = logging.getLogger("radio.admin")
+
+HOME_STYLES_DIR = "styles"
+STYLE_FIELDS = ("name", "display_name", "description", "composer", "from_styles", "like",
+                "tempo_bpm", "temperature", "piece_minutes")
+
+
+def env_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}={raw!r} is not a number") from exc
+    if value < 0:
+        raise SystemExit(f"{name} must not be negative")
+    return value
+
+
+class AdminService:
+    def __init__(
+        self,
+        station: Any,
+        home: Path,
+        *,
+        bundled_styles_root: Path | None = None,
+        swap_seconds: float | None = None,
+        max_jobs: int = 1,
+        limits: UploadLimits | None = None,
+    ) -> None:
+        from radio.library import open_library
+
+        self.station = station
+        self.home = Path(home)
+        self.bundled_root = bundled_styles_root
+        self.home_styles = self.home / HOME_STYLES_DIR
+        self.swap_seconds = swap_seconds
+        self.limits = limits or UploadLimits()
+        self.library = open_library(self.home)
+        self.store = JobStore(self.home)
+        self.registry = VersionRegistry(self.home)
+        self.runner = JobRunner(
+            self.store, self.home, on_done=self._job_done, max_concurrent=max_jobs, env_for_style=self._trainer_env,
+        )
+        self._lock = asyncio.Lock()  # serialises activations and style creation
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        """Record jobs a previous server left behind; put each style's active version on air."""
+        for job in await asyncio.to_thread(self.store.fail_interrupted, "the server stopped while the job was running"):
+            log.warning("admin: job %s (%s) marked failed: %s", job.id, job.style, job.error)
+        for name, version in (await asyncio.to_thread(self.registry.styles_with_active)).items():
+            try:
+                await self.activate(name, version, within_seconds=0.0, reason="restoring the active version at start")
+            except Exception as exc:  # one broken style must not stop the station
+                log.error("admin: cannot restore %s version %s: %s", name, version, exc)
+
+    async def close(self) -> None:
+        await self.runner.close()
+        self.store.close()
+        self.registry.close()
+        self.library.close()
+
+    # --- styles --------------------------------------------------------------------
+    def all_styles(self) -> dict[str, Style]:
+        """Bundled styles, then styles created here (in the data dir), then live channels."""
+        found = dict(discover_styles(self.bundled_root))
+        for name, style in discover_styles(self.home_styles).items():
+            found.setdefault(name, style)
+        for name, channel in getattr(self.station, "channels", {}).items():
+            found.setdefault(name, channel.style)
+        return found
+
+    def style(self, name: str) -> Style:
+        try:
+            check_style_name(name)
+        except StyleError as exc:
+            raise BadRequest(str(exc)) from exc
+        style = self.all_styles().get(name)
+        if style is None:
+            raise NotFound(f"unknown style {name!r}")
+        return style
+
+    def is_home_style(self, name: str) -> bool:
+        return (self.home_styles / name / "style.toml").is_file() and name not in discover_styles(self.bundled_root)
+
+    async def list_styles(self) -> list[dict[str, Any]]:
+        styles = self.all_styles()
+        counts = await asyncio.to_thread(self._piece_counts)
+        out = []
+        for name, style in styles.items():
+            channel = self.station.channels.get(name)
+            active = await asyncio.to_thread(self.registry.active, style)
+            job = self.runner.active_job(name)
+            out.append({
+                "style": name,
+                "name": style.display_name,
+                "description": style.description,
+                "corpus_styles": list(style.corpus_styles),
+                "pieces": sum(counts.get(s, 0) for s in style.corpus_styles),
+                "on_air": channel is not None,
+                "playing_version": getattr(channel, "model_version", None),
+                "active_version": active.version if active else None,
+                "created_here": self.is_home_style(name),
+                "job": job.to_dict() if job else None,
+            })
+        return out
+
+    def _piece_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for piece in self.library.catalog.list_pieces():
+            counts[piece.style] = counts.get(piece.style, 0) + 1
+        return counts
+
+    async def create_style(self, fields: dict[str, Any], upload: Upload | None = None) -> dict[str, Any]:
+        unknown = set(fields) - set(STYLE_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {sorted(unknown)}; allowed: {list(STYLE_FIELDS)}")
+        name = str(fields.get("name") or "")
+        try:
+            check_style_name(name)
+        except StyleError as exc:
+            raise BadRequest(str(exc)) from exc
+        from_styles = fields.get("from_styles") or []
+        if isinstance(from_styles, str):
+            from_styles = [s.strip() for s in from_styles.split(",") if s.strip()]
+        if not isinstance(from_styles, list):
+            raise BadRequest("from_styles must be a list of library style names")
+        for s in from_styles:
+            try:
+                check_style_name(str(s))
+            except StyleError as exc:
+                raise BadRequest(f"from_styles: {exc}") from exc
+        composer = str(fields.get("composer") or "").strip()
+        base = self.style(str(fields["like"])) if fields.get("like") else next(iter(self.all_styles().values()), None)
+        settings = {
+            "tempo_bpm": number(fields, "tempo_bpm", base.tempo_bpm if base else 96.0, 20, 300),
+            "temperature": number(fields, "temperature", base.temperature if base else 1.0, 0.05, 5),
+            "piece_minutes": number(fields, "piece_minutes", base.piece_minutes if base else 4.0, 0.1, 60),
+        }
+        async with self._lock:
+            if name in self.all_styles():
+                raise Conflict(f"style {name!r} already exists")
+            matched = 0
+            if composer:
+                matched = len(await asyncio.to_thread(self.library.catalog.list_pieces, None, composer))
+                if not matched:
+                    raise BadRequest(f"no pieces in the catalog by composer {composer!r}")
+            accepted, rejected = [], list(upload.rejected if upload else [])
+            if upload and upload.files:
+                accepted, bad = await ingest_files(self.library, name, upload.files, composer=composer)
+                rejected += bad
+            folder = self.home_styles / name
+            write_style_toml(
+                folder, name=name, display_name=str(fields.get("display_name") or name.replace("-", " ").title()),
+                description=str(fields.get("description") or ""), settings=settings,
+                corpus_styles=[name, *[s for s in from_styles if s != name]],
+                composers=[composer] if composer else [], timbre=base.timbre if base else None,
+            )
+        log.info("admin: created style %s (%d uploaded, %d by composer %r)", name, len(accepted), matched, composer)
+        return {"style": name, "folder": str(folder), "accepted": accepted, "rejected": rejected,
+                "composer_matches": matched, "on_air": False,
+                "next": f"upload pieces, then POST /admin/styles/{name}/retrain; it goes on air once a model is activated"}
+
+    # --- pieces --------------------------------------------------------------------
+    async def list_pieces(self, name: str) -> list[dict[str, Any]]:
+        style = self.style(name)
+        pieces = []
+        for corpus_style in style.corpus_styles:
+            pieces += await asyncio.to_thread(self.library.catalog.list_pieces, corpus_style)
+        return [piece_json(p) for p in pieces]
+
+    async def add_pieces(self, name: str, upload: Upload) -> dict[str, Any]:
+        self.style(name)
+        composer = upload.fields.get("composer", "")
+        accepted, rejected = await ingest_files(self.library, name, upload.files, composer=composer)
+        log.info("admin: upload to %s: %d accepted, %d rejected", name, len(accepted), len(upload.rejected) + len(rejected))
+        return {"style": name, "accepted": accepted, "rejected": upload.rejected + rejected}
+
+    async def delete_piece(self, piece_id: str) -> dict[str, Any]:
+        piece = await asyncio.to_thread(self.library.catalog.get_piece, piece_id)
+        if piece is None:
+            raise NotFound(f"no piece {piece_id!r}")
+        await asyncio.to_thread(self.library.catalog.delete_piece, piece_id)
+        # Blobs are content-addressed and a sha256 belongs to one piece, so the file goes too.
+        await asyncio.to_thread(self.library.blobs.delete, piece.blob_key)
+        log.info("admin: deleted piece %s (%s) of %s", piece.id, piece.title, piece.style)
+        return {"deleted": piece_json(piece)}
+
+    # --- jobs ----------------------------------------------------------------------
+    async def retrain(self, name: str, options: dict[str, Any]) -> Job:
+        self.style(name)
+        job = await self.runner.submit(name, options)
+        log.info("admin: retrain %s queued as job %s with %s", name, job.id, options)
+        return job
+
+    def _trainer_env(self, style: str) -> dict[str, str]:
+        # A style created here lives in the data dir, where the trainer must look for it.
+        return {"CONTINUO_STYLES": str(self.home_styles)} if self.is_home_style(style) else {}
+
+    async def _job_done(self, job: Job, done: dict[str, Any]) -> None:
+        version, _ = await asyncio.to_thread(
+            self.registry.register, job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id
+        )
+        job.model_version = version.version
+        style = self.style(job.style)
+        current = await asyncio.to_thread(self.registry.active, style)
+        if current is not None and current.version == version.version:
+            job.activated, job.activation_reason = True, "identical to the active version"
+            return
+        ok, reason = should_activate(version, current, force=bool(job.options.get("force")))
+        job.activation_reason = reason
+        if ok:
+            await self.activate(job.style, version.version, reason=f"job {job.id}: {reason}")
+            job.activated = True
+
+    # --- versions ------------------------------------------------------------------
+    async def list_versions(self, name: str) -> dict[str, Any]:
+        style = self.style(name)
+        versions = await asyncio.to_thread(self.registry.versions, style)
+        channel = self.station.channels.get(name)
+        return {
+            "style": name,
+            "playing_version": getattr(channel, "model_version", None),
+            "versions": [v.to_dict() for v in versions],
+        }
+
+    async def activate(self, name: str, version: str, *, within_seconds: float | None = None,
+                       reason: str = "activated by an admin") -> dict[str, Any]:
+        style = self.style(name)
+        async with self._lock:
+            found: ModelVersion | None = await asyncio.to_thread(self.registry.find, style, version)
+            if found is None:
+                raise NotFound(f"style {name!r} has no model version {version!r}")
+            try:
+                model = await asyncio.to_thread(check_model, Path(found.path))
+            except ModelFileError as exc:
+                raise Unprocessable(f"version {version} was rejected, the current model keeps playing: {exc}") from exc
+            within = self.swap_seconds if within_seconds is None else within_seconds
+            channel = self.station.channels.get(name)
+            if channel is None:
+                channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path))
+                how = "a new channel"
+            elif channel.model_version == found.version:
+                how = "already playing"
+            else:
+                channel.swap_model(model, within_seconds=within)
+                how = "next piece boundary" if within is None else f"within {within:g} s"
+            await asyncio.to_thread(self.registry.set_active, name, found)
+        log.info("admin: %s version %s activated (%s; %s)", name, version, how, reason)
+        return {"style": name, "version": found.version, "swap": how, "reason": reason}
+
+
+def number(fields: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    raw = fields.get(key)
+    if raw in (None, ""):
+        return float(default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{key} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{key} must be between {low:g} and {high:g}, not {value:g}")
+    return value
+
+
+def write_style_toml(folder: Path, *, name: str, display_name: str, description: str, settings: dict[str, float],
+                     corpus_styles: list[str], composers: list[str], timbre: Any) -> None:
+    """Write ``<folder>/style.toml`` atomically and check that it reads back as a style."""
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    lines = [
+        "# Created from the admin API.",
+        f"name = {q(display_name[:80])}",
+        f"description = {q(description[:500])}",
+        *(f"{k} = {v!r}" for k, v in settings.items()),
+        'model = "model.npz"',
+        "",
+        "[corpus]",
+        f"styles = {q(corpus_styles)}",
+    ]
+    if composers:
+        lines.append(f"composers = {q(composers)}")
+    if timbre is not None:
+        lines += ["", "[timbre]"]
+        for f in dataclasses.fields(timbre):
+            value = getattr(timbre, f.name)
+            lines.append(f"{f.name} = {list(value)!r}" if isinstance(value, tuple) else f"{f.name} = {value!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / ".style.toml.partial"
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(partial, folder / "style.toml")
+    load_style(folder)

@@ -1,0 +1,167 @@
+"""Checking uploaded MIDI files before they reach the library.
+
+Every file in a multipart upload is judged on its own: a bad one is reported with the
+reason and the rest still go in. What is checked, in order: the file name (no paths,
+no traversal, a .mid/.midi name), the declared content type, the size, the count, and
+finally the content itself through :func:`radio.library.ingest.ingest_midi`, which parses
+and prepares the piece and stores nothing if that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from radio.admin.errors import BadRequest, UnsupportedMediaType
+from radio.config import env_int
+from radio.errors import ContinuoError
+
+MIDI_TYPES = frozenset({
+    "audio/midi", "audio/mid", "audio/x-midi", "audio/x-mid", "application/x-midi", "audio/sp-midi",
+    # browsers that know no type for .mid send this one
+    "application/octet-stream",
+})
+MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
+MAX_NAME_CHARS = 200
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_file_bytes: int = 2 * 1024 * 1024
+    max_files: int = 50
+    max_field_bytes: int = 4096
+
+    @classmethod
+    def from_env(cls) -> "UploadLimits":
+        return cls(
+            max_file_bytes=env_int("CONTINUO_ADMIN_MAX_UPLOAD_BYTES", cls.max_file_bytes),
+            max_files=env_int("CONTINUO_ADMIN_MAX_UPLOAD_FILES", cls.max_files),
+        )
+
+
+@dataclass
+class UploadedFile:
+    filename: str
+    data: bytes
+
+
+@dataclass
+class Upload:
+    """A parsed multipart request: form fields, files that passed the cheap checks, rejections."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    files: list[UploadedFile] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+def check_filename(name: str | None) -> str:
+    """The file's name if it is a plain MIDI file name; raise ValueError with the reason."""
+    if not name:
+        raise ValueError("the part has no file name")
+    if any(c in name for c in "/\\\x00") or name in (".", "..") or ".." in name or name.startswith("."):
+        raise ValueError("path traversal or a path in the file name: send a plain name like 'piece.mid'")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise ValueError("control characters in the file name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"file name longer than {MAX_NAME_CHARS} characters")
+    if not name.lower().endswith(MIDI_SUFFIXES):
+        raise ValueError(f"not a MIDI file name (expected one of {', '.join(MIDI_SUFFIXES)})")
+    return name
+
+
+def check_content_type(content_type: str | None) -> None:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in MIDI_TYPES:
+        raise ValueError(f"wrong content type {kind or '(none)'!r}: expected audio/midi")
+
+
+async def read_upload(request: web.Request, limits: UploadLimits) -> Upload:
+    """Read a multipart body part by part, never holding an oversize file in memory."""
+    if not request.content_type.startswith("multipart/"):
+        raise UnsupportedMediaType(f"expected a multipart/form-data upload, not {request.content_type!r}")
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError) as exc:
+        raise BadRequest(f"the multipart body cannot be read: {exc}") from exc
+    upload = Upload()
+    seen_files = 0
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("nested multipart bodies are not supported")
+        if part.filename is None:
+            upload.fields[part.name or ""] = await read_field(part, limits.max_field_bytes)
+            continue
+        seen_files += 1
+        raw_name = part.filename
+        try:
+            check_filename(raw_name)
+            check_content_type(part.headers.get("Content-Type"))
+            if seen_files > limits.max_files:
+                raise ValueError(f"too many files: at most {limits.max_files} per upload")
+            data = await read_limited(part, limits.max_file_bytes)
+        except ValueError as exc:
+            await part.release()
+            upload.rejected.append({"filename": raw_name, "reason": str(exc)})
+            continue
+        upload.files.append(UploadedFile(raw_name, data))
+    return upload
+
+
+async def read_field(part: BodyPartReader, limit: int) -> str:
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise BadRequest(f"form field {part.name!r} is longer than {limit} bytes")
+    return data.decode("utf-8", "replace").strip()
+
+
+async def read_limited(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise ValueError(f"oversize: larger than the limit of {limit} bytes")
+    if not data:
+        raise ValueError("empty file")
+    return bytes(data)
+
+
+async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, composer: str = "") -> tuple[list, list]:
+    """Ingest each file into ``style``; return (accepted, rejected) report rows."""
+    from radio.library.ingest import ingest_midi
+
+    accepted, rejected = [], []
+    for f in files:
+        title = re.sub(r"[_]+", " ", f.filename.rsplit(".", 1)[0]).strip()
+        try:
+            result = await asyncio.to_thread(
+                ingest_midi, library, f.data, style=style, composer=composer, title=title, source=f"upload:{f.filename}",
+            )
+        except ContinuoError as exc:
+            rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
+            continue
+        piece = result.piece
+        if result.status == "duplicate" and piece.style != style:
+            rejected.append({
+                "filename": f.filename,
+                "reason": f"duplicate: the same file is already piece {piece.id} of style {piece.style!r}",
+            })
+            continue
+        accepted.append({"filename": f.filename, "status": result.status, "piece": piece_json(piece)})
+    return accepted, rejected
+
+
+def piece_json(piece: Any) -> dict[str, Any]:
+    data = piece.to_dict()
+    data.pop("blob_key", None)
+    return data

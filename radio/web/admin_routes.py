@@ -1,0 +1,249 @@
+"""The ``/admin`` page and the ``/admin/*`` API.
+
+Every ``/admin/*`` route, listed once in :data:`ROUTES`, plus a catch-all for any other
+``/admin/*`` path, demands ``Authorization: Bearer <token>``. A request without the right
+token gets a 401 JSON answer before its body is read, so nothing happens. The page at
+``/admin`` is static and asks for the token, which its data calls then send.
+
+Handlers stay thin: they parse the request and call :class:`radio.admin.service.AdminService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
+from radio.admin.errors import AdminError, BadRequest
+from radio.admin.jobs import FINAL_STATES
+from radio.admin.runner import parse_retrain_options
+from radio.admin.service import AdminService, env_float
+from radio.admin.uploads import UploadLimits, read_upload
+from radio.config import continuo_home, env_int
+
+log = logging.getLogger("radio.admin")
+
+STATIC = Path(__file__).parent / "static"
+SSE_KEEPALIVE_SECONDS = 15.0
+MAX_JSON_BYTES = 64 * 1024
+
+Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class AdminState:
+    token: AdminToken
+    service: AdminService
+
+
+ADMIN = web.AppKey("admin", AdminState)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
+
+
+def json_error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or None when it has none."""
+    if not request.body_exists:
+        return None
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+# --- handlers ------------------------------------------------------------------------
+async def list_styles(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.list_styles())
+
+
+async def create_style(request: web.Request, admin: AdminService) -> web.Response:
+    if request.content_type.startswith("multipart/"):
+        upload = await read_upload(request, admin.limits)
+        return json_response(await admin.create_style(upload.fields, upload), status=201)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest('send a JSON object like {"name": "my-style", "composer": "..."} or a multipart form')
+    return json_response(await admin.create_style(body), status=201)
+
+
+async def list_pieces(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.list_pieces(request.match_info["style"]))
+
+
+async def upload_pieces(request: web.Request, admin: AdminService) -> web.Response:
+    admin.style(request.match_info["style"])  # an unknown style is refused before the upload is read
+    upload = await read_upload(request, admin.limits)
+    if not upload.files and not upload.rejected:
+        raise BadRequest("the upload holds no files: send MIDI files as multipart parts with a filename")
+    report = await admin.add_pieces(request.match_info["style"], upload)
+    return json_response(report, status=200 if report["accepted"] else 422)
+
+
+async def delete_piece(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.delete_piece(request.match_info["piece_id"]))
+
+
+async def retrain(request: web.Request, admin: AdminService) -> web.Response:
+    options = parse_retrain_options(await read_json(request))
+    job = await admin.retrain(request.match_info["style"], options)
+    return json_response(job.to_dict(), status=202)
+
+
+async def list_jobs(request: web.Request, admin: AdminService) -> web.Response:
+    style = request.query.get("style") or None
+    return json_response([j.to_dict() for j in await admin.runner.list(style)])
+
+
+async def get_job(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response((await admin.runner.get(request.match_info["job_id"])).to_dict())
+
+
+async def cancel_job(request: web.Request, admin: AdminService) -> web.Response:
+    job = await admin.runner.cancel(request.match_info["job_id"])
+    return json_response(job.to_dict())
+
+
+async def job_events(request: web.Request, admin: AdminService) -> web.StreamResponse:
+    """Server-sent events: ``event: job`` with the whole job after every change, to the end."""
+    job_id = request.match_info["job_id"]
+    queue = admin.runner.watch(job_id)  # before reading the job, so no change falls between
+    try:
+        job = (await admin.runner.get(job_id)).to_dict()
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        })
+        await response.prepare(request)
+        await send_event(response, "job", job)
+        while job["state"] not in FINAL_STATES:
+            try:
+                job = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            await send_event(response, "job", job)
+        await response.write_eof()
+        return response
+    finally:
+        admin.runner.unwatch(job_id, queue)
+
+
+async def send_event(response: web.StreamResponse, event: str, data: Any) -> None:
+    await response.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode("utf-8"))
+
+
+async def list_models(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.list_versions(request.match_info["style"]))
+
+
+async def activate(request: web.Request, admin: AdminService) -> web.Response:
+    body = await read_json(request) or {}
+    if not isinstance(body, dict) or set(body) - {"within_seconds"}:
+        raise BadRequest('the body may only be {"within_seconds": <seconds>}')
+    within = body.get("within_seconds")
+    if within is not None and (not isinstance(within, (int, float)) or isinstance(within, bool) or within < 0):
+        raise BadRequest(f"within_seconds must be a number >= 0, not {within!r}")
+    result = await admin.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
+    return json_response(result)
+
+
+async def unknown_admin_route(request: web.Request, admin: AdminService) -> web.Response:
+    return json_error(404, f"no admin route {request.method} {request.path}")
+
+
+# The whole admin API, in one place. Tests walk this table to check auth on every route.
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/admin/styles", list_styles),
+    ("POST", "/admin/styles", create_style),
+    ("GET", "/admin/styles/{style}/pieces", list_pieces),
+    ("POST", "/admin/styles/{style}/pieces", upload_pieces),
+    ("DELETE", "/admin/pieces/{piece_id}", delete_piece),
+    ("POST", "/admin/styles/{style}/retrain", retrain),
+    ("GET", "/admin/styles/{style}/models", list_models),
+    ("POST", "/admin/styles/{style}/models/{version}/activate", activate),
+    ("GET", "/admin/jobs", list_jobs),
+    ("GET", "/admin/jobs/{job_id}", get_job),
+    ("GET", "/admin/jobs/{job_id}/events", job_events),
+    ("DELETE", "/admin/jobs/{job_id}", cancel_job),
+]
+
+
+def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Check the bearer token first; turn AdminErrors into JSON; log every admin action."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        state = request.app[ADMIN]
+        who = request.remote or "?"
+        if not bearer_matches(request.headers.get("Authorization"), state.token.value):
+            reason = "missing" if "Authorization" not in request.headers else "wrong"
+            log.warning("admin: refused %s %s from %s (%s token)", request.method, request.path, who, reason)
+            return json_error(401, f"{reason} admin token: send 'Authorization: Bearer <token>'",
+                              **{"WWW-Authenticate": 'Bearer realm="continuo-admin"'})
+        try:
+            response = await handler(request, state.service)
+        except AdminError as exc:
+            response = json_error(exc.status, str(exc))
+        log.info("admin: %s %s from %s -> %d", request.method, request.path, who, response.status)
+        return response
+
+    return wrapper
+
+
+async def admin_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-cache"})
+
+
+def setup(
+    app: web.Application,
+    station: Any,
+    *,
+    home: Path | None = None,
+    swap_seconds: float | None = None,
+    max_jobs: int | None = None,
+    limits: UploadLimits | None = None,
+) -> None:
+    """Add the admin page and API to ``app``. Settings default to the environment:
+    CONTINUO_SWAP_SECONDS (hot swap deadline; unset = next piece boundary),
+    CONTINUO_ADMIN_MAX_JOBS (concurrent training jobs, default 1),
+    CONTINUO_ADMIN_MAX_UPLOAD_BYTES / CONTINUO_ADMIN_MAX_UPLOAD_FILES (per upload)."""
+    home = Path(home) if home is not None else Path(getattr(station, "home", None) or continuo_home())
+    service = AdminService(
+        station,
+        home,
+        swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS"),
+        max_jobs=max_jobs if max_jobs is not None else env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
+        limits=limits or UploadLimits.from_env(),
+    )
+    app[ADMIN] = AdminState(load_or_create_token(home), service)
+
+    app.router.add_get("/admin", admin_page, name="admin-page")
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, guarded(handler))
+    app.router.add_route("*", "/admin/{tail:.*}", guarded(unknown_admin_route))
+
+    async def start(app: web.Application) -> None:
+        await service.start()
+
+    async def stop(app: web.Application) -> None:
+        await service.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
