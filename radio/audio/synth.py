@@ -29,9 +29,9 @@ from radio.errors import NotesError, StyleError
 from radio.music.notes import BEATS_PER_QUARTER, HELD, STRUCK, ListOfNotes
 from radio.styles import Timbre
 
-# A voice's peak is about level * velocity * VOICE_GAIN, so four voices stay below the
-# limiter's knee most of the time and a single note sits near -12 dBFS.
-VOICE_GAIN = 0.32
+# A voice's peak is at most level * accent * VOICE_GAIN, so a single note peaks near
+# -12 dBFS and four voices stay below the limiter's knee most of the time.
+VOICE_GAIN = 0.4
 # The limiter is linear up to the knee and bends smoothly (continuous slope) towards 1.0.
 LIMITER_KNEE = 0.6
 # Partials are gently rolled off above this frequency so high notes do not sound glassy.
@@ -39,10 +39,16 @@ BRIGHTNESS_HZ = 5000.0
 # A second, detuned copy of the fundamental at this fraction of its amplitude gives a
 # slow chorus beat of a few tenths of a hertz when the timbre asks for detune.
 CHORUS_MIX = 0.35
-# Decay approaches the sustain level exponentially, about 95% of the way after `decay`.
+# Decay approaches the sustain level exponentially, about 95% of the way after `decay`;
+# after DECAY_SETTLED time constants (a residue below 2**-20) the level is the sustain.
 DECAY_TIME_CONSTANTS = 3.0
+DECAY_SETTLED = 14.0
+# Harmonic timbres play from a single-cycle table of 2**TABLE_BITS entries with linear
+# interpolation (error below -80 dB for the first ten partials).
+TABLE_BITS = 11
+TABLE_SIZE = 2**TABLE_BITS
 # Work is done in blocks of at most this many samples to keep temporaries in cache.
-BLOCK = 8192
+BLOCK = 16384
 # Accent by position within a 4/4 bar of 16ths (the stream position, counted from 0).
 ACCENTS = np.array([1.0, 0.8, 0.86, 0.8, 0.94, 0.8, 0.86, 0.8, 0.97, 0.8, 0.86, 0.8, 0.94, 0.8, 0.86, 0.8])
 MIN_BPM, MAX_BPM = 10.0, 600.0
@@ -80,11 +86,27 @@ def check_timbre(timbre: Timbre) -> None:
         raise StyleError(f"timbre.level = {timbre.level!r} must be in (0, 1]")
 
 
+def _peak(timbre: Timbre) -> float:
+    """The largest value a note's waveform can reach at full envelope (harmonic estimate)."""
+    theta = np.linspace(0.0, 2.0 * math.pi, 4096, endpoint=False)
+    wave = sum(a * np.sin(k * theta) for k, a in enumerate(timbre.partials, start=1))
+    chorus = timbre.partials[0] * CHORUS_MIX if timbre.detune_cents > 0 else 0.0
+    return float(np.max(np.abs(wave))) + chorus
+
+
 def _check_bpm(bpm: float) -> float:
     bpm = float(bpm)
     if not (math.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):
         raise ValueError(f"tempo {bpm!r} bpm is outside {MIN_BPM:g}..{MAX_BPM:g}")
     return bpm
+
+
+@dataclass(frozen=True)
+class _Tone:
+    table: np.ndarray | None  # (TABLE_SIZE, 2) float32 value/slope pairs of the harmonic partials
+    table_inc: np.uint32  # the fundamental's phase step per sample (2**32 = one cycle)
+    inc: np.ndarray  # (k, 1) uint32 phase steps of the partials played by direct oscillators
+    amps: np.ndarray  # (k, 1) float32 their amplitudes
 
 
 @dataclass
@@ -122,11 +144,13 @@ class Synth:
         self._decay_rate = np.float32(DECAY_TIME_CONSTANTS / max(1.0, timbre.decay * sample_rate))
         self._release = max(1, round(timbre.release * sample_rate))
         self._sustain = np.float32(timbre.sustain)
-        amps = np.asarray(timbre.partials, dtype=np.float64)
-        self._norm = 1.0 / math.sqrt(float(np.sum(amps**2)))
-        self._partials: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._settled = self._attack + int(math.ceil(DECAY_SETTLED / float(self._decay_rate)))
+        self._norm = 1.0 / _peak(timbre)
+        amps = timbre.partials
+        self._tones: dict[int, _Tone] = {}
         self._u32 = np.empty((len(amps) + 1) * BLOCK, dtype=np.uint32)
         self._f32 = np.empty((len(amps) + 1) * BLOCK, dtype=np.float32)
+        self._index = np.empty(BLOCK, dtype=np.intp)
         self._ramp = np.arange(BLOCK, dtype=np.int64)
 
     @property
@@ -208,12 +232,14 @@ class Synth:
         env = np.empty(len(t), dtype=np.float32)
         n_attack = int(np.searchsorted(t, self._attack))
         env[:n_attack] = t[:n_attack] * np.float32(1.0 / self._attack)
-        rest = (t[n_attack:] - self._attack).astype(np.float32)
+        n_decay = int(np.searchsorted(t, self._settled))
+        rest = (t[n_attack:n_decay] - self._attack).astype(np.float32)
         rest *= -self._decay_rate
         np.exp(rest, out=rest)
         rest *= np.float32(1.0) - self._sustain
         rest += self._sustain
-        env[n_attack:] = rest
+        env[n_attack:n_decay] = rest
+        env[n_decay:] = self._sustain
         return env
 
     def _envelope(self, voice: _Voice, t: np.ndarray) -> np.ndarray:
@@ -231,26 +257,37 @@ class Synth:
         env[n_held:] = x
         return env
 
-    def _partials_for(self, pitch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Phase increments (uint32 per sample) and amplitudes of the partials below Nyquist."""
-        cached = self._partials.get(pitch)
-        if cached is not None:
-            return cached
+    def _tone(self, pitch: int) -> _Tone:
+        """The pitch's partials below Nyquist, as a wavetable and/or direct oscillators."""
+        tone = self._tones.get(pitch)
+        if tone is not None:
+            return tone
         f0 = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
         timbre = self.timbre
-        freqs, amps = [], []
+        freqs, amps, harmonics = [], [], []
         for k, amp in enumerate(timbre.partials, start=1):
             f = k * f0 * math.sqrt(1.0 + timbre.inharmonicity * k * k)
             if amp > 0 and f < self.sample_rate / 2:
                 freqs.append(f)
                 amps.append(amp / math.sqrt(1.0 + (f / BRIGHTNESS_HZ) ** 2))
+                harmonics.append(k)
+        table = None
+        if timbre.inharmonicity == 0 and freqs:
+            # Harmonic partials repeat every cycle of the fundamental: sum them once into
+            # a single-cycle table stored as (value, slope to the next entry) pairs.
+            theta = np.arange(TABLE_SIZE + 1) * (2.0 * math.pi / TABLE_SIZE)
+            cycle = sum(a * np.sin(k * theta) for k, a in zip(harmonics, amps))
+            table = np.stack([cycle[:-1], np.diff(cycle)], axis=1).astype(np.float32)
+            freqs, amps = [f0], []
         if timbre.detune_cents > 0 and timbre.partials[0] > 0:
             freqs.append(f0 * 2.0 ** (timbre.detune_cents / 1200.0))
             amps.append(timbre.partials[0] * CHORUS_MIX)
+        freqs = freqs[len(freqs) - len(amps) :]
         inc = np.array([round(f / self.sample_rate * 2**32) % 2**32 for f in freqs], dtype=np.uint32)
-        cached = (inc[:, None], np.array(amps, dtype=np.float32)[:, None])
-        self._partials[pitch] = cached
-        return cached
+        table_inc = np.uint32(round(f0 / self.sample_rate * 2**32) % 2**32)
+        tone = _Tone(table, table_inc, inc[:, None], np.array(amps, dtype=np.float32)[:, None])
+        self._tones[pitch] = tone
+        return tone
 
     def _add_voice(self, voice: _Voice, a: int, b: int, out: np.ndarray) -> None:
         """Add the voice's samples for the absolute range [a, b) into ``out``."""
@@ -260,20 +297,39 @@ class Synth:
             return
         n = hi - lo
         t = self._ramp[:n] + (lo - voice.on)
-        inc, amps = self._partials_for(voice.pitch)
-        if len(inc) == 0:
+        tu = t.astype(np.uint32)
+        tone = self._tone(voice.pitch)
+        osc = None
+        if tone.table is not None:
+            phase = np.multiply(tu, tone.table_inc, out=self._u32[:n])
+            index = np.right_shift(phase, 32 - TABLE_BITS, out=self._index[:n], casting="unsafe")
+            np.bitwise_and(phase, np.uint32(2 ** (32 - TABLE_BITS) - 1), out=phase)
+            frac = np.multiply(phase, np.float32(2.0 ** (TABLE_BITS - 32)), out=self._f32[:n], dtype=np.float32, casting="unsafe")
+            pairs = np.take(tone.table, index, axis=0)
+            osc = pairs[:, 1] * frac
+            osc += pairs[:, 0]
+        k = len(tone.amps)
+        if k:
+            phase = self._u32[: k * n].reshape(k, n)
+            np.multiply(tone.inc, tu, out=phase)
+            wave = self._f32[: k * n].reshape(k, n)
+            np.multiply(phase.view(np.int32), _PHASE_TO_RADIANS, out=wave, dtype=np.float32, casting="unsafe")
+            np.sin(wave, out=wave)
+            wave *= tone.amps
+            if osc is None:
+                osc = wave.sum(axis=0)
+            else:
+                for row in wave:
+                    osc += row
+        if osc is None:
             return
-        k = len(inc)
-        phase = self._u32[: k * n].reshape(k, n)
-        np.multiply(inc, t.astype(np.uint32), out=phase)
-        wave = self._f32[: k * n].reshape(k, n)
-        np.multiply(phase.view(np.int32), _PHASE_TO_RADIANS, out=wave, dtype=np.float32, casting="unsafe")
-        np.sin(wave, out=wave)
-        wave *= amps
-        osc = wave.sum(axis=0)
-        env = self._envelope(voice, t)
-        env *= np.float32(voice.gain)
-        osc *= env
+        t_off = None if voice.off is None else voice.off - voice.on
+        if t[0] >= self._settled and (t_off is None or t[-1] < t_off):
+            osc *= self._sustain * np.float32(voice.gain)  # the long, steady middle of a note
+        else:
+            env = self._envelope(voice, t)
+            env *= np.float32(voice.gain)
+            osc *= env
         out[lo - a : hi - a] += osc
 
 
