@@ -1,0 +1,303 @@
+"""One style's channel: composer → synth → MP3 encoder → broadcaster, plus what is playing.
+
+The render chain runs in a worker thread that stays ``ahead_seconds`` ahead of the wall
+clock; everything listeners and the web API see lives on the event loop, which the thread
+reaches only through ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from radio.audio.mp3 import FrameSplitter, Mp3Encoder
+from radio.audio.synth import Synth
+from radio.broadcast import Broadcaster, BroadcastSettings
+from radio.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
+from radio.metrics import StationMetrics
+from radio.styles import Style
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+MPEG1_FRAME_SAMPLES = 1152
+RECENT_PIECES = 12
+RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
+KNOWN_SIDS = 4096
+EVENT_QUEUE = 1024  # events waiting for one SSE client before it is cut off
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    bitrate_kbps: int = 128
+    quality: int = 2  # LAME: 0 best/slowest .. 9 fastest
+    ahead_seconds: float = 3.0  # encoded audio kept ready beyond the wall-clock live edge
+    seed: int | None = None  # composer seed; random when None
+    composer: ComposerSettings = field(default_factory=ComposerSettings)
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+
+    def __post_init__(self) -> None:
+        if not 0.2 <= self.ahead_seconds <= 60:
+            raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
+
+
+@dataclass(eq=False)
+class EventSubscriber:
+    """One SSE client: a bounded queue of (event, data); ``None`` means the feed ended."""
+
+    sid: str | None
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(EVENT_QUEUE))
+    overflowed: bool = False
+
+
+class Channel:
+    """A running style: its composer thread, its broadcaster and its recent pieces."""
+
+    def __init__(
+        self,
+        style: Style,
+        model: Model,
+        *,
+        settings: ChannelSettings | None = None,
+        metrics: StationMetrics | None = None,
+    ) -> None:
+        self.style = style
+        self.settings = settings or ChannelSettings()
+        self.metrics = metrics or StationMetrics()
+        seed = self.settings.seed if self.settings.seed is not None else secrets.randbits(32)
+        self.composer = Composer(
+            style, model, seed=seed, settings=self.settings.composer, on_restart=self._count_restart
+        )
+        self.beat_seconds = self.composer.beat_seconds
+        self.broadcaster = Broadcaster(
+            style.name,
+            frame_seconds=MPEG1_FRAME_SAMPLES / SAMPLE_RATE,
+            settings=self.settings.broadcast,
+            metrics=self.metrics,
+            on_listeners=self._listeners_changed,
+        )
+        self._pieces: deque[PieceInfo] = deque(maxlen=RECENT_PIECES)
+        self._notes: deque[dict] = deque()
+        self._subscribers: set[EventSubscriber] = set()
+        self._stream_starts: OrderedDict[str, float] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._produced_seconds = 0.0
+        self.failed: BaseException | None = None
+
+    @property
+    def name(self) -> str:
+        return self.style.name
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        # Built here, not in the thread, so bad settings fail the caller instead of a thread.
+        synth = Synth(self.style.timbre, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE)
+        encoder = Mp3Encoder(bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality)
+        self._thread = threading.Thread(
+            target=self._produce, args=(synth, encoder), name=f"channel-{self.name}", daemon=True
+        )
+        self._thread.start()
+        self.broadcaster.start()
+        log.info("channel %s started (model %s)", self.name, self.composer.model_version)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self.broadcaster.stop()
+        for sub in list(self._subscribers):
+            self._end_feed(sub)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5.0)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- the render chain (worker thread) --------------------------------------------
+    def _produce(self, synth: Synth, encoder: Mp3Encoder) -> None:
+        splitter = FrameSplitter()
+        frame_seconds = self.broadcaster.frame_seconds
+        clock = self.broadcaster.clock
+        stage = self.metrics.stage_seconds
+        compose_h, synth_h, encode_h = (stage.labels(self.name, s) for s in ("compose", "synth", "encode"))
+        audio = self.metrics.audio_seconds.labels(self.name)
+        frames_out = 0
+        try:
+            while not self._stop.is_set():
+                lead = self._produced_seconds - clock.position() - self.settings.ahead_seconds
+                if lead > 0:
+                    self._stop.wait(min(lead, 0.1))
+                    continue
+                t0 = time.perf_counter()
+                chunk = self.composer.next_chunk()
+                t1 = time.perf_counter()
+                pcm = synth.render(chunk.beats)
+                t2 = time.perf_counter()
+                frames = splitter.feed(encoder.encode(pcm))
+                t3 = time.perf_counter()
+                compose_h.observe(t1 - t0)
+                synth_h.observe(t2 - t1)
+                encode_h.observe(t3 - t2)
+                audio.inc(len(pcm) / SAMPLE_RATE)
+                frames_out += len(frames)
+                self._produced_seconds = frames_out * frame_seconds
+                self._call(self._deliver, chunk, frames)
+        except BaseException as exc:  # noqa: BLE001 - recorded for /healthz, then the thread ends
+            self.failed = exc
+            log.exception("channel %s: the render chain stopped", self.name)
+
+    def _call(self, fn, *args) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed under us: we are shutting down
+            self._stop.set()
+
+    def _count_restart(self, reason: str) -> None:
+        self.metrics.composer_restarts.labels(self.name, reason).inc()
+
+    # --- on the event loop -----------------------------------------------------------
+    def _deliver(self, chunk: ComposedChunk, frames: list[bytes]) -> None:
+        piece = chunk.piece
+        if not self._pieces or self._pieces[-1] is not piece:
+            self._pieces.append(piece)
+            self._publish("piece", piece.summary())
+        notes = {
+            "t": round(chunk.start_beat * self.beat_seconds, 4),
+            "beat_seconds": self.beat_seconds,
+            "beats": [[[p, tie] for p, tie in beat] for beat in chunk.beats],
+        }
+        self._notes.append(notes)
+        while self._notes and self._notes[0]["t"] < notes["t"] - RECENT_NOTE_SECONDS - self.settings.ahead_seconds:
+            self._notes.popleft()
+        self._publish("notes", notes)
+        self.broadcaster.push(frames, f"{piece.title} — {self.style.display_name}")
+
+    def _listeners_changed(self, count: int) -> None:
+        self._publish("listeners", {"listeners": count})
+
+    def _publish(self, event: str, data: dict, sid: str | None = None) -> None:
+        for sub in list(self._subscribers):
+            if sid is not None and sub.sid != sid:
+                continue
+            try:
+                sub.queue.put_nowait((event, data))
+            except asyncio.QueueFull:
+                sub.overflowed = True
+                self._end_feed(sub)
+
+    def _end_feed(self, sub: EventSubscriber) -> None:
+        self._subscribers.discard(sub)
+        while True:  # make room for the end marker
+            try:
+                sub.queue.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                sub.queue.get_nowait()
+
+    # --- what the web API uses -------------------------------------------------------
+    @property
+    def listeners(self) -> int:
+        return len(self.broadcaster.listeners)
+
+    @property
+    def model_version(self) -> str:
+        piece = self.heard_piece()
+        return piece.model_version if piece is not None else self.composer.model_version
+
+    def heard_piece(self) -> PieceInfo | None:
+        heard = self.broadcaster.heard_time()
+        current = None
+        for piece in self._pieces:
+            if piece.t <= heard + 1e-9 or current is None:
+                current = piece
+        return current
+
+    def now_playing(self) -> dict | None:
+        """The piece a listener at the live edge hears now (None before the first chunk)."""
+        piece = self.heard_piece()
+        if piece is None:
+            return None
+        heard = self.broadcaster.heard_time()
+        return {
+            "title": piece.title,
+            "key": piece.key,
+            "style": self.name,
+            "started_at": round(time.time() - max(0.0, heard - piece.t), 3),
+            "piece_id": piece.piece_id,
+            "model_version": piece.model_version,
+        }
+
+    def recent_pieces(self) -> list[PieceInfo]:
+        """Pieces already heard or playing now, oldest first, with their notes (playback key)."""
+        heard = self.broadcaster.heard_time()
+        return [p for p in self._pieces if p.t <= heard or p is self.heard_piece()]
+
+    def find_piece(self, piece_id: str) -> PieceInfo | None:
+        return next((p for p in self.recent_pieces() if p.piece_id == piece_id), None)
+
+    def swap_model(self, model: Model, *, within_seconds: float | None = None) -> None:
+        """Play ``model`` from the next piece boundary, or start a new piece with it once
+        ``within_seconds`` of audio (as heard) have passed. The stream never pauses."""
+        at_beat = None
+        if within_seconds is not None:
+            if within_seconds < 0 or math.isnan(within_seconds):
+                raise ValueError(f"within_seconds must be ≥ 0, not {within_seconds!r}")
+            at_beat = math.ceil((self.broadcaster.heard_time() + within_seconds) / self.beat_seconds)
+        self.composer.swap_model(model, at_beat=at_beat)
+        self.metrics.model_swaps.labels(self.name).inc()
+        log.info(
+            "channel %s: model %s will play %s",
+            self.name, getattr(model, "version", "?"),
+            "from the next piece" if at_beat is None else f"within {within_seconds:g} s",
+        )
+
+    def subscribe_events(self, sid: str | None = None) -> EventSubscriber:
+        """A live feed; it starts with what a page needs to draw the present at once."""
+        sub = EventSubscriber(sid)
+        heard = self.broadcaster.heard_time()
+        q = sub.queue
+        q.put_nowait(("listeners", {"listeners": self.listeners}))
+        if sid is not None and sid in self._stream_starts:
+            q.put_nowait(("stream", {"sid": sid, "stream_start": self._stream_starts[sid]}))
+        current = self.heard_piece()
+        for piece in self._pieces:
+            if piece is current or piece.t > heard:
+                q.put_nowait(("piece", piece.summary()))
+        for notes in self._notes:
+            if notes["t"] >= heard - RECENT_NOTE_SECONDS and not q.full():
+                q.put_nowait(("notes", notes))
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe_events(self, sub: EventSubscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def stream_started(self, sid: str, stream_start: float) -> None:
+        """Record where a sid's MP3 response began and tell its events feed."""
+        self._stream_starts[sid] = stream_start
+        self._stream_starts.move_to_end(sid)
+        while len(self._stream_starts) > KNOWN_SIDS:
+            self._stream_starts.popitem(last=False)
+        self._publish("stream", {"sid": sid, "stream_start": round(stream_start, 4)}, sid=sid)
+
+    def status(self) -> dict:
+        return {
+            "running": self.running,
+            "listeners": self.listeners,
+            "buffer_ahead_seconds": round(self.broadcaster.ahead_seconds, 3),
+            "underruns": self.broadcaster.underruns,
+            "composer_restarts": self.composer.restarts,
+            "stream_seconds": round(self.broadcaster.released_seconds, 3),
+        }

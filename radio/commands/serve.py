@@ -1,0 +1,130 @@
+"""``continuo serve``: every bundled style as a channel, on one aiohttp server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+# Before numpy loads anywhere in this process: one BLAS thread, so model steps never
+# fight the synth, the encoder and the other channels for the cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from radio.config import env_int  # noqa: E402
+
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+SHUTDOWN_SECONDS = 3.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("CONTINUO_HOST") or DEFAULT_HOST,
+                        help=f"address to listen on (env CONTINUO_HOST; default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=env_int("CONTINUO_PORT", DEFAULT_PORT),
+                        help=f"port (env CONTINUO_PORT; default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--styles", default="", help="comma-separated styles to play (default: every style in styles/)")
+    parser.add_argument("--bitrate", type=int, default=128, help="MP3 bitrate in kbps (default 128)")
+    parser.add_argument("--quality", type=int, default=2, help="LAME quality, 0 best .. 9 fastest (default 2)")
+    parser.add_argument("--burst-bytes", type=int, default=64 * 1024,
+                        help="bytes sent at once to a new listener (default 65536)")
+    parser.add_argument("--max-backlog-bytes", type=int, default=512 * 1024,
+                        help="unsent bytes after which a slow listener is dropped (default 524288)")
+    parser.add_argument("--ahead-seconds", type=float, default=3.0,
+                        help="encoded audio kept ready beyond real time (default 3)")
+    parser.add_argument("--write-interval", type=float, default=0.5,
+                        help="seconds of audio per write to each listener (default 0.5)")
+    parser.add_argument("--seed", type=int, default=None, help="composer seed (default: random)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return asyncio.run(serve(args))
+
+
+def build_settings(args: argparse.Namespace):
+    from radio.broadcast import BroadcastSettings
+    from radio.channel import ChannelSettings
+    from radio.errors import ContinuoError
+
+    try:
+        return ChannelSettings(
+            bitrate_kbps=args.bitrate,
+            quality=args.quality,
+            ahead_seconds=args.ahead_seconds,
+            seed=args.seed,
+            broadcast=BroadcastSettings(
+                burst_bytes=args.burst_bytes,
+                max_backlog_bytes=args.max_backlog_bytes,
+                write_interval=args.write_interval,
+            ),
+        )
+    except ValueError as exc:
+        raise ContinuoError(str(exc)) from exc
+
+
+def chosen_styles(spec: str):
+    from radio.errors import StyleError
+    from radio.styles import discover_styles
+
+    styles = discover_styles()
+    if not spec.strip():
+        return list(styles.values())
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in styles]
+    if unknown:
+        raise StyleError(f"unknown style(s) {', '.join(unknown)}; known styles: {', '.join(styles) or 'none'}")
+    return [styles[n] for n in names]
+
+
+async def serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from aiohttp import web
+
+    from radio.audio.mp3 import Mp3Encoder
+    from radio.errors import ContinuoError
+    from radio.station import Station
+    from radio.web.app import create_app
+
+    log = logging.getLogger("radio.serve")
+    settings = build_settings(args)
+    Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.quality)  # bad --bitrate fails here, clearly
+    styles = chosen_styles(args.styles)
+    station = Station(settings)
+    skipped = await station.add_styles(styles)
+    if not station.channels:
+        raise ContinuoError(
+            f"no style could start (skipped: {', '.join(skipped) or 'none found'}); "
+            "run `make train` or check styles/<name>/model.npz"
+        )
+    app = create_app(station)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port, backlog=4096, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ContinuoError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    await station.start()
+    port = runner.addresses[0][1] if runner.addresses else args.port
+    log.info(
+        "listening on http://%s:%d/ with %d channel(s): %s",
+        args.host, port, len(station.channels), ", ".join(station.channels),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await station.stop()
+    await runner.cleanup()
+    log.info("stopped")
+    return 0

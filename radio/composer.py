@@ -1,0 +1,287 @@
+"""Endless generation for one channel: the style's model, stepped into pieces.
+
+A piece is a few minutes of the model's output (in C major / A minor) transposed to a
+new key for playback, with a title and a breath of rest at its end. If the model
+misbehaves (raises, returns garbage, or falls silent for too long) the piece ends
+with a rest and the next one starts from a fresh sampler, so the stream never stops.
+
+The composer is plain synchronous code: the channel runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from radio.music.keys import Key, estimate_key
+from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, beats_for_seconds
+from radio.styles import Style
+from radio.titles import piece_title
+
+log = logging.getLogger(__name__)
+
+LOWEST_PLAYED, HIGHEST_PLAYED = 21, 108  # the piano's range; folded into it by octaves
+SHIFTS = tuple(range(-5, 7))  # playback transpositions of the C/Am output: every key once
+
+
+class BeatSource(Protocol):
+    def next_beats(self, n: int) -> ListOfNotes: ...
+
+
+class Model(Protocol):
+    """What the composer needs from :class:`radio.model.StyleModel`."""
+
+    version: str
+
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None) -> BeatSource: ...
+
+
+class ModelMisbehaved(Exception):
+    """The model's output cannot be played; ``reason`` is a short label for metrics."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass
+class PieceInfo:
+    """One piece as played: its identity and, growing as it is composed, its notes."""
+
+    piece_id: str
+    number: int
+    title: str
+    key: str
+    style: str
+    model_version: str
+    transpose: int
+    bpm: float
+    start_beat: int  # the channel's beat index at which the piece starts
+    beat_seconds: float
+    beats: ListOfNotes = field(default_factory=list)  # in the playback key, rests included
+
+    @property
+    def t(self) -> float:
+        """Channel stream time (s) at which the piece starts."""
+        return self.start_beat * self.beat_seconds
+
+    def summary(self) -> dict:
+        return {
+            "piece_id": self.piece_id,
+            "title": self.title,
+            "key": self.key,
+            "style": self.style,
+            "model_version": self.model_version,
+            "t": round(self.t, 4),
+        }
+
+
+@dataclass
+class ComposedChunk:
+    beats: ListOfNotes  # in the playback key
+    piece: PieceInfo
+    start_beat: int  # the channel's beat index of beats[0]
+    new_piece: bool  # the chunk is the first of its piece
+
+
+@dataclass(frozen=True)
+class ComposerSettings:
+    chunk_beats: int = 4  # small, so one chunk's synth + encode never holds the GIL long
+    breath_beats: int = 4  # rest between pieces; release tails ring through it
+    lookahead_beats: int = 32  # composed before a piece is named, to hear its key
+    silence_limit_seconds: float = 8.0  # the model falling silent longer than this restarts the piece
+
+
+class Composer:
+    """Steps a model endlessly into chunks of beats, piece after piece."""
+
+    def __init__(
+        self,
+        style: Style,
+        model: Model,
+        *,
+        seed: int,
+        settings: ComposerSettings | None = None,
+        on_restart: Callable[[str], None] | None = None,
+    ) -> None:
+        self.style = style
+        self.model = model
+        self.seed = seed
+        self.settings = settings or ComposerSettings()
+        self.beat_seconds = 60.0 / (style.tempo_bpm * 4)
+        self.beat = 0  # beats emitted so far
+        self.pieces_started = 0
+        self.restarts = 0
+        self._on_restart = on_restart
+        self._silence_limit = max(1, beats_for_seconds(self.settings.silence_limit_seconds, style.tempo_bpm))
+        self._piece_beats = max(self.settings.chunk_beats, beats_for_seconds(style.piece_minutes * 60.0, style.tempo_bpm))
+        self._rng = random.Random(seed)
+        self._piece: PieceInfo | None = None
+        self._last_piece: PieceInfo | None = None
+        self._sampler: BeatSource | None = None
+        self._ahead: ListOfNotes = []  # composed (playback key) but not yet emitted
+        self._left = 0  # beats of the current piece still to emit
+        self._silent_run = 0
+        self._previous: Beat = []  # the last emitted beat, for held-note continuity
+        self._shift = 0
+        self._pending: tuple[Model, int | None] | None = None
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version
+
+    def swap_model(self, model: Model, *, at_beat: int | None = None) -> None:
+        """Use ``model`` from the next piece, or from beat ``at_beat`` if that comes first."""
+        self._pending = (model, at_beat)
+
+    def next_chunk(self) -> ComposedChunk:
+        if self._piece is None:
+            try:
+                self._start_piece()
+            except ModelMisbehaved as exc:
+                return self._restart(exc)
+            assert self._piece is not None
+            piece, first = self._piece, True
+        else:
+            piece, first = self._piece, False
+        if self._left <= 0 or self._swap_due():
+            return self._end_piece()
+        try:
+            beats = self._take(min(self.settings.chunk_beats, self._left))
+        except ModelMisbehaved as exc:
+            return self._restart(exc)
+        self._left -= len(beats)
+        return self._emit(beats, piece, first)
+
+    def _swap_due(self) -> bool:
+        pending = self._pending
+        return pending is not None and pending[1] is not None and self.beat >= pending[1]
+
+    def _start_piece(self) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            self.model = pending[0]
+            log.info("%s: now composing with model %s", self.style.name, self.model.version)
+        counter = self.pieces_started
+        self.pieces_started += 1
+        self._shift = self._rng.choice([s for s in SHIFTS if s != self._shift])
+        try:
+            self._sampler = self.model.sampler(
+                temperature=self.style.temperature, seed=(self.seed * 1_000_003 + counter) % 2**32
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure of the model restarts the piece
+            raise ModelMisbehaved("exception", f"sampler(): {exc!r}") from exc
+        self._silent_run = 0
+        self._ahead = []
+        self._ahead = self._compose(self.settings.lookahead_beats)
+        key = self._estimate_key(self._ahead)  # _ahead is already in the playback key
+        self._piece = PieceInfo(
+            piece_id=f"{self.seed % 16**6:06x}-{counter + 1}",
+            number=counter + 1,
+            title=piece_title(self.style.name, self.seed, counter, key.name),
+            key=key.name,
+            style=self.style.name,
+            model_version=self.model.version,
+            transpose=self._shift,
+            bpm=self.style.tempo_bpm,
+            start_beat=self.beat,
+            beat_seconds=self.beat_seconds,
+        )
+        self._left = self._piece_beats
+
+    def _estimate_key(self, beats: ListOfNotes) -> Key:
+        return estimate_key(beats) if any(beats) else Key(0, "major")
+
+    def _end_piece(self) -> ComposedChunk:
+        piece = self._piece
+        assert piece is not None
+        self._last_piece, self._piece = piece, None
+        return self._emit([[] for _ in range(self.settings.breath_beats)], piece, False)
+
+    def _restart(self, exc: ModelMisbehaved) -> ComposedChunk:
+        self.restarts += 1
+        log.warning("%s: model misbehaved (%s); restarting the piece after a rest", self.style.name, exc)
+        if self._on_restart is not None:
+            self._on_restart(exc.reason)
+        piece = self._piece or self._last_piece
+        self._piece = None
+        self._sampler = None
+        rest = [[] for _ in range(self.settings.breath_beats)]
+        if piece is None:  # nothing has ever played: the rest belongs to no piece yet
+            piece = self._placeholder()
+        self._last_piece = piece
+        return self._emit(rest, piece, False)
+
+    def _placeholder(self) -> PieceInfo:
+        return PieceInfo(
+            piece_id=f"{self.seed % 16**6:06x}-0",
+            number=0,
+            title="Silence",
+            key="",
+            style=self.style.name,
+            model_version=self.model.version,
+            transpose=0,
+            bpm=self.style.tempo_bpm,
+            start_beat=self.beat,
+            beat_seconds=self.beat_seconds,
+        )
+
+    def _take(self, n: int) -> ListOfNotes:
+        if len(self._ahead) < n:
+            self._ahead.extend(self._compose(n - len(self._ahead)))
+        out, self._ahead = self._ahead[:n], self._ahead[n:]
+        return out
+
+    def _compose(self, n: int) -> ListOfNotes:
+        """``n`` beats from the sampler, checked and moved to the playback key."""
+        assert self._sampler is not None
+        try:
+            raw = self._sampler.next_beats(n)
+        except Exception as exc:  # noqa: BLE001 - any failure of the model restarts the piece
+            raise ModelMisbehaved("exception", f"next_beats(): {exc!r}") from exc
+        if not isinstance(raw, list) or len(raw) != n:
+            raise ModelMisbehaved("garbage", f"next_beats({n}) returned {type(raw).__name__}, not {n} beats")
+        previous = self._ahead[-1] if self._ahead else self._previous
+        out: ListOfNotes = []
+        for beat in raw:
+            played = self._play(beat, previous)
+            self._silent_run = self._silent_run + 1 if not played else 0
+            if self._silent_run > self._silence_limit:
+                raise ModelMisbehaved("silence", f"{self._silent_run} silent beats")
+            out.append(played)
+            previous = played
+        return out
+
+    def _play(self, beat: object, previous: Beat) -> Beat:
+        """One beat in the playback key, folded into the piano's range; 's' only where it continues."""
+        if not isinstance(beat, (list, tuple)):
+            raise ModelMisbehaved("garbage", f"a beat is {type(beat).__name__}")
+        sounding_before = {p for p, _ in previous}
+        played: dict[int, str] = {}
+        for event in beat:
+            try:
+                pitch, tie = event
+            except (TypeError, ValueError) as exc:
+                raise ModelMisbehaved("garbage", f"event {event!r}") from exc
+            if isinstance(pitch, bool) or not isinstance(pitch, int) or not 0 <= pitch <= 127 or tie not in (STRUCK, HELD):
+                raise ModelMisbehaved("garbage", f"event {event!r}")
+            p = pitch + self._shift
+            while p < LOWEST_PLAYED:
+                p += 12
+            while p > HIGHEST_PLAYED:
+                p -= 12
+            if p in played:
+                continue
+            played[p] = HELD if tie == HELD and p in sounding_before else STRUCK
+        return sorted(played.items())
+
+    def _emit(self, beats: ListOfNotes, piece: PieceInfo, first: bool) -> ComposedChunk:
+        chunk = ComposedChunk(beats=beats, piece=piece, start_beat=self.beat, new_piece=first)
+        piece.beats.extend(beats)
+        self.beat += len(beats)
+        if beats:
+            self._previous = beats[-1]
+        return chunk

@@ -1,0 +1,72 @@
+"""``GET/HEAD /stream/<style>.mp3``: a listener's MP3 stream, with ICY metadata on request."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from radio.channel import Channel
+
+SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def find_channel(request: web.Request) -> Channel | None:
+    station = request.app["station"]
+    return station.channels.get(request.match_info["style"])
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    channel = find_channel(request)
+    if channel is None:
+        return json_error(404, f"no channel named {request.match_info['style']!r}")
+    sid = request.query.get("sid")
+    if sid is not None and not SID.match(sid):
+        return json_error(400, "sid must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+    icy = request.headers.get("Icy-MetaData", "").strip() == "1"
+    settings = channel.settings
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "audio/mpeg",
+            "Cache-Control": "no-cache, no-store",
+            "icy-name": channel.style.display_name,
+            "icy-description": channel.style.description,
+            "icy-br": str(settings.bitrate_kbps),
+            "icy-sr": "44100",
+            "icy-pub": "0",
+        }
+    )
+    if icy:
+        resp.headers["icy-metaint"] = str(settings.broadcast.icy_metaint)
+    if request.method == "HEAD":
+        resp.content_length = 0
+        await resp.prepare(request)
+        return resp
+    broadcaster = channel.broadcaster
+    await broadcaster.first_frame.wait()
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return resp
+    await resp.prepare(request)
+    peer = request.remote or ""
+    listener, burst = broadcaster.subscribe(
+        transport, chunked=resp.headers.get("Transfer-Encoding") == "chunked", icy=icy, peer=peer, sid=sid
+    )
+    if sid is not None:
+        channel.stream_started(sid, listener.stream_start)
+    try:
+        await resp.write(burst)
+        await listener.done
+    except (ConnectionError, RuntimeError):
+        pass  # the client went away during the burst
+    finally:
+        broadcaster.unsubscribe(listener)
+    return resp
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(r"/stream/{style:[a-z0-9-]+}.mp3", stream)
