@@ -30,10 +30,10 @@ from radio.music.notes import BEATS_PER_QUARTER, HELD, STRUCK, ListOfNotes
 from radio.styles import Timbre
 
 # A voice's peak is at most level * accent * VOICE_GAIN, so a single note peaks near
-# -12 dBFS and four voices stay below the limiter's knee most of the time.
-VOICE_GAIN = 0.4
+# -12 dBFS and four-part music peaks near -3 dBFS, below the limiter's knee.
+VOICE_GAIN = 0.28
 # The limiter is linear up to the knee and bends smoothly (continuous slope) towards 1.0.
-LIMITER_KNEE = 0.6
+LIMITER_KNEE = 0.7
 # Partials are gently rolled off above this frequency so high notes do not sound glassy.
 BRIGHTNESS_HZ = 5000.0
 # A second, detuned copy of the fundamental at this fraction of its amplitude gives a

@@ -97,15 +97,15 @@ def _max_step(x: np.ndarray) -> float:
 
 def test_no_click_at_note_on_note_off_or_re_strike(timbre):
     beat = round(SR * 60 / (100 * 4))
-    notes = [[(64, "b")]] + [[(64, "s")]] * 7 + [[(64, "b")]] + [[(64, "s")]] * 7 + [[]] * 8
+    # A low note moves slowly from sample to sample, so a jump (a hard cut or a start
+    # mid-waveform measures 1.7x to 9x the steady motion here) stands out.
+    notes = [[(45, "b")]] + [[(45, "s")]] * 7 + [[(45, "b")]] + [[(45, "s")]] * 7 + [[]] * 8
     x = Synth(timbre, bpm=100).render(notes)
     assert x[0] == 0.0  # the attack starts from silence at phase 0
     steady = _max_step(x[4 * beat : 8 * beat - 100])  # sample-to-sample motion of the waveform itself
-    around_restrike = _max_step(x[8 * beat - 200 : 8 * beat + 200])
-    around_off = _max_step(x[16 * beat - 200 : 16 * beat + 200])
-    assert around_restrike < 1.6 * steady
-    assert around_off < 1.2 * steady
-    assert _max_step(x[:200]) < 1.2 * steady
+    assert _max_step(x[8 * beat - 200 : 8 * beat + 200]) < 1.3 * steady  # re-strike
+    assert _max_step(x[16 * beat - 200 : 16 * beat + 200]) < 1.3 * steady  # note-off
+    assert _max_step(x[:200]) < 1.3 * steady  # note-on
     end = 16 * beat + round(timbre.release * SR)
     assert np.abs(x[end - 20 : end]).max() < 1e-3 * np.abs(x).max()  # the tail fades into zero
 
