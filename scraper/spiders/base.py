@@ -1,0 +1,136 @@
+"""What every source spider shares: the base URL, the licence filter before any download,
+the skip of files the library already settled, and turning each failed download into a record."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from scraper.items import (
+    BLOCKED_BY_ROBOTS,
+    DOWNLOAD_FAILED,
+    DOWNLOADED,
+    LICENCE_NOT_ALLOWED,
+    TOO_LARGE,
+    MidiItem,
+)
+from scraper.licences import allowed_licences, normalise_licence
+from scraper.store import CrawlLibrary
+
+logger = logging.getLogger(__name__)
+
+# Files go before more listing pages, so a stopped crawl leaves few found-but-unfetched files.
+FILE_PRIORITY = 10
+
+
+class MidiSpider(scrapy.Spider):
+    default_base_url = ""
+    # Hosts the site's own absolute links use; with --base-url they are rewritten to the mirror.
+    canonical_hosts: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, base_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        base = base_url or self.default_base_url
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base URL {base!r} must be an http(s) URL such as {self.default_base_url}")
+        self.base_url = base.rstrip("/") + "/"
+        self.files_seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.allowed = allowed_licences(crawler.settings.getlist("CONTINUO_ALLOWED_LICENCES"))
+        home = crawler.settings.get("CONTINUO_HOME")
+        spider.library = CrawlLibrary.open(Path(home) if home else None)
+        return spider
+
+    def closed(self, reason: str) -> None:
+        self.library.close()
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def rebase(self, url: str) -> str:
+        """Point the site's own absolute links at the base URL's host (a mirror or a test site)."""
+        parts = urlsplit(url)
+        base = urlsplit(self.base_url)
+        if parts.netloc in self.canonical_hosts and parts.netloc != base.netloc:
+            return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, parts.fragment))
+        return url
+
+    def count_page(self) -> None:
+        self.crawler.stats.inc_value("continuo/pages")
+
+    def midi_request(self, item: MidiItem) -> Iterator[MidiItem | scrapy.Request]:
+        """Yield a download for an allowed, new file; a record for a refused one; nothing for a known one."""
+        stats = self.crawler.stats
+        stats.inc_value("continuo/items")
+        item.licence = normalise_licence(item.licence_text)
+        if item.licence not in self.allowed:
+            yield item.reject(
+                LICENCE_NOT_ALLOWED,
+                f"licence {item.licence_text or 'not stated'!r} ({item.licence}) is not allowed; "
+                f"--allow-licence {item.licence} would take it",
+            )
+            return
+        if item.url in self.files_seen:
+            stats.inc_value("continuo/skipped/same_url")
+            logger.info("skipped %s: already listed on another page of this crawl", item.url)
+            return
+        self.files_seen.add(item.url)
+        if self.library.is_settled(item.url):
+            stats.inc_value("continuo/skipped/in_library")
+            logger.debug("skipped %s: the library already has it", item.url)
+            return
+        yield scrapy.Request(
+            item.url,
+            callback=self.parse_file,
+            errback=self.file_failed,
+            cb_kwargs={"item": item},
+            dont_filter=True,  # files are deduplicated above, by URL and by the library
+            priority=FILE_PRIORITY,
+        )
+
+    def parse_file(self, response: scrapy.http.Response, item: MidiItem) -> Iterator[MidiItem]:
+        self.crawler.stats.inc_value("continuo/downloaded")
+        item.status = DOWNLOADED
+        item.body = response.body
+        yield item
+
+    def file_failed(self, failure: Failure) -> Iterator[MidiItem]:
+        request = getattr(failure, "request", None) or failure.value.response.request
+        item: MidiItem = request.cb_kwargs["item"]
+        status, reason = classify_failure(failure)
+        yield item.reject(status, reason)
+
+    def page_failed(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        if request is None and failure.check(HttpError):
+            request = failure.value.response.request
+        status, reason = classify_failure(failure)
+        self.crawler.stats.inc_value("continuo/page_errors")
+        self.crawler.stats.inc_value(f"continuo/page_errors/{status}")
+        logger.warning("page %s not read: %s (%s)", request.url if request else "?", status, reason)
+
+
+def classify_failure(failure: Failure) -> tuple[str, str]:
+    """A record status and a reason for a request that produced no usable response."""
+    if failure.check(HttpError):
+        response = failure.value.response
+        return DOWNLOAD_FAILED, f"HTTP {response.status}"
+    if failure.check(IgnoreRequest):
+        message = str(failure.value)
+        if "robots.txt" in message:
+            return BLOCKED_BY_ROBOTS, "the site's robots.txt forbids this path"
+        return DOWNLOAD_FAILED, message or "request ignored"
+    if failure.check(DownloadCancelledError):
+        return TOO_LARGE, str(failure.value) or "the response grew past the download size limit (--max-bytes)"
+    return DOWNLOAD_FAILED, f"{failure.type.__name__}: {failure.getErrorMessage()}"

@@ -1,0 +1,162 @@
+"""The real spiders, run through Scrapy against the fixture sites: what lands in the
+catalog and the blob store, what is recorded instead and why."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+from conftest import CONTACT, Site, scrape
+
+from radio.library import open_library
+from radio.library.ingest import blob_key_for
+
+
+def library_state(home: Path) -> dict:
+    """Every piece (by source URL) and record (by URL), and every blob with its sha256."""
+    library = open_library(home)
+    try:
+        pieces = {p.source: p for p in library.catalog.list_pieces()}
+        records = {r.url: r for r in library.catalog.list_records()}
+        blobs = {key: hashlib.sha256(library.blobs.get(key)).hexdigest() for key in library.blobs.keys()}
+        stats = library.catalog.stats()
+    finally:
+        library.close()
+    return {"pieces": pieces, "records": records, "blobs": blobs, "stats": stats}
+
+
+def outcomes(site: Site, state: dict, prefix: str) -> dict[str, str]:
+    """Path on the site -> 'stored:<style>' or the record's status, for every file the library knows."""
+    base = site.url(prefix)
+    found = {url.removeprefix(base): f"stored:{p.style}" for url, p in state["pieces"].items()}
+    for url, record in state["records"].items():
+        assert url.removeprefix(base) not in found, f"{url} is both a piece and a record"
+        found[url.removeprefix(base)] = record.status
+    return found
+
+
+def expected_counts(expected: dict[str, str]) -> Counter:
+    return Counter(v for v in expected.values() if not v.startswith("stored:"))
+
+
+def test_mutopia_crawl_stores_only_valid_allowed_files(mutopia_site, tmp_path):
+    site, home = mutopia_site, tmp_path / "home"
+    summary = scrape("mutopia", site, home)
+    state = library_state(home)
+    expected = site.scenario.expected
+
+    assert outcomes(site, state, "ftp/") == expected
+    assert summary["finish_reason"] == "finished"
+    assert summary["pages"] == 1 + 4 + 14  # browse, 4 listing pages, 14 piece pages
+    assert summary["page_errors"] == {"download_failed": 1}  # piece-info.cgi?id=99 is a 404
+    assert summary["items"] == 14
+    assert summary["stored"] == 5 and summary["downloaded"] == 8
+    assert summary["rejected"] == dict(expected_counts(expected))
+    assert summary["duplicates"] == 1 and summary["blocked_by_robots"] == 1
+    assert summary["stored_by_style"] == {"baroque": 2, "classical": 1, "folk": 1, "unsorted": 1}
+
+    # The blob store holds exactly the five stored files, byte for byte.
+    files = site.scenario.files
+    stored_shas = {hashlib.sha256(files[name]).hexdigest() for name in ("chorale1", "chorale2", "sonata", "tune", "gymno")}
+    assert state["blobs"] == {blob_key_for(s): s for s in stored_shas}
+    assert {p.sha256 for p in state["pieces"].values()} == stored_shas
+
+    chorale = state["pieces"][site.url("ftp/BachJS/BWV102/bwv102_7/bwv102_7.mid")]
+    assert (chorale.composer, chorale.title, chorale.licence) == ("J. S. Bach", "Chorale BWV 102.7", "cc-by-sa")
+    assert chorale.extra["piece_style"] == "Baroque" and chorale.extra["instrument"] == "Voice (SATB)"
+    assert chorale.extra["page_url"] == site.url("cgibin/piece-info.cgi?id=1")
+    assert state["pieces"][site.url("ftp/MozartWA/KV545/k545-1/k545-1.mid")].licence == "cc-by"
+
+    records = state["records"]
+    assert "HTML" in records[site.url("ftp/BachJS/BWV104/bwv104_6/bwv104_6.mid")].reason
+    assert "parser" in records[site.url("ftp/BachJS/BWV108/bwv108_6/bwv108_6.mid")].reason
+    assert "bwv102_7/bwv102_7.mid" in records[site.url("ftp/BachJS/BWV102/bwv102_7-copy/bwv102_7.mid")].reason
+    assert records[site.url("ftp/BachJS/loop/a.mid")].reason == "max redirections reached"
+    assert records[site.url("ftp/MozartWA/missing/missing.mid")].reason == "HTTP 404"
+    assert "max size" in records[site.url("ftp/BachJS/huge/huge.mid")].reason
+    assert state["stats"]["records"] == dict(expected_counts(expected))
+
+    # Politeness: robots.txt was read and obeyed, its Crawl-delay taken, the contact URL sent.
+    assert site.server.hits["/robots.txt"] == 1
+    assert "/ftp/Private/draft/draft.mid" not in site.server.hits
+    assert summary["crawl_delay"] == 0.01
+    assert site.server.user_agents == {f"ContinuoBot/0.1 (+{CONTACT}; collects openly licensed MIDI)"}
+
+    # The same crawl again adds nothing and downloads none of what it already has.
+    hits_before = dict(site.server.hits)
+    again = scrape("mutopia", site, home)
+    assert again["stored"] == 0 and again["downloaded"] == 0 and again["records_added"] == 0
+    assert again["skipped_in_library"] == 5 + 1 + 2  # pieces, the duplicate, the two invalid files
+    after = library_state(home)
+    assert after["pieces"] == state["pieces"] and after["records"] == state["records"]
+    assert after["blobs"] == state["blobs"]
+    for url in state["pieces"]:
+        path = url.removeprefix(site.base_url.rstrip("/"))
+        assert site.server.hits[path] == hits_before[path] == 1
+
+
+def test_interrupted_crawl_resumes_without_loss_or_duplicates(mutopia_site, tmp_path):
+    site, home, jobdir = mutopia_site, tmp_path / "home", tmp_path / "job"
+    first = scrape("mutopia", site, home, "--jobdir", str(jobdir), "--limit", "3")
+    assert first["finish_reason"] == "closespider_itemcount"
+    partial = library_state(home)
+    assert 0 < len(partial["pieces"]) + len(partial["records"]) < len(site.scenario.expected)
+
+    second = scrape("mutopia", site, home, "--jobdir", str(jobdir))
+    assert second["finish_reason"] == "finished"
+    state = library_state(home)
+    assert outcomes(site, state, "ftp/") == site.scenario.expected
+    assert len(state["blobs"]) == 5
+    # Each page was fetched once over both runs; each stored file too.
+    for path, hits in site.server.hits.items():
+        if path.startswith(("/cgibin/", "/browse.html")) or path in {
+            "/ftp/" + p for p, outcome in site.scenario.expected.items() if outcome.startswith("stored:")
+        }:
+            assert hits == 1, f"{path} fetched {hits} times"
+    assert first["items"] + second["items"] == 14
+
+
+def test_imslp_crawl_uses_the_api_and_records_robots_blocked_files(imslp_site, tmp_path):
+    site, home = imslp_site, tmp_path / "home"
+    summary = scrape("imslp", site, home)
+    state = library_state(home)
+    expected = site.scenario.expected
+
+    assert outcomes(site, state, "") == {path.lstrip("/"): v for path, v in expected.items()}
+    assert summary["finish_reason"] == "finished"
+    assert summary["pages"] == 2 + 4  # two API listing pages, four work pages (the fifth is a 404)
+    assert summary["page_errors"] == {"download_failed": 1}
+    assert summary["rejected"] == dict(expected_counts(expected))
+    assert summary["blocked_by_robots"] == 2
+
+    prelude = state["pieces"][site.url("files/imglnks/usimg/1/1a/IMSLP500001-PMLP01-bwv539.mid")]
+    assert prelude.composer == "Johann Sebastian Bach" and prelude.title == "Prelude and Fugue in D minor, BWV 539"
+    assert prelude.licence == "cc-by" and prelude.style == "baroque"
+    assert prelude.extra["key"] == "D minor" and prelude.extra["period"] == "Baroque"
+    assert prelude.extra["instrument"] == "organ"
+    assert prelude.extra["licence_text"] == "Creative Commons Attribution 4.0"
+    nc = state["records"][site.url("files/imglnks/usimg/3/3c/IMSLP500003-PMLP01-bwv539-nc.mid")]
+    assert nc.licence == "cc-by-nc" and "--allow-licence cc-by-nc" in nc.reason
+    blocked = state["records"][site.url("wiki/Special:ImagefromIndex/500002/abcd")]
+    assert blocked.licence == "public-domain" and blocked.composer == "Johann Sebastian Bach"
+
+    # Nothing robots.txt forbids was requested; the score PDFs and the mp3 were never touched.
+    assert not [p for p in site.server.hits if p.startswith(("/wiki/Special:", "/images/", "/index.php"))]
+    assert not [p for p in site.server.hits if p.endswith((".mp3", ".pdf"))]
+    assert "/files/imglnks/usimg/3/3c/IMSLP500003-PMLP01-bwv539-nc.mid" not in site.server.hits
+
+    again = scrape("imslp", site, home)
+    assert again["stored"] == 0 and again["downloaded"] == 0 and again["records_added"] == 0
+    after = library_state(home)
+    assert after["pieces"] == state["pieces"] and after["records"] == state["records"]
+
+
+def test_allow_licence_takes_non_commercial_files(imslp_site, tmp_path):
+    site, home = imslp_site, tmp_path / "home"
+    summary = scrape("imslp", site, home, "--allow-licence", "CC BY-NC")
+    state = library_state(home)
+    nc = state["pieces"][site.url("files/imglnks/usimg/3/3c/IMSLP500003-PMLP01-bwv539-nc.mid")]
+    assert nc.licence == "cc-by-nc"
+    assert summary["stored"] == 4  # the three of the default crawl, and this one
+    assert summary["rejected"]["licence_not_allowed"] == 1  # the file with no licence stated
