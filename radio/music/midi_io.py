@@ -9,10 +9,14 @@ Policies (each one a decision about an ambiguous file, kept in one place):
 * Type 0 and type 1 files: every track is read and the notes are merged. Type 2 files
   (independent sequences) are rejected: laying them end to end would invent a piece.
 * ``note_on`` with velocity 0 is a note-off.
-* Notes are paired per (track, channel, pitch), oldest first: a second ``note_on``
-  before the first one's ``note_off`` gives a second note, re-struck where it starts,
-  and each ``note_off`` closes the oldest open note. A ``note_off`` with nothing open
-  is ignored. Notes never released end where the file ends.
+* Notes are paired per (track, channel, pitch). A second ``note_on`` before the first
+  one's ``note_off`` is a second note, re-struck where it starts. A ``note_off``
+  releases every open note of its pitch, as a piano key would, except one struck at
+  that same tick (an off-then-on pair written on-then-off). Pairing oldest-first
+  instead would let one unbalanced ``note_on`` mis-pair every later note of that pitch.
+* A ``note_off`` with nothing open is ignored; a ``note_on`` at the same tick right
+  after it is a zero-length (grace) note written off-before-on and lasts one 16th.
+  Any other note never released ends where the file ends.
 * Channel 10 (index 9) is General MIDI percussion: its notes are dropped.
 * The grid is musical time (16ths of a quarter note), so tempo changes do not move
   notes; they are recorded in :class:`ParsedMidi`.
@@ -149,13 +153,14 @@ def _convert(midi: mido.MidiFile) -> ParsedMidi:
         # round half up on exact integers: no float error over long pieces
         return (2 * BEATS_PER_QUARTER * tick + tpb) // (2 * tpb)
 
-    note_ticks: list[tuple[int, int, int]] = []  # (pitch, on tick, off tick)
+    note_ticks: list[tuple[int, int, int | None]] = []  # (pitch, on, off or None: never released)
     tempos: list[tuple[int, int, float]] = []  # (tick, track, bpm)
     keys: list[tuple[int, int, str]] = []  # (tick, track, key)
     last_tick = 0
     for track_no, track in enumerate(midi.tracks):
         tick = 0
-        open_notes: dict[tuple[int, int], list[int]] = {}
+        open_notes: dict[tuple[int, int], list[int]] = {}  # (channel, pitch) -> onset ticks, oldest first
+        stray_offs: set[tuple[tuple[int, int], int]] = set()  # ((channel, pitch), tick) of a note_off with nothing open
         for msg in track:
             tick += msg.time
             if tick > max_tick:
@@ -167,16 +172,26 @@ def _convert(midi: mido.MidiFile) -> ParsedMidi:
                     continue
                 key = (msg.channel, msg.note)
                 if kind == "note_on" and msg.velocity > 0:
-                    open_notes.setdefault(key, []).append(tick)
+                    if (key, tick) in stray_offs:
+                        note_ticks.append((msg.note, tick, tick))  # its note-off came first: a grace note
+                    else:
+                        open_notes.setdefault(key, []).append(tick)
                 elif open_notes.get(key):
-                    note_ticks.append((msg.note, open_notes[key].pop(0), tick))
+                    starts = open_notes.pop(key)
+                    struck_now = [t for t in starts if t == tick]
+                    if struck_now and len(struck_now) < len(starts):
+                        open_notes[key] = struck_now  # an off-then-on pair written on-then-off
+                        starts = [t for t in starts if t != tick]
+                    note_ticks.extend((msg.note, start, tick) for start in starts)
+                else:
+                    stray_offs.add((key, tick))
             elif kind == "set_tempo" and msg.tempo > 0:  # a zero tempo is damage, not a tempo
                 tempos.append((tick, track_no, mido.tempo2bpm(msg.tempo)))
             elif kind == "key_signature":
                 keys.append((tick, track_no, msg.key))
         last_tick = max(last_tick, tick)
         for (_, pitch), starts in open_notes.items():
-            note_ticks.extend((pitch, start, None) for start in starts)  # type: ignore[misc]
+            note_ticks.extend((pitch, start, None) for start in starts)
 
     if not note_ticks:
         raise MidiError("no notes: the file has no pitched notes (drum channel 10 is ignored)")
