@@ -265,7 +265,7 @@ class AdminService:
             within = self.swap_seconds if within_seconds is None else within_seconds
             channel = self.station.channels.get(name)
             if channel is None:
-                channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path))
+                channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
                 how = "a new channel"
             elif channel.model_version == found.version:
                 how = "already playing"

@@ -220,17 +220,22 @@ def setup(
     max_jobs: int | None = None,
     limits: UploadLimits | None = None,
 ) -> None:
-    """Add the admin page and API to ``app``. Settings default to the environment:
+    """Add the admin page and API to ``app``. Settings come from the arguments, then from
+    ``app["options"]`` (``home``, ``swap_seconds``, ``max_jobs``, ``upload_limits``), then the environment:
     CONTINUO_SWAP_SECONDS (hot swap deadline; unset = next piece boundary),
     CONTINUO_ADMIN_MAX_JOBS (concurrent training jobs, default 1),
     CONTINUO_ADMIN_MAX_UPLOAD_BYTES / CONTINUO_ADMIN_MAX_UPLOAD_FILES (per upload)."""
-    home = Path(home) if home is not None else Path(getattr(station, "home", None) or continuo_home())
+    options = app.get("options") or {}  # create_app(station, **options) keeps them here
+    home = home or options.get("home")
+    swap_seconds = swap_seconds if swap_seconds is not None else options.get("swap_seconds")
+    max_jobs = max_jobs or options.get("max_jobs")
+    home = Path(home) if home is not None else continuo_home()
     service = AdminService(
         station,
         home,
         swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS"),
-        max_jobs=max_jobs if max_jobs is not None else env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
-        limits=limits or UploadLimits.from_env(),
+        max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
+        limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
     )
     app[ADMIN] = AdminState(load_or_create_token(home), service)
 
