@@ -36,8 +36,9 @@ class CrawlDelayThrottle(AutoThrottle):
         if slot is not None:
             slot.delay = max(slot.delay, float(delay))
 
-    def _adjust_delay(self, slot, latency: float, response) -> None:
-        super()._adjust_delay(slot, latency, response)
-        request = response.request
-        host = (urlparse_cached(request).hostname or "") if request is not None else ""
-        slot.delay = max(slot.delay, self.crawl_delays.get(host, 0.0))
+    def _response_downloaded(self, response, request, spider) -> None:
+        super()._response_downloaded(response, request, spider)
+        floor = self.crawl_delays.get(urlparse_cached(request).hostname or "", 0.0)
+        _, slot = self._get_slot(request, spider)
+        if floor and slot is not None and slot.delay < floor:
+            slot.delay = floor

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,10 +51,12 @@ class FixtureServer:
         self.routes = routes
         self.hits: dict[str, int] = {}
         self.user_agents: set[str] = set()
+        self.times: list[tuple[float, str]] = []  # (monotonic time, path) of every request
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                server.times.append((time.monotonic(), self.path))
                 server.hits[self.path] = server.hits.get(self.path, 0) + 1
                 server.user_agents.add(self.headers.get("User-Agent", ""))
                 route = server.routes.get(self.path) or Route(NOT_FOUND, status=404)

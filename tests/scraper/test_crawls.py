@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import CONTACT, Site, scrape
+from sites import FixtureServer, Route, Scenario, bench_mutopia_routes
 
 from radio.library import open_library
 from radio.library.ingest import blob_key_for
@@ -160,3 +161,18 @@ def test_allow_licence_takes_non_commercial_files(imslp_site, tmp_path):
     assert nc.licence == "cc-by-nc"
     assert summary["stored"] == 4  # the three of the default crawl, and this one
     assert summary["rejected"]["licence_not_allowed"] == 1  # the file with no licence stated
+
+
+def test_robots_crawl_delay_is_a_floor_even_with_delay_zero(corpus_dir, tmp_path):
+    routes = bench_mutopia_routes(corpus_dir, 3)
+    routes["/robots.txt"] = Route(b"User-agent: *\nCrawl-delay: 0.25\n", "text/plain")
+    server = FixtureServer(routes)
+    try:
+        summary = scrape("mutopia", Site(server, Scenario(routes, {}, {})), tmp_path / "home")
+    finally:
+        server.close()
+    assert summary["stored"] == 3 and summary["crawl_delay"] == 0.25
+    times = [t for t, path in server.times if path != "/robots.txt"]
+    assert len(times) == 1 + 1 + 3 + 3  # browse, listing, 3 piece pages, 3 files
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.24, gaps
