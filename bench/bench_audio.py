@@ -87,6 +87,20 @@ def encoder_rtf() -> tuple[float, float]:
     return best_rtf(work, SECONDS)
 
 
+def synth_and_encode_rtf(timbre: Timbre, voices: int = 4, bpm: float = 96.0) -> tuple[float, float]:
+    """The audio half of a channel's chain: render a chunk, encode it, on one encoder."""
+    beats = int(SECONDS * bpm * 4 / 60)
+    stream = voice_stream(voices, beats)
+
+    def work() -> None:
+        synth, encoder = Synth(timbre, bpm=bpm), Mp3Encoder()
+        for i in range(0, len(stream), CHUNK_BEATS):
+            encoder.encode(synth.render(stream[i : i + CHUNK_BEATS]))
+        encoder.flush()
+
+    return best_rtf(work, beats * 60 / (bpm * 4))
+
+
 def main() -> None:
     try:
         from threadpoolctl import threadpool_limits
@@ -106,6 +120,9 @@ def main() -> None:
         print(f"  {name:10s} ({len(timbre.partials)} partials): " + "   ".join(figures))
     cpu, wall = encoder_rtf()
     print(f"encoder, LAME q2 128 kbps mono, 0.125 s chunks: {cpu:.0f}x real time (CPU) / {wall:.0f}x (wall)")
+    name, timbre = next(iter(timbres.items()))
+    cpu, wall = synth_and_encode_rtf(timbre)
+    print(f"synth + encoder ({name}, 4 voices): {cpu:.0f}x real time (CPU) / {wall:.0f}x (wall)")
 
 
 if __name__ == "__main__":
