@@ -118,6 +118,22 @@ def _check_bpm(bpm: float) -> float:
     return bpm
 
 
+def _parse_beat(index: int, beat) -> dict[int, str]:
+    """One beat's events as {pitch: tie}; raise :class:`NotesError` naming a bad event."""
+    ties: dict[int, str] = {}
+    for event in beat:
+        try:
+            pitch, tie = event
+        except (TypeError, ValueError):
+            raise NotesError(f"beat {index} of the chunk: {event!r} is not a (pitch, tie) pair") from None
+        if isinstance(pitch, bool) or not isinstance(pitch, (int, np.integer)) or not 0 <= pitch <= 127:
+            raise NotesError(f"beat {index} of the chunk: pitch {pitch!r} is not an int in 0..127")
+        if tie not in (STRUCK, HELD):
+            raise NotesError(f"beat {index} of the chunk: tie {tie!r} must be 'b' or 's'")
+        ties[int(pitch)] = tie
+    return ties
+
+
 @dataclass(frozen=True)
 class _Tone:
     table: np.ndarray | None  # (TABLE_SIZE, 2) float32 value/slope pairs of the harmonic partials
@@ -199,14 +215,15 @@ class Synth:
 
     def render(self, beats: ListOfNotes) -> np.ndarray:
         """Render the next beats; float32 mono in [-1, 1]. An empty beat is a rest."""
+        parsed = [_parse_beat(i, beat) for i, beat in enumerate(beats)]  # all checked before any state changes
         if self._pending_bpm is not None:
             self._origin, self._origin_beat = self._pos, self._beat
             self._bpm, self._pending_bpm = self._pending_bpm, None
         spb = self.sample_rate * 60.0 / (self._bpm * BEATS_PER_QUARTER)
         start = self._pos
-        for beat in beats:
+        for ties in parsed:
             at = self._origin + round((self._beat - self._origin_beat) * spb)
-            self._apply_beat(beat, at)
+            self._apply_beat(ties, at)
             self._beat += 1
         end = self._origin + round((self._beat - self._origin_beat) * spb)
         out = np.zeros(end - start, dtype=np.float32)
@@ -219,18 +236,7 @@ class Synth:
         self._pos = end
         return soft_limit(out)
 
-    def _apply_beat(self, beat, at: int) -> None:
-        ties: dict[int, str] = {}
-        for event in beat:
-            try:
-                pitch, tie = event
-            except (TypeError, ValueError):
-                raise NotesError(f"beat {self._beat}: {event!r} is not a (pitch, tie) pair") from None
-            if isinstance(pitch, bool) or not isinstance(pitch, (int, np.integer)) or not 0 <= pitch <= 127:
-                raise NotesError(f"beat {self._beat}: pitch {pitch!r} is not an int in 0..127")
-            if tie not in (STRUCK, HELD):
-                raise NotesError(f"beat {self._beat}: tie {tie!r} must be 'b' or 's'")
-            ties[int(pitch)] = tie
+    def _apply_beat(self, ties: dict[int, str], at: int) -> None:
         for pitch in [p for p, v in self._sounding.items() if ties.get(p) != HELD]:
             self._release_voice(self._sounding.pop(pitch), at)
         accent = float(ACCENTS[self._beat % len(ACCENTS)])

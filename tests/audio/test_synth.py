@@ -220,3 +220,14 @@ def test_wavetable_and_sine_oscillators_agree():
     sines = Synth(Timbre(**base, inharmonicity=1e-12), bpm=100).render(notes)
     assert np.abs(table).max() > 0.3
     assert np.abs(table - sines).max() < 1e-4
+
+
+def test_a_refused_chunk_leaves_the_stream_untouched():
+    notes = [[(60, "b")], [(60, "s")], [(60, "s")], [(64, "b")]]
+    reference = Synth(Timbre(), bpm=120).render(notes)
+    synth = Synth(Timbre(), bpm=120)
+    first = synth.render(notes[:2])
+    with pytest.raises(NotesError, match="beat 1 of the chunk"):
+        synth.render([[(60, "s")], [(60, "q")]])
+    assert synth.samples_rendered() == len(first) and synth.beats_rendered() == 2
+    assert np.array_equal(np.concatenate([first, synth.render(notes[2:])]), reference)
