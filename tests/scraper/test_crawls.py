@@ -175,4 +175,7 @@ def test_robots_crawl_delay_is_a_floor_even_with_delay_zero(corpus_dir, tmp_path
     times = [t for t, path in server.times if path != "/robots.txt"]
     assert len(times) == 1 + 1 + 3 + 3  # browse, listing, 3 piece pages, 3 files
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.24, gaps
+    # Measured where the server sees each request, so one gap can shrink by the time the
+    # previous request spent reaching the server under load; the whole run cannot.
+    assert times[-1] - times[0] >= 0.25 * len(gaps) - 0.05, gaps
+    assert min(gaps) >= 0.15, gaps  # without the floor these are a few milliseconds
