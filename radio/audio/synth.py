@@ -326,7 +326,9 @@ class Synth:
             phase = np.multiply(tu, tone.table_inc, out=self._u32[:n])
             index = np.right_shift(phase, 32 - TABLE_BITS, out=self._index[:n], casting="unsafe")
             np.bitwise_and(phase, np.uint32(2 ** (32 - TABLE_BITS) - 1), out=phase)
-            frac = np.multiply(phase, np.float32(2.0 ** (TABLE_BITS - 32)), out=self._f32[:n], dtype=np.float32, casting="unsafe")
+            frac = np.multiply(
+                phase, np.float32(2.0 ** (TABLE_BITS - 32)), out=self._f32[:n], dtype=np.float32, casting="unsafe"
+            )
             pairs = np.take(tone.table, index, axis=0)
             osc = pairs[:, 1] * frac
             osc += pairs[:, 0]

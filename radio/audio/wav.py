@@ -14,7 +14,9 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int = 44100) -> None
     """Write float samples in [-1, 1] (shape (n,) mono or (n, channels)) as 16-bit PCM."""
     samples = np.asarray(samples)
     if samples.ndim not in (1, 2) or not np.issubdtype(samples.dtype, np.floating):
-        raise ValueError(f"samples must be a float array of shape (n,) or (n, channels), not {samples.dtype} {samples.shape}")
+        raise ValueError(
+            f"samples must be a float array of shape (n,) or (n, channels), not {samples.dtype} {samples.shape}"
+        )
     if not np.all(np.isfinite(samples)):
         raise ValueError("samples contain NaN or infinity")
     channels = 1 if samples.ndim == 1 else samples.shape[1]
