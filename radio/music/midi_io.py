@@ -42,6 +42,7 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 DRUM_CHANNEL = 9
 DEFAULT_BPM = 120.0
 WRITE_TICKS_PER_BEAT = 480
+MIN_WRITE_BPM, MAX_WRITE_BPM = 4.0, 1000.0
 
 
 class MidiError(errors.MidiError):
@@ -59,21 +60,27 @@ class ParsedMidi:
 
 
 def read_midi(source: str | Path | bytes) -> ParsedMidi:
-    """Parse a MIDI file (a path or its bytes) into 16th-note beats; raises :class:`MidiError`."""
-    data = _load_bytes(source)
-    midi = _open(data)
-    return _convert(midi)
+    """Parse a MIDI file (a path or its bytes) into 16th-note beats; raises :class:`MidiError`.
+
+    Standard MIDI files and RIFF-wrapped ones (``.rmi``) are read.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _convert(_open(_unwrap(bytes(source))))
+    try:
+        return _convert(_open(_unwrap(_read_file(Path(source)))))
+    except MidiError as exc:
+        raise MidiError(f"{source}: {exc}") from exc
 
 
 def write_midi(notes: ListOfNotes, bpm: float = DEFAULT_BPM, *, program: int = 0, velocity: int = 80) -> bytes:
     """Type-1 MIDI bytes: a conductor track (tempo) and one piano-roll track on channel 1.
 
-    ``read_midi(write_midi(n)).notes == n`` for any valid, normalized ``n``; trailing
-    silent beats survive because the end of track is placed at ``len(n)``.
+    ``read_midi(write_midi(n)).notes == n`` for any valid, normalized ``n`` with at least
+    one note (:func:`radio.music.notes.normalize`); trailing silent beats survive because the end of track is placed at ``len(n)``.
     """
     validate(notes)
-    if not (bpm > 0):
-        raise ValueError(f"bpm must be positive, got {bpm!r}")
+    if not MIN_WRITE_BPM <= bpm <= MAX_WRITE_BPM:  # a MIDI tempo is 24 bits of µs per quarter
+        raise ValueError(f"bpm must be within {MIN_WRITE_BPM}..{MAX_WRITE_BPM}, got {bpm!r}")
     if not 0 <= program <= 127 or not 1 <= velocity <= 127:
         raise ValueError(f"program must be 0..127 and velocity 1..127, got {program}, {velocity}")
     per_16th = WRITE_TICKS_PER_BEAT // BEATS_PER_QUARTER
@@ -106,25 +113,33 @@ def write_midi(notes: ListOfNotes, bpm: float = DEFAULT_BPM, *, program: int = 0
     return out.getvalue()
 
 
-def _load_bytes(source: str | Path | bytes) -> bytes:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        name = "MIDI data"
-    else:
-        path = Path(source)
-        name = str(path)
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise MidiError(f"{name}: file is larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise MidiError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+def _read_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise MidiError(f"larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise MidiError(f"cannot read the file ({exc.strerror or exc})") from exc
+
+
+def _unwrap(data: bytes) -> bytes:
+    """The Standard MIDI File inside ``data``: as is, or the 'data' chunk of a RIFF RMID file."""
     if not data:
-        raise MidiError(f"{name}: the file is empty (zero bytes)")
+        raise MidiError("the file is empty (zero bytes)")
     if len(data) > MAX_FILE_BYTES:
-        raise MidiError(f"{name}: larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
+        raise MidiError(f"larger than {MAX_FILE_BYTES} bytes; not a plausible MIDI file")
+    if data[:4] == b"RIFF" and data[8:12] == b"RMID":
+        at = 12
+        while at + 8 <= len(data):
+            size = int.from_bytes(data[at + 4:at + 8], "little")
+            if data[at:at + 4] == b"data":
+                data = data[at + 8:at + 8 + size]
+                break
+            at += 8 + size + (size & 1)  # RIFF chunks are padded to even lengths
+        else:
+            raise MidiError("RIFF MIDI file without a 'data' chunk")
     if not data.startswith(b"MThd"):
-        raise MidiError(f"{name}: not a MIDI file (no 'MThd' header)")
+        raise MidiError("not a MIDI file (no 'MThd' header)")
     return data
 
 

@@ -168,7 +168,24 @@ def test_reads_paths_and_reports_missing_files(kit, tmp_path):
     path = tmp_path / "a.mid"
     path.write_bytes(kit.build([[(0, kit.on(60)), (480, kit.off(60))]]))
     assert read_midi(path).notes == read_midi(str(path)).notes == [[(60, "b")], [(60, "s")], [(60, "s")], [(60, "s")]]
-    with pytest.raises(MidiError, match="cannot read"):
+    with pytest.raises(MidiError, match="missing.mid: cannot read"):
         read_midi(tmp_path / "missing.mid")
     with pytest.raises(MidiError, match="cannot read"):
         read_midi(tmp_path)
+
+
+def test_errors_for_a_path_name_the_file(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd\x00\x00")
+    with pytest.raises(MidiError, match=r"bad\.mid: truncated"):
+        read_midi(bad)
+
+
+def test_riff_wrapped_midi_is_read(kit):
+    smf = kit.build([[(0, kit.on(60)), (480, kit.off(60))]])
+    info = b"LIST" + (4).to_bytes(4, "little") + b"INFO"
+    body = b"RMID" + info + b"data" + len(smf).to_bytes(4, "little") + smf + b"\x00" * (len(smf) & 1)
+    rmi = b"RIFF" + len(body).to_bytes(4, "little") + body
+    assert read_midi(rmi).notes == read_midi(smf).notes
+    with pytest.raises(MidiError, match="'data' chunk"):
+        read_midi(b"RIFF" + (8).to_bytes(4, "little") + b"RMID" + info)
