@@ -182,10 +182,10 @@ class Synth:
         self._fade = np.square(1.0 - np.arange(self._release, dtype=np.float32) / np.float32(self._release))
         self._env = np.empty(BLOCK, dtype=np.float32)
         self._norm = 1.0 / _peak(timbre)
-        amps = timbre.partials
         self._tones: dict[int, _Tone] = {}
-        self._u32 = np.empty((len(amps) + 1) * BLOCK, dtype=np.uint32)
-        self._f32 = np.empty((len(amps) + 1) * BLOCK, dtype=np.float32)
+        oscillators = len(timbre.partials) + 1  # at most: every partial plus the chorus copy
+        self._u32 = np.empty(oscillators * BLOCK, dtype=np.uint32)
+        self._f32 = np.empty(oscillators * BLOCK, dtype=np.float32)
         self._index = np.empty(BLOCK, dtype=np.intp)
         self._ramp = np.arange(BLOCK, dtype=np.uint32)
 
