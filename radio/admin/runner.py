@@ -36,10 +36,12 @@ STREAM_LIMIT = 4 * 1024 * 1024  # the done event carries all the metrics on one 
 SCRATCH_DIR = Path("models") / ".jobs"
 MAX_EPOCHS = 1000
 MAX_MINUTES = 24 * 60.0
-OPTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# name -> (lowest, highest): each is passed to `continuo train` as --<name> <value>.
+HYPERPARAMETERS = {"hidden": (1, 2048), "stride": (1, 4096), "seed": (0, 2**31 - 1)}
 MODEL_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 RETRAIN_KEYS = {"epochs", "minutes", "model", "hyperparameters", "force"}
 # The trainer's own threads stay small so the synth and the encoders keep a core.
+TRAINER_THREADS = 1
 TRAINER_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -82,12 +84,13 @@ def parse_retrain_options(body: Any) -> dict[str, Any]:
     hyper = body.get("hyperparameters")
     if hyper is not None:
         if not isinstance(hyper, dict):
-            raise BadRequest("hyperparameters must be a JSON object of name -> number/string/bool")
+            raise BadRequest(f"hyperparameters must be a JSON object with any of {sorted(HYPERPARAMETERS)}")
         for key, value in hyper.items():
-            if not OPTION_NAME.match(str(key)):
-                raise BadRequest(f"hyperparameter name {key!r} is invalid: use a-z, 0-9 and '_'")
-            if not isinstance(value, (int, float, str, bool)) or (isinstance(value, str) and not re.fullmatch(r"[\w.+-]{1,64}", value)):
-                raise BadRequest(f"hyperparameter {key!r} has an unusable value {value!r}")
+            if key not in HYPERPARAMETERS:
+                raise BadRequest(f"unknown hyperparameter {key!r}; the trainer takes {sorted(HYPERPARAMETERS)}")
+            low, high = HYPERPARAMETERS[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise BadRequest(f"hyperparameter {key!r} must be an integer from {low} to {high}, not {value!r}")
         options["hyperparameters"] = dict(hyper)
     if body.get("force") is not None:
         if not isinstance(body["force"], bool):
@@ -105,9 +108,8 @@ def train_arguments(options: dict[str, Any]) -> list[str]:
         args += ["--minutes", f"{options['minutes']:g}"]
     if "model" in options:
         args += ["--model", options["model"]]
-    for key, value in (options.get("hyperparameters") or {}).items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        args += ["--set", f"{key}={text}"]
+    for key, value in sorted((options.get("hyperparameters") or {}).items()):
+        args += [f"--{key}", str(value)]
     return args
 
 
@@ -245,7 +247,8 @@ class JobRunner:
 
     async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
         cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
-               "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *train_arguments(job.options)]
+               "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), "--threads", str(TRAINER_THREADS),
+               *train_arguments(job.options)]
         env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
         job.state, job.started_at = RUNNING, utc_now()
         job.add_log("$ " + " ".join(cmd[3:]))

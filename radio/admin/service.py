@@ -167,11 +167,14 @@ class AdminService:
         async with self._lock:
             if name in self.all_styles():
                 raise Conflict(f"style {name!r} already exists")
-            matched = 0
+            matches = []
             if composer:
-                matched = len(await asyncio.to_thread(self.library.catalog.list_pieces, None, composer))
-                if not matched:
+                matches = await asyncio.to_thread(self.library.catalog.list_pieces, None, composer)
+                if not matches:
                     raise BadRequest(f"no pieces in the catalog by composer {composer!r}")
+            # The trainer selects pieces by library style; the composer filter is recorded in
+            # [corpus] composers, and the styles holding that composer's pieces are included.
+            source_styles = sorted({p.style for p in matches} | set(from_styles))
             accepted, rejected = [], list(upload.rejected if upload else [])
             if upload and upload.files:
                 accepted, bad = await ingest_files(self.library, name, upload.files, composer=composer)
@@ -180,12 +183,13 @@ class AdminService:
             write_style_toml(
                 folder, name=name, display_name=str(fields.get("display_name") or name.replace("-", " ").title()),
                 description=str(fields.get("description") or ""), settings=settings,
-                corpus_styles=[name, *[s for s in from_styles if s != name]],
+                corpus_styles=[name, *[s for s in source_styles if s != name]],
                 composers=[composer] if composer else [], timbre=base.timbre if base else None,
             )
-        log.info("admin: created style %s (%d uploaded, %d by composer %r)", name, len(accepted), matched, composer)
+        log.info("admin: created style %s (%d uploaded, %d by composer %r)", name, len(accepted), len(matches), composer)
         return {"style": name, "folder": str(folder), "accepted": accepted, "rejected": rejected,
-                "composer_matches": matched, "on_air": False,
+                "composer_matches": len(matches), "corpus_styles": [name, *[s for s in source_styles if s != name]],
+                "on_air": False,
                 "next": f"upload pieces, then POST /admin/styles/{name}/retrain; it goes on air once a model is activated"}
 
     # --- pieces --------------------------------------------------------------------

@@ -69,12 +69,15 @@ class ModelVersion:
 def heldout_nll(metrics: dict[str, Any] | None) -> float | None:
     """The model's held-out negative log-likelihood per beat, if the metrics carry one.
 
-    The trainer reports ``{"nll_per_beat": {"model": x, <baselines>...}}``; a bare number
-    is accepted as well, as is a top-level ``heldout_nll``.
+    The trainer's done event reports ``{"nll_per_beat": {"model": x, "unigram": y}}``; a model
+    file's header holds ``{"model": {"nll_sounding": x, ...}, ...}``. A bare number is accepted
+    as well, as is a top-level ``heldout_nll``.
     """
     if not metrics:
         return None
     candidates: list[Any] = [metrics.get("heldout_nll")]
+    if isinstance(metrics.get("model"), dict):  # a model file's header: the full metrics
+        candidates.append(metrics["model"].get("nll_sounding"))
     nll = metrics.get("nll_per_beat")
     if isinstance(nll, dict):
         candidates += [nll.get(k) for k in ("model", "heldout", "test", "val")]

@@ -104,12 +104,13 @@ async def test_create_style_from_files_and_composer(home):
         assert report["composer_matches"] == 1 and len(report["accepted"]) == 1
         assert report["rejected"][0]["filename"] == "bad.txt"
         style = load_style(home / "styles" / "bach-like")
-        assert style.display_name == "Bach-like" and style.corpus_styles == ("bach-like",)
+        assert style.display_name == "Bach-like" and style.corpus_styles == ("bach-like", "baroque")
         assert "Johann Sebastian Bach" in (home / "styles" / "bach-like" / "style.toml").read_text()
         styles = {s["style"]: s for s in await (await client.get("/admin/styles", headers=AUTH)).json()}
         assert styles["bach-like"]["created_here"] and not styles["bach-like"]["on_air"]
         pieces = await (await client.get("/admin/styles/bach-like/pieces", headers=AUTH)).json()
-        assert [p["title"] for p in pieces] == ["mine"]
+        # Its own upload plus what it trains on from the composer's library style.
+        assert sorted((p["title"], p["style"]) for p in pieces) == [("chorale", "baroque"), ("mine", "bach-like")]
 
         assert (await client.post("/admin/styles", headers=AUTH, json={"name": "bach-like"})).status == 409
         assert (await client.post("/admin/styles", headers=AUTH, json={"name": "folk"})).status == 409

@@ -12,11 +12,11 @@ from radio.admin.versions import ModelVersion, heldout_nll, should_activate
 
 def test_retrain_options_accepts_the_documented_fields():
     opts = parse_retrain_options(
-        {"epochs": 3, "minutes": 0.5, "model": "lstm", "hyperparameters": {"units": 32, "dropout": 0.2}, "force": True}
+        {"epochs": 3, "minutes": 0.5, "model": "seed", "hyperparameters": {"stride": 32, "hidden": 16}, "force": True}
     )
-    assert opts == {"epochs": 3, "minutes": 0.5, "model": "lstm", "hyperparameters": {"units": 32, "dropout": 0.2}, "force": True}
+    assert opts == {"epochs": 3, "minutes": 0.5, "model": "seed", "hyperparameters": {"stride": 32, "hidden": 16}, "force": True}
     assert train_arguments(opts) == [
-        "--epochs", "3", "--minutes", "0.5", "--model", "lstm", "--set", "units=32", "--set", "dropout=0.2",
+        "--epochs", "3", "--minutes", "0.5", "--model", "seed", "--hidden", "16", "--stride", "32",
     ]
     assert parse_retrain_options(None) == {}
 
@@ -31,8 +31,10 @@ def test_retrain_options_accepts_the_documented_fields():
         ({"minutes": -1}, "minutes"),
         ({"minutes": float("nan")}, "minutes"),
         ({"model": "../../etc"}, "model"),
-        ({"hyperparameters": {"Bad Key": 1}}, "hyperparameter"),
-        ({"hyperparameters": {"units": "1; rm -rf /"}}, "hyperparameter"),
+        ({"hyperparameters": {"Bad Key": 1}}, "unknown hyperparameter"),
+        ({"hyperparameters": {"hidden": "1; rm -rf /"}}, "hidden"),
+        ({"hyperparameters": {"hidden": 0}}, "hidden"),
+        ({"hyperparameters": {"dropout": 0.2}}, "unknown hyperparameter"),
         ({"hyperparameters": [1]}, "hyperparameters"),
         ({"force": "yes"}, "force"),
         ({"epoch": 3}, "unknown"),
@@ -81,6 +83,7 @@ def version(nll, source="trained"):
 def test_activation_rule():
     assert heldout_nll({"nll_per_beat": {"model": 2.5, "unigram": 4.0}}) == 2.5
     assert heldout_nll({"nll_per_beat": 3.0}) == 3.0
+    assert heldout_nll({"model": {"nll_sounding": 2.25}, "unigram": {"nll_sounding": 4.0}}) == 2.25
     assert heldout_nll({}) is None
     assert should_activate(version(2.0), version(2.5), force=False)[0]
     assert should_activate(version(2.5), version(2.5), force=False)[0]  # "at least as good"
