@@ -207,6 +207,8 @@ class Broadcaster:
                 pass
             self._task = None
         for listener in list(self.listeners):
+            if listener.chunked and not listener.transport.is_closing():
+                listener.transport.write(b"0\r\n\r\n")  # a clean end of the body: clients reconnect
             listener.transport.close()
             self._remove(listener, "server stopping")
 
@@ -309,8 +311,8 @@ class Broadcaster:
         """(offset, frame index) of the first frame at most ``burst_bytes`` behind live."""
         target = self.live_offset - self.settings.burst_bytes
         for batch in self._history:
-            if batch.end > target:
-                i = bisect.bisect_left(batch.starts, target)
+            i = bisect.bisect_left(batch.starts, target)
+            if i < len(batch.starts):
                 return batch.starts[i], batch.first_index + i
         last = self._history[-1]
         return last.starts[-1], last.first_index + len(last.starts) - 1

@@ -82,6 +82,8 @@ class Channel:
             metrics=self.metrics,
             on_listeners=self._listeners_changed,
         )
+        for family in (self.metrics.underruns, self.metrics.listener_drops, self.metrics.bytes_sent, self.metrics.listeners):
+            family.labels(self.name)  # so every channel's series exists (at 0) from the start
         self._pieces: deque[PieceInfo] = deque(maxlen=RECENT_PIECES)
         self._notes: deque[dict] = deque()
         self._subscribers: set[EventSubscriber] = set()
@@ -142,7 +144,12 @@ class Channel:
                 t0 = time.perf_counter()
                 chunk = self.composer.next_chunk()
                 t1 = time.perf_counter()
-                pcm = synth.render(chunk.beats)
+                try:
+                    pcm = synth.render(chunk.beats)
+                except Exception:  # noqa: BLE001 - a beat the synth rejects becomes a rest, not a stall
+                    log.exception("channel %s: the synth failed on a chunk; playing a rest instead", self.name)
+                    self._count_restart("render")
+                    pcm = synth.render([[] for _ in chunk.beats])
                 t2 = time.perf_counter()
                 frames = splitter.feed(encoder.encode(pcm))
                 t3 = time.perf_counter()

@@ -93,6 +93,13 @@ class ComposerSettings:
     lookahead_beats: int = 32  # composed before a piece is named, to hear its key
     silence_limit_seconds: float = 8.0  # the model falling silent longer than this restarts the piece
 
+    def __post_init__(self) -> None:
+        for name in ("chunk_beats", "breath_beats", "lookahead_beats"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be an int ≥ 1, not {getattr(self, name)!r}")
+        if not self.silence_limit_seconds > 0:
+            raise ValueError(f"silence_limit_seconds must be > 0, not {self.silence_limit_seconds!r}")
+
 
 class Composer:
     """Steps a model endlessly into chunks of beats, piece after piece."""

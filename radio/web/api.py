@@ -9,7 +9,7 @@ from aiohttp import web
 
 from radio.channel import Channel
 from radio.composer import PieceInfo
-from radio.web.streams import SID, find_channel, json_error
+from radio.web.streams import SID, STATION, find_channel, json_error
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -28,7 +28,7 @@ def channel_json(channel: Channel) -> dict:
 
 
 async def list_channels(request: web.Request) -> web.Response:
-    station = request.app["station"]
+    station = request.app[STATION]
     return web.json_response([channel_json(c) for c in station.channels.values()])
 
 
@@ -123,14 +123,14 @@ def heard_beats(channel: Channel, piece: PieceInfo) -> list:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    station = request.app["station"]
+    station = request.app[STATION]
     channels = {name: c.status() for name, c in station.channels.items()}
     ok = bool(channels) and all(s["running"] for s in channels.values())
     return web.json_response({"status": "ok" if ok else "degraded", "channels": channels}, status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    station = request.app["station"]
+    station = request.app[STATION]
     return web.Response(body=station.metrics.render(), headers={"Content-Type": station.metrics.content_type})
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 from aiohttp import web
 
 from radio.station import Station
 from radio.web import api, pages, streams
+from radio.web.streams import STATION
 
 
 def create_app(station: Station, *, manage_station: bool = False, **options: object) -> web.Application:
@@ -15,8 +17,10 @@ def create_app(station: Station, *, manage_station: bool = False, **options: obj
     and stops it (closing every listener) on shutdown. Other ``options`` are stored in
     ``app["options"]`` for the route modules that want them (the admin's, for one)."""
     app = web.Application()
-    app["station"] = station
-    app["options"] = dict(options)
+    app[STATION] = station
+    with warnings.catch_warnings():  # a plain key on purpose: route modules read it with app.get("options")
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["options"] = dict(options)
     streams.setup(app)
     api.setup(app)
     pages.setup(app, station)

@@ -7,7 +7,9 @@ import re
 from aiohttp import web
 
 from radio.channel import Channel
+from radio.station import Station
 
+STATION = web.AppKey("station", Station)  # the running Station, for every route module
 SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -16,8 +18,7 @@ def json_error(status: int, message: str) -> web.Response:
 
 
 def find_channel(request: web.Request) -> Channel | None:
-    station = request.app["station"]
-    return station.channels.get(request.match_info["style"])
+    return request.app[STATION].channels.get(request.match_info["style"])
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
