@@ -1,0 +1,34 @@
+"""``continuo evaluate``: held-out NLL against baselines, sample statistics and PNGs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", required=True, help="style name")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: the style's bundled model)")
+    parser.add_argument("--pieces", type=Path, default=None, help="folder of MIDI files to measure NLL on (default: the model's validation split in the library)")
+    parser.add_argument("--seed-model", type=Path, default=None, help="seed baseline model file (default <home>/models/<style>/seed.npz)")
+    parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")
+    parser.add_argument("--out-dir", type=Path, default=None, help="where the report and PNGs go (default <home>/reports/<style>)")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the 2-minute sample")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.evaluate import evaluate, format_report
+
+    report = evaluate(
+        args.style,
+        model_path=args.model,
+        pieces_dir=args.pieces,
+        home=args.home,
+        seed_model_path=args.seed_model,
+        out_dir=args.out_dir,
+        sample_seed=args.sample_seed,
+    )
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,80 @@
+"""``continuo train``: train one style's model from the library and export it.
+
+With ``--progress-jsonl`` stdout carries only JSON lines (``start``, ``epoch``..., then
+``done`` or ``error``) for the admin job runner; the progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from radio.errors import ContinuoError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", required=True, help="style name (styles/<name>/style.toml or a library style)")
+    parser.add_argument("--model", choices=["continuo", "seed"], default="continuo", help="encoding and model (default continuo)")
+    parser.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping may end sooner; default 30)")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock training budget in minutes")
+    parser.add_argument("--seed", type=int, default=0, help="random seed: split, initialisation, shuffling (default 0)")
+    parser.add_argument("--out", type=Path, default=None, help="model file to write (default <home>/models/<style>/<model>.npz)")
+    parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")
+    parser.add_argument("--hidden", type=int, default=256, help="LSTM units per layer (default 256)")
+    parser.add_argument("--stride", type=int, default=64, help="beats between training windows (default 64)")
+    parser.add_argument("--threads", type=int, default=None, help="TensorFlow CPU threads (default: all)")
+    parser.add_argument("--progress-jsonl", action="store_true", help="print JSON-lines progress events on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    emit = _printer() if args.progress_jsonl else None
+    try:
+        return _train(args, emit)
+    except BaseException as exc:
+        if emit:
+            emit({"event": "error", "message": str(exc) or type(exc).__name__})
+        if isinstance(exc, (ContinuoError, KeyboardInterrupt)):
+            raise
+        if isinstance(exc, ValueError):
+            raise ContinuoError(str(exc)) from exc
+        raise
+
+
+def _train(args: argparse.Namespace, emit) -> int:
+    from trainer.models import HyperParameters
+    from trainer.train import TrainConfig, train_style
+
+    if args.minutes is not None and args.minutes <= 0:
+        raise ContinuoError(f"--minutes must be > 0, got {args.minutes}")
+    if args.hidden < 1 or args.stride < 1:
+        raise ContinuoError("--hidden and --stride must be ≥ 1")
+    config = TrainConfig(
+        style=args.style,
+        model=args.model,
+        epochs=args.epochs,
+        minutes=args.minutes,
+        seed=args.seed,
+        out=args.out,
+        home=args.home,
+        threads=args.threads,
+        hp=HyperParameters(hidden=args.hidden, stride=args.stride),
+    )
+    result = train_style(config, emit=emit)
+    if not emit:
+        m = result.metrics
+        print(f"wrote {result.model_path} (version {result.version}) in {result.seconds:.0f} s; loss curve {result.loss_png}")
+        print(
+            f"held-out NLL per beat (sounding notes): model {m['model']['nll_sounding']:.3f}, "
+            f"unigram {m['unigram']['nll_sounding']:.3f}; frame accuracy {m['model']['frame_accuracy']:.3f}"
+        )
+    return 0
+
+
+def _printer():
+    def emit(event: dict) -> None:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+
+    return emit

@@ -1,0 +1,180 @@
+"""A style's pieces as training data: encoded, split by piece, cut into 128-beat windows.
+
+Every piece becomes one uint8 matrix (``encode_piece``: an empty lead-in beat, then its
+beats). Train and validation are split by piece, never by window, with a seeded hash of
+each piece id, so the split is deterministic and a piece stays on its side when others are
+added. Windows hold ``window + 1`` rows: the model reads rows 0..window-1 and predicts rows
+1..window. Pieces shorter than a window are padded with all-zero rows, which carry no count
+bit and so are masked out of the loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from radio.errors import ContinuoError, LibraryError, MidiError, StyleError
+from radio.music.encoding import Encoding, encode_piece
+from radio.music.notes import ListOfNotes
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from radio.library import Library
+    from radio.library.base import PieceRecord
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDataError(ContinuoError):
+    """The library does not hold enough usable music for a style to train on."""
+
+
+@dataclass
+class Piece:
+    id: str
+    sha256: str
+    composer: str
+    title: str
+    licence: str
+    notes: ListOfNotes  # C major / A minor
+    source: str = ""
+
+    @property
+    def beats(self) -> int:
+        return len(self.notes)
+
+
+@dataclass
+class StyleData:
+    style: str
+    train: list[Piece]
+    val: list[Piece]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (piece id, reason)
+
+    @property
+    def train_beats(self) -> int:
+        return sum(p.beats for p in self.train)
+
+    @property
+    def val_beats(self) -> int:
+        return sum(p.beats for p in self.val)
+
+
+def load_pieces(library: "Library", styles: Iterable[str]) -> tuple[list[Piece], list[tuple[str, str]]]:
+    """Every piece of the given library styles, prepared (C/Am); unreadable blobs are skipped."""
+    from radio.library.ingest import load_notes
+
+    pieces: list[Piece] = []
+    skipped: list[tuple[str, str]] = []
+    for style in styles:
+        for record in library.catalog.list_pieces(style=style):
+            try:
+                prepared = load_notes(library, record)
+            except (MidiError, KeyError, LibraryError, OSError) as exc:
+                log.warning("skipping piece %s (%s): %s", record.id, record.title, exc)
+                skipped.append((record.id, str(exc) or type(exc).__name__))
+                continue
+            pieces.append(piece_from_record(record, prepared.notes))
+    pieces.sort(key=lambda p: p.id)
+    return pieces, skipped
+
+
+def piece_from_record(record: "PieceRecord", notes: ListOfNotes) -> Piece:
+    return Piece(record.id, record.sha256, record.composer, record.title, record.licence, notes, record.source)
+
+
+def split_by_piece(pieces: list[Piece], val_fraction: float, seed: int) -> tuple[list[Piece], list[Piece]]:
+    """Deterministic split: the pieces whose seeded hash ranks lowest go to validation."""
+    if len(pieces) < 2:
+        raise TrainingDataError(f"{len(pieces)} piece(s): at least 2 are needed (one to train on, one to validate)")
+    rank = sorted(pieces, key=lambda p: hashlib.sha256(f"{seed}:{p.id}".encode()).hexdigest())
+    n_val = min(len(pieces) - 1, max(1, round(len(pieces) * val_fraction)))
+    val = sorted(rank[:n_val], key=lambda p: p.id)
+    train = sorted(rank[n_val:], key=lambda p: p.id)
+    return train, val
+
+
+def build_style_data(
+    library: "Library", style: str, corpus_styles: Iterable[str], *, window: int, val_fraction: float, seed: int
+) -> StyleData:
+    corpus_styles = list(corpus_styles)
+    pieces, skipped = load_pieces(library, corpus_styles)
+    if not pieces:
+        raise StyleError(
+            f"the library at {library.home} has no pieces of style {style!r} "
+            f"(library styles searched: {', '.join(corpus_styles)}); import some with `continuo import`"
+        )
+    total = sum(p.beats for p in pieces)
+    if len(pieces) < 2 or total < window + 1:
+        raise TrainingDataError(
+            f"style {style!r} has {len(pieces)} piece(s) and {total} beats in the library; training needs at "
+            f"least 2 pieces and more beats than one {window}-beat window: import more music"
+        )
+    train, val = split_by_piece(pieces, val_fraction, seed)
+    return StyleData(style, train, val, skipped)
+
+
+def window_starts(length: int, window: int, stride: int) -> list[int]:
+    """Starts of windows over a matrix of ``length`` rows that cover every target row."""
+    last = max(0, length - 1 - window)
+    starts = list(range(0, last + 1, stride))
+    if starts[-1] != last:
+        starts.append(last)
+    return starts
+
+
+@dataclass
+class WindowedCorpus:
+    rows: np.ndarray  # (N, input_size) uint8: every piece, each followed by its padding
+    starts: np.ndarray  # (M,) int64: first row of each window
+
+    @property
+    def windows(self) -> int:
+        return len(self.starts)
+
+    def target_beats(self, window: int) -> int:
+        return int(self.starts.size * window)
+
+
+def build_windows(pieces: list[Piece], encoding: Encoding, window: int, stride: int) -> WindowedCorpus:
+    blocks: list[np.ndarray] = []
+    starts: list[int] = []
+    offset = 0
+    for piece in pieces:
+        matrix = encode_piece(encoding, piece.notes)
+        padding = max(0, window + 1 - len(matrix))
+        if padding:
+            matrix = np.concatenate([matrix, np.zeros((padding, encoding.input_size), np.uint8)])
+        starts.extend(offset + s for s in window_starts(len(matrix), window, stride))
+        blocks.append(matrix)
+        offset += len(matrix)
+    return WindowedCorpus(np.concatenate(blocks), np.asarray(starts, np.int64))
+
+
+def make_dataset(
+    corpus: WindowedCorpus, encoding: Encoding, *, window: int, batch: int, shuffle: bool, seed: int
+) -> "tf.data.Dataset":
+    """Batches of (inputs, targets): inputs (B, window, I) float32; targets (B, window, O + P) where
+    the extra P columns are the previous beat's sounding bits (for the struck mask)."""
+    import tensorflow as tf
+
+    rows = tf.constant(corpus.rows)
+    offsets = tf.range(window + 1, dtype=tf.int64)
+    outputs = encoding.output_size
+    pitches = encoding.pitches
+
+    def gather(starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x = tf.cast(tf.gather(rows, starts[:, None] + offsets[None, :]), tf.float32)
+        inputs = x[:, :-1]
+        targets = tf.concat([x[:, 1:, :outputs], x[:, :-1, :pitches]], axis=-1)
+        return inputs, targets
+
+    ds = tf.data.Dataset.from_tensor_slices(corpus.starts)
+    if shuffle:
+        ds = ds.shuffle(len(corpus.starts), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

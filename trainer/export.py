@@ -1,0 +1,68 @@
+"""Keras model -> framework-free model file (numpy arrays + JSON header).
+
+Weights are stored as float16 (half the size). So that what we ship is what we measured,
+``round_to_storage`` first rounds the Keras weights to float16 in place: the Keras model, the
+evaluation and the radio then all use the very same numbers, and parity holds.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from radio.model.modelfile import write_model_file
+from radio.music.encoding import Encoding
+
+STORAGE_DTYPE = np.float16
+
+
+def round_to_storage(model: keras.Model) -> None:
+    model.set_weights([w.astype(STORAGE_DTYPE).astype(np.float32) for w in model.get_weights()])
+
+
+def model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
+    """The LSTM and head weights under the names radio/model expects."""
+    arrays: dict[str, np.ndarray] = {}
+    k = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            kernel, recurrent, bias = layer.get_weights()
+            arrays[f"lstm{k}_kernel"], arrays[f"lstm{k}_recurrent"], arrays[f"lstm{k}_bias"] = kernel, recurrent, bias
+            k += 1
+        elif isinstance(layer, keras.layers.Dense):
+            arrays["head_kernel"], arrays["head_bias"] = layer.get_weights()
+    return {name: a.astype(STORAGE_DTYPE) for name, a in arrays.items()}
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__}
+    for dist in ("tensorflow", "tensorflow-cpu", "continuo"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    if "tensorflow" in sys.modules:
+        versions["tensorflow"] = sys.modules["tensorflow"].__version__
+    return versions
+
+
+def make_header(encoding: Encoding, **fields: Any) -> dict[str, Any]:
+    return {
+        "encoding": encoding.name,
+        "encoding_version": encoding.version,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        **fields,
+    }
+
+
+def export_model(keras_model: keras.Model, path: str | Path, encoding: Encoding, **header_fields: Any) -> str:
+    """Write the model file atomically; return its version id."""
+    return write_model_file(path, model_arrays(keras_model), make_header(encoding, **header_fields))

@@ -1,0 +1,217 @@
+"""Train one style's model: data -> Keras fit (early stopping, checkpoints, time budget) ->
+float16 rounding -> held-out metrics in numpy -> atomic export -> loss-curve PNG."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from radio.config import continuo_home
+from radio.errors import StyleError
+from radio.music.encoding import get_encoding
+from radio.styles import check_style_name, get_style
+from trainer.dataset import StyleData, build_style_data, build_windows, make_dataset
+from trainer.models import HyperParameters
+
+log = logging.getLogger(__name__)
+
+MODELS = ("continuo", "seed")
+
+
+@dataclass
+class TrainConfig:
+    style: str
+    model: str = "continuo"
+    epochs: int = 30
+    minutes: float | None = None
+    seed: int = 0
+    out: Path | None = None
+    home: Path | None = None
+    threads: int | None = None
+    hp: HyperParameters = field(default_factory=HyperParameters)
+    show_bar: bool = True
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    version: str
+    metrics: dict
+    history: dict[str, list[float]]
+    seconds: float
+    loss_png: Path
+    data: StyleData
+
+
+def configure_tensorflow(threads: int | None, seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            log.debug("TensorFlow threads were already fixed for this process")
+    keras.utils.set_random_seed(seed)
+
+
+def default_model_path(home: Path, style: str, model: str) -> Path:
+    return home / "models" / style / f"{model}.npz"
+
+
+def corpus_styles_for(style: str, library) -> tuple[str, ...]:
+    """The library styles a style trains on: its style.toml [corpus], or the style itself when
+    the library holds pieces under that name (a style being created from an upload)."""
+    check_style_name(style)
+    try:
+        return get_style(style).corpus_styles
+    except StyleError:
+        if library.catalog.list_pieces(style=style):
+            return (style,)
+        raise
+
+
+def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train, evaluate and export one model. Writes nothing at ``config.out`` unless it all succeeds."""
+    from radio.library import open_library
+
+    if config.model not in MODELS:
+        raise StyleError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+    if config.epochs < 1:
+        raise ValueError("epochs must be ≥ 1")
+    home = Path(config.home) if config.home else continuo_home()
+    out = Path(config.out) if config.out else default_model_path(home, config.style, config.model)
+    hp = config.hp
+    encoding = get_encoding(config.model)
+
+    library = open_library(home)
+    try:
+        corpus_styles = corpus_styles_for(config.style, library)
+        data = build_style_data(
+            library, config.style, corpus_styles, window=hp.window, val_fraction=hp.val_fraction, seed=config.seed
+        )
+    finally:
+        library.close()
+    if emit:
+        emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
+
+    configure_tensorflow(config.threads, config.seed)
+    import keras
+
+    from trainer.callbacks import Progress, TimeBudget
+    from trainer.export import export_model, model_arrays, round_to_storage
+    from trainer.metrics import Unigram
+    from trainer.models import build_model, initial_output_bias
+    from trainer.plots import loss_curve
+
+    train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
+    val_windows = build_windows(data.val, encoding, hp.window, hp.window)
+    train_ds = make_dataset(train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed)
+    val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
+    model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
+
+    checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    budget = TimeBudget(config.minutes * 60 if config.minutes else None)
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience, restore_best_weights=True)
+    callbacks = [
+        budget,
+        early,
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoints / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True
+        ),
+        Progress(
+            epochs=config.epochs,
+            batches=math.ceil(train_windows.windows / hp.batch),
+            budget=budget,
+            emit=emit,
+            show_bar=config.show_bar,
+        ),
+    ]
+    started = time.monotonic()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=0)
+    seconds = time.monotonic() - started
+    shutil.rmtree(checkpoints, ignore_errors=True)
+
+    round_to_storage(model)
+    metrics = held_out_metrics(model_arrays(model), encoding.name, data)
+    losses = {k: [float(v) for v in vals] for k, vals in history.history.items() if k in ("loss", "val_loss")}
+    metrics.update(
+        {
+            "epochs_run": len(losses.get("loss", [])),
+            "best_epoch": int(early.best_epoch) + 1 if early.best_weights is not None else len(losses.get("loss", [])),
+            "stopped_by": "time budget" if budget.exhausted else ("early stopping" if early.stopped_epoch else "epochs"),
+            "train_seconds": round(seconds, 1),
+            "train_timesteps_per_epoch": train_windows.target_beats(hp.window),
+            "history": losses,
+        }
+    )
+    header = {
+        "style": config.style,
+        "model": config.model,
+        "seed": config.seed,
+        "hyperparameters": hp.to_dict(),
+        "training": corpus_summary(data, corpus_styles),
+        "metrics": metrics,
+        "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
+    }
+    version = export_model(model, out, encoding, **header)
+    png = loss_curve(losses, out.with_suffix(".loss.png"), f"{config.style}: {config.model} model ({hp.hidden} units)")
+    result = TrainResult(out, version, metrics, losses, seconds, png, data)
+    if emit:
+        emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
+    return result
+
+
+def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...]) -> dict:
+    return {
+        "library_styles": list(corpus_styles),
+        "pieces": [{"id": p.id, "sha256": p.sha256} for p in data.train],
+        "validation": [{"id": p.id, "sha256": p.sha256} for p in data.val],
+        "beats": {"train": data.train_beats, "validation": data.val_beats},
+        "composers": dict(Counter(p.composer or "unknown" for p in data.train + data.val).most_common()),
+        "licences": dict(Counter(p.licence or "unknown" for p in data.train + data.val).most_common()),
+        "skipped": [{"id": i, "reason": r} for i, r in data.skipped],
+    }
+
+
+def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: StyleData) -> dict:
+    """The validation figures for these (storage-rounded) weights, computed by radio/model."""
+    from radio.model import StyleModel
+    from trainer.metrics import Unigram, out_of_range_fraction, predict_logits, score, sound_probs, struck_probs, targets_for
+
+    enc = get_encoding(encoding_name)
+    model = StyleModel({"encoding": enc.name, "encoding_version": enc.version}, arrays, version="")
+    val = [p.notes for p in data.val]
+    targets = targets_for(val)
+    logits = predict_logits(model, val)
+    ours = score(sound_probs(model, logits), targets, struck_probs(model, logits))
+    unigram = Unigram.fit([p.notes for p in data.train]).score(targets)
+    return {
+        "held_out": {"pieces": len(val), "beats": targets.beats, "out_of_range_notes": out_of_range_fraction(val)},
+        "model": ours,
+        "unigram": unigram,
+    }
+
+
+def metrics_summary(metrics: dict) -> dict:
+    """The small dict the ``done`` event carries."""
+    out = {
+        "nll_per_beat": {"model": metrics["model"]["nll_sounding"], "unigram": metrics["unigram"]["nll_sounding"]},
+        "frame_accuracy": {"model": metrics["model"]["frame_accuracy"], "unigram": metrics["unigram"]["frame_accuracy"]},
+        "held_out": metrics["held_out"],
+        "epochs_run": metrics["epochs_run"],
+        "train_seconds": metrics["train_seconds"],
+    }
+    if "nll_full" in metrics["model"]:
+        out["nll_full_per_beat"] = {"model": metrics["model"]["nll_full"], "unigram": metrics["unigram"]["nll_full"]}
+    return out
