@@ -85,9 +85,8 @@ def key_scores(notes: Sequence[Sequence[NoteEvent]]) -> dict[Key, float]:
     """Score of each of the 24 keys: profile correlation (+ the final-bass-note bonus)."""
     hist = np.array(pitch_class_histogram(notes, weight_by_duration=True))
     scores: dict[Key, float] = {}
-    if not hist.any() or np.all(hist == hist[0]):
-        flat = {Key(t, m): 0.0 for m in (MAJOR, MINOR) for t in range(12)}
-        return flat
+    if np.all(hist == hist[0]):  # silence or all twelve equally: no correlation is defined
+        return {Key(t, m): 0.0 for m in (MAJOR, MINOR) for t in range(12)}
     final = _final_bass_pitch_class(notes)
     for mode, profile in ((MAJOR, _MAJOR_PROFILE), (MINOR, _MINOR_PROFILE)):
         for tonic in range(12):
@@ -110,6 +109,7 @@ def shift_to_c(key: Key) -> int:
 
 
 def key_after_shift(key: Key, semitones: int) -> Key:
+    """The key a piece is in after transposing it by ``semitones``."""
     return Key((key.tonic + semitones) % 12, key.mode)
 
 

@@ -146,3 +146,19 @@ def test_mutated_corpus_files_parse_or_raise_midi_error(corpus_dir, which, ops):
         assert str(exc)
     else:
         assert isinstance(parsed, ParsedMidi) and parsed.notes
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(mutation, min_size=1, max_size=6))
+def test_mutated_built_files_parse_or_raise_midi_error(kit, ops):
+    """The same property without the corpus (a fresh clone): a two-track file with tempo and key."""
+    conductor = [(0, mido.MetaMessage("set_tempo", tempo=400000)), (0, mido.MetaMessage("key_signature", key="F#m")),
+                 (960, mido.MetaMessage("set_tempo", tempo=600000))]
+    voice = [(t, m) for i in range(24) for t, m in ((i * 120, kit.on(50 + i % 7)), (i * 120 + 200, kit.off(50 + i % 7)))]
+    data = _mutate(kit.build([conductor, voice], ticks_per_beat=96), ops)
+    try:
+        parsed = read_midi(data)
+    except MidiError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(parsed, ParsedMidi) and parsed.notes
