@@ -49,11 +49,18 @@ def imslp_site(corpus_dir):
     server.close()
 
 
+def scrape_command(source: str, base_url: str, home: Path, *options: str) -> list[str]:
+    """``continuo scrape`` with the delays off (robots.txt Crawl-delay still applies) and JSON output."""
+    return [sys.executable, "-m", "radio.cli", "scrape", source, "--base-url", base_url, "--home", str(home),
+            "--delay", "0", "--max-bytes", "1000000", "--contact", CONTACT, "--json", *options]
+
+
+SUBPROCESS = {"cwd": REPO, "env": dict(os.environ, PYTHONPATH=str(REPO))}
+
+
 def scrape(source: str, site: Site, home: Path, *options: str, timeout: float = 60) -> dict:
-    """Run a crawl with the delays off; return its JSON summary (the process must succeed)."""
-    cmd = [sys.executable, "-m", "radio.cli", "scrape", source, "--base-url", site.base_url,
-           "--home", str(home), "--delay", "0", "--max-bytes", "1000000", "--contact", CONTACT, "--json", *options]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+    """Run a crawl; return its JSON summary (the process must succeed)."""
+    cmd = scrape_command(source, site.base_url, home, *options)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **SUBPROCESS)
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
     return json.loads(done.stdout)

@@ -4,10 +4,14 @@ catalog and the blob store, what is recorded instead and why."""
 from __future__ import annotations
 
 import hashlib
+import json
+import signal
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import CONTACT, Site, scrape
+from conftest import CONTACT, SUBPROCESS, Site, scrape, scrape_command
 from sites import FixtureServer, Route, Scenario, bench_mutopia_routes
 
 from radio.library import open_library
@@ -179,3 +183,31 @@ def test_robots_crawl_delay_is_a_floor_even_with_delay_zero(corpus_dir, tmp_path
     # previous request spent reaching the server under load; the whole run cannot.
     assert times[-1] - times[0] >= 0.25 * len(gaps) - 0.05, gaps
     assert min(gaps) >= 0.15, gaps  # without the floor these are a few milliseconds
+
+
+def test_ctrl_c_stops_cleanly_and_the_crawl_resumes(corpus_dir, tmp_path):
+    routes = bench_mutopia_routes(corpus_dir, 10)
+    routes["/robots.txt"] = Route(b"User-agent: *\nCrawl-delay: 0.15\n", "text/plain")
+    server = FixtureServer(routes)
+    site, home, jobdir = Site(server, Scenario(routes, {}, {})), tmp_path / "home", tmp_path / "job"
+    try:
+        crawl = subprocess.Popen(scrape_command("mutopia", site.base_url, home, "--jobdir", str(jobdir)),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **SUBPROCESS)
+        deadline = time.monotonic() + 30
+        while not any(path.startswith("/ftp/") for path in list(server.hits)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        crawl.send_signal(signal.SIGINT)
+        out, err = crawl.communicate(timeout=60)
+        assert crawl.returncode == 0, err[-3000:]
+        first = json.loads(out)
+        assert first["finish_reason"] == "shutdown"
+        assert 1 <= first["stored"] < 10
+
+        second = scrape("mutopia", site, home, "--jobdir", str(jobdir))
+    finally:
+        server.close()
+    assert second["finish_reason"] == "finished"
+    assert first["stored"] + second["stored"] == 10
+    state = library_state(home)
+    assert len(state["pieces"]) == 10 and len(state["blobs"]) == 10 and not state["records"]
+    assert {path: n for path, n in server.hits.items() if n != 1} == {"/robots.txt": 2}
