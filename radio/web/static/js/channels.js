@@ -68,6 +68,11 @@ export class ChannelList {
       listeners: q(".card-listeners"),
       link: q(".card-link"),
     };
+    // The label stays short ("Play Baroque"); what is on air is read as its description.
+    const id = `card-${style}`;
+    refs.desc.id = `${id}-desc`;
+    q(".card-now").id = `${id}-now`;
+    refs.button.setAttribute("aria-describedby", `${id}-now ${id}-desc`);
     refs.button.addEventListener("click", () => this.onChoose(style));
     refs.link.href = `/listen/${encodeURIComponent(style)}`;
     return { item, refs };
@@ -79,11 +84,11 @@ export class ChannelList {
     setText(refs.name, name);
     setText(refs.desc, channel.description || "");
     setText(refs.title, np.title || "Warming up…");
-    setText(refs.key, np.key ? ` · ${np.key}` : "");
+    setText(refs.key, keySuffix(np));
     this.setListeners(channel.style, channel.listeners);
     setText(refs.link, `Link to ${name}`);
     refs.link.setAttribute("aria-label", `Direct link to the ${name} channel`);
-    refs.button.setAttribute("aria-label", `Play ${name}. Now playing: ${np.title || "nothing yet"}${np.key ? `, in ${np.key}` : ""}`);
+    refs.button.setAttribute("aria-label", `Play ${name}`);
   }
 
   setListeners(style, count) {
@@ -95,7 +100,7 @@ export class ChannelList {
     const card = this.cards.get(style);
     if (!card || !piece) return;
     setText(card.refs.title, piece.title || "");
-    setText(card.refs.key, piece.key ? ` · ${piece.key}` : "");
+    setText(card.refs.key, keySuffix(piece));
   }
 
   select(style, playing) {
@@ -117,6 +122,11 @@ export class ChannelList {
   has(style) {
     return this.cards.has(style);
   }
+}
+
+// Titles often name their key already ("Rondo No. 3 in E major"); don't say it twice.
+function keySuffix(piece) {
+  return piece.key && !(piece.title || "").includes(piece.key) ? ` · ${piece.key}` : "";
 }
 
 function setText(el, text) {

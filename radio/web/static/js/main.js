@@ -208,8 +208,17 @@ player.addEventListener("channel", (e) => {
   channels.set(e.detail.style, e.detail);
   if (e.detail.style === current) timeline.seed(e.detail.now_playing);
 });
-player.addEventListener("piece", (e) => timeline.add(e.detail));
-player.addEventListener("notes", (e) => notes.add(e.detail));
+player.addEventListener("piece", (e) => {
+  timeline.add(e.detail);
+  const heard = player.heardTime();
+  if (heard != null) timeline.prune(heard);
+});
+player.addEventListener("notes", (e) => {
+  notes.add(e.detail);
+  // Pruned here too, not only per frame: a hidden tab gets no frames but keeps its feed.
+  const heard = player.heardTime();
+  if (heard != null) notes.prune(heard - PAST_SECONDS - 1);
+});
 player.addEventListener("listeners", (e) => {
   setText(ui.listeners, listeners(e.detail.listeners));
   list.setListeners(current, e.detail.listeners);
@@ -292,13 +301,18 @@ if ("mediaSession" in navigator) {
 }
 
 // A link names the channel; otherwise the last channel comes back, playing if it was.
-pendingStyle = styleFromUrl() || (prefs.playing ? prefs.channel : null);
+// A reload of the channel the listener paused stays paused, even though the URL names it.
+const linked = styleFromUrl();
+const pausedHere = linked && linked === prefs.channel && !prefs.playing;
+pendingStyle = pausedHere ? null : linked || (prefs.playing ? prefs.channel : null);
 if (!pendingStyle && prefs.channel) {
   current = prefs.channel;
   list.select(current, false);
+  setStatus(`Press play to listen to ${current}.`, "idle");
+} else {
+  setStatus("Choose a channel to start listening.", "idle");
 }
 renderState();
-setStatus("Choose a channel to start listening.", "idle");
 refreshChannels();
 setInterval(refreshChannels, CHANNELS_REFRESH_MS);
 requestAnimationFrame(frame);

@@ -2,6 +2,8 @@
 // Each event holds beats: lists of [pitch, "b" | "s"]; "b" strikes a note, "s" holds the
 // note that sounded on the beat before (possibly across events).
 
+const MAX_NOTES = 4000;
+
 export class NoteBuffer {
   constructor() {
     this.clear();
@@ -36,6 +38,8 @@ export class NoteBuffer {
       this.open = sounding;
     });
     this.lastEnd = t + beats.length * beat;
+    // Without a heard time nothing gets pruned; never let a long session hoard notes.
+    if (this.notes.length > MAX_NOTES) this.notes.splice(0, this.notes.length - MAX_NOTES);
   }
 
   // Notes overlapping [from, to].
