@@ -163,3 +163,10 @@ def test_prepared_corpus_is_in_c_or_am(parsed_corpus):
         assert -11 <= piece.transpose <= 11 and piece.beats == len(piece.notes)
         sources[piece.key_source] += 1
     assert set(sources) <= {"signature", "estimated"} and sources["signature"] > 0
+
+
+def test_signature_of_an_introduction_is_overruled_by_the_notes(corpus_dir, parsed_corpus):
+    """The Grosse Fuge's file carries the G major signature of its Overtura; the fugue is in B-flat."""
+    piece = parsed_corpus.pieces[corpus_dir / "classical" / "beethoven_op133.mid"]
+    assert piece.key_signature == "G"
+    assert choose_key(piece.notes, piece.key_signature) == (Key(10, "major"), "estimated")
