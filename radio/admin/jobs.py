@@ -58,6 +58,7 @@ class Job:
     model_version: str | None = None  # the version the job registered
     activated: bool = False
     activation_reason: str | None = None
+    pid: int | None = None  # the trainer's process (group) id while it runs
     created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
     finished_at: str | None = None

@@ -233,9 +233,8 @@ class JobRunner:
             log.exception("admin: job %s crashed", job.id)
             state, error = FAILED, f"the job runner failed: {exc}"
         finally:
-            for leftover in (scratch, scratch.with_name(scratch.name + ".partial")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
+            for leftover in scratch.parent.glob(f"{job.id}.*"):  # the model, its loss plot, partial files
+                leftover.unlink(missing_ok=True)
         self._finish(job, state, error)
         log.info("admin: job %s (%s) %s%s", job.id, job.style, state, f": {error}" if error else "")
         await self._changed(job)
@@ -258,6 +257,8 @@ class JobRunner:
             stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True, limit=STREAM_LIMIT,
         )
         self._procs[job.id] = proc
+        job.pid = proc.pid
+        await self._changed(job)
         log.info("admin: job %s (%s) started, pid %d", job.id, job.style, proc.pid)
         events: dict[str, dict[str, Any]] = {}
         await asyncio.gather(self._read_events(job, proc.stdout, events), self._read_log(job, proc.stderr))
@@ -308,9 +309,31 @@ class JobRunner:
 
     async def _read_log(self, job: Job, stream: asyncio.StreamReader) -> None:
         async for raw in stream:
-            line = raw.decode("utf-8", "replace").rstrip()
+            # A progress bar redraws itself with carriage returns: keep its last state only.
+            line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1].strip()
             if line:
                 job.add_log(line)
+
+
+def kill_leftover_trainer(job: Job, home: Path) -> bool:
+    """Kill the trainer of a job that a previous server left running, if it still runs.
+
+    The process group is only killed when its leader's command line is this job's
+    ``radio.cli train`` with this job's scratch file, so a reused pid is never hit."""
+    if not job.pid:
+        return False
+    scratch = str(Path(home) / SCRATCH_DIR / f"{job.id}.npz")
+    try:
+        cmdline = Path(f"/proc/{job.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    args = [a.decode("utf-8", "replace") for a in cmdline]
+    if "radio.cli" not in args or "train" not in args or scratch not in args:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(job.pid, signal.SIGKILL)
+        return True
+    return False
 
 
 async def kill_group(proc: asyncio.subprocess.Process) -> None:

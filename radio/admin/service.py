@@ -17,7 +17,7 @@ from typing import Any
 
 from radio.admin.errors import BadRequest, Conflict, NotFound, Unprocessable
 from radio.admin.jobs import Job, JobStore
-from radio.admin.runner import JobRunner
+from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
 from radio.admin.versions import ModelVersion, VersionRegistry, check_model, should_activate
 from radio.errors import ModelFileError, StyleError
@@ -74,7 +74,12 @@ class AdminService:
     async def start(self) -> None:
         """Record jobs a previous server left behind; put each style's active version on air."""
         for job in await asyncio.to_thread(self.store.fail_interrupted, "the server stopped while the job was running"):
-            log.warning("admin: job %s (%s) marked failed: %s", job.id, job.style, job.error)
+            killed = kill_leftover_trainer(job, self.home)
+            log.warning("admin: job %s (%s) marked failed: %s%s", job.id, job.style, job.error,
+                        "; its trainer was still running and was killed" if killed else "")
+        scratch = self.home / SCRATCH_DIR
+        for leftover in scratch.glob("*") if scratch.is_dir() else ():
+            leftover.unlink(missing_ok=True)  # partial models of jobs that will never finish
         for name, version in (await asyncio.to_thread(self.registry.styles_with_active)).items():
             try:
                 await self.activate(name, version, within_seconds=0.0, reason="restoring the active version at start")
@@ -233,6 +238,9 @@ class AdminService:
             self.registry.register, job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id
         )
         job.model_version = version.version
+        plot = Path(done["model_path"]).with_suffix(".loss.png")  # the trainer's loss curve, if it drew one
+        if plot.is_file():
+            os.replace(plot, Path(version.path).with_suffix(".loss.png"))
         style = self.style(job.style)
         current = await asyncio.to_thread(self.registry.active, style)
         if current is not None and current.version == version.version:

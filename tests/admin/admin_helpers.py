@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from pathlib import Path
@@ -111,3 +112,43 @@ async def wait_for_version(client: TestClient, style: str, version: str, timeout
             return time.monotonic() - start
         await asyncio.sleep(0.25)
     raise AssertionError(f"{style} still plays {await channel_version(client, style)}, not {version}, after {timeout} s")
+
+
+def fill_library(home: Path, corpus: Path, style: str = "folk", count: int = 6) -> list[str]:
+    """Import the ``count`` shortest pieces of a corpus style: a tiny, fast training set."""
+    from radio.library import open_library
+    from radio.library.ingest import ingest_midi
+
+    files = sorted((corpus / style).glob("*.mid"), key=lambda f: f.stat().st_size)[:count]
+    library = open_library(home)
+    try:
+        return [ingest_midi(library, f.read_bytes(), style=style, title=f.stem).piece.id for f in files]
+    finally:
+        library.close()
+
+
+async def job_events(client: TestClient, job_id: str, timeout: float = 150.0) -> list[dict]:
+    """Every job snapshot the SSE feed sends, until the job finishes."""
+    r = await client.get(f"/admin/jobs/{job_id}/events", headers=AUTH)
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+    events, buffer = [], ""
+    async with asyncio.timeout(timeout):
+        async for chunk in r.content.iter_any():
+            buffer += chunk.decode()
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                data = [line[5:].strip() for line in block.splitlines() if line.startswith("data:")]
+                if data:
+                    assert "event: job" in block
+                    events.append(json.loads("\n".join(data)))
+    return events
+
+
+async def wait_for_state(client: TestClient, job_id: str, states: tuple[str, ...], timeout: float = 60.0) -> dict:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        job = await (await client.get(f"/admin/jobs/{job_id}", headers=AUTH)).json()
+        if job["state"] in states:
+            return job
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"job {job_id} is {job['state']}, not one of {states}, after {timeout} s")

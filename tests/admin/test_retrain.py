@@ -1,0 +1,117 @@
+"""Real training jobs, launched through the API: the whole path from request to what plays."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from admin_helpers import AUTH, Listener, admin_client, channel_version, fill_library, job_events, wait_for_state, wait_for_version
+
+from radio.web.admin_routes import ADMIN
+
+pytestmark = [pytest.mark.train, pytest.mark.slow]
+TINY = {"epochs": 2, "hyperparameters": {"hidden": 16, "stride": 64}}
+
+
+async def test_retrain_end_to_end_with_a_listener_throughout(home, corpus_dir):
+    fill_library(home, corpus_dir, "folk", count=5)
+    async with admin_client(home, start=True, swap_seconds=1.0) as client:
+        async with Listener(client, "folk") as listener:
+            before = await channel_version(client, "folk")
+            r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={**TINY, "force": True})
+            assert r.status == 202
+            job = await r.json()
+            assert job["style"] == "folk" and job["state"] in ("queued", "running") and job["progress"] == 0.0
+
+            # One job per style: a second request is refused while this one runs.
+            again = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
+            assert again.status == 409 and job["id"] in (await again.json())["error"]
+
+            events = await job_events(client, job["id"])
+            states = [e["state"] for e in events]
+            assert states[-1] == "succeeded", events[-1]
+            assert "running" in states
+            progress = [e["progress"] for e in events]
+            assert progress == sorted(progress) and progress[-1] == 1.0
+            assert any(0 < p < 1 for p in progress) or len([e for e in events if e["epoch"]]) >= 2
+            done = events[-1]
+            assert done["epoch"] == 2 and done["epochs"] == 2 and done["loss"] > 0 and done["val_loss"] > 0
+            assert [h["epoch"] for h in done["history"]] == [1, 2]
+            assert done["model_version"] and done["activated"] and done["activation_reason"] == "force=true"
+            assert done["metrics"]["nll_per_beat"]["model"] > 0
+
+            await wait_for_version(client, "folk", done["model_version"])
+            assert done["model_version"] != before
+        figures = listener.check_continuous()
+        assert figures["listened_s"] > 5
+
+        models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
+        by_version = {v["version"]: v for v in models["versions"]}
+        assert by_version[done["model_version"]]["active"] and by_version[done["model_version"]]["source"] == "trained"
+        assert by_version[done["model_version"]]["heldout_nll"] == done["metrics"]["nll_per_beat"]["model"]
+        assert (home / "models" / "folk" / f"{done['model_version']}.npz").is_file()
+        assert (home / "models" / "folk" / f"{done['model_version']}.loss.png").is_file()
+        assert not list((home / "models" / ".jobs").glob("*"))  # no scratch left
+        listed = await (await client.get("/admin/jobs", headers=AUTH)).json()
+        assert listed[0]["id"] == job["id"] and listed[0]["state"] == "succeeded"
+
+
+async def test_cancel_kills_the_trainer_and_registers_nothing(home, corpus_dir):
+    fill_library(home, corpus_dir, "folk", count=3)
+    async with admin_client(home) as client:
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 50})
+        job = await r.json()
+        running = await wait_for_state(client, job["id"], ("running",))
+        await wait_for_pid(client, job["id"])
+        pid = (await (await client.get(f"/admin/jobs/{job['id']}", headers=AUTH)).json())["pid"]
+        r = await client.delete(f"/admin/jobs/{job['id']}", headers=AUTH)
+        assert r.status == 200
+        cancelled = await r.json()
+        assert cancelled["state"] == "cancelled" and "cancelled" in cancelled["error"]
+        assert not process_alive(pid)
+        assert running["state"] == "running"
+        models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
+        assert [v["source"] for v in models["versions"]] == ["bundled"]
+        assert not list((home / "models").rglob("*.npz"))
+        assert (await client.delete(f"/admin/jobs/{job['id']}", headers=AUTH)).status == 409
+        # The style is free again.
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 50})
+        assert r.status == 202
+        second = await r.json()
+        assert (await client.delete(f"/admin/jobs/{second['id']}", headers=AUTH)).status == 200
+
+
+async def test_a_failing_job_leaves_the_old_model_playing(home):
+    # An empty library: the trainer has nothing to learn from and says so.
+    async with admin_client(home, start=True, swap_seconds=0.5) as client:
+        playing = client.app[ADMIN].service.station.channels["folk"].composer.model_version
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
+        assert r.status == 202
+        events = await job_events(client, (await r.json())["id"])
+        failed = events[-1]
+        assert failed["state"] == "failed", failed
+        assert "folk" in failed["error"] and "piece" in failed["error"].lower(), failed["error"]
+        assert failed["model_version"] is None and not failed["activated"]
+        await wait_for_version(client, "folk", playing)
+        models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
+        assert [v["source"] for v in models["versions"]] == ["bundled"]
+
+
+async def wait_for_pid(client, job_id: str, timeout: float = 20.0) -> None:
+    import asyncio
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if (await (await client.get(f"/admin/jobs/{job_id}", headers=AUTH)).json()).get("pid"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the job never recorded its trainer's pid")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)  # the whole process group, not just its leader
+    except ProcessLookupError:
+        return False
+    return True
