@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.update(overrides, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=False)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # radio.cli configured logging
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(SPIDERS[args.source])
     spider_args = {"base_url": args.base_url} if args.base_url else {}
     process.crawl(crawler, **spider_args)

@@ -12,11 +12,24 @@ import logging
 from pathlib import Path
 
 from radio.errors import MidiError
+from radio.music.midi_io import read_midi
 
-from scraper.items import DOWNLOADED, DUPLICATE, INVALID_MIDI, TOO_LARGE, MidiItem
+from scraper.items import (
+    BLOCKED_BY_ROBOTS,
+    DOWNLOADED,
+    DUPLICATE,
+    INVALID_MIDI,
+    LICENCE_NOT_ALLOWED,
+    TOO_LARGE,
+    UNSUPPORTED_FORMAT,
+    MidiItem,
+)
 from scraper.style_map import StyleMap
 
 logger = logging.getLogger(__name__)
+
+# Refusals by policy are the crawl working as meant (info); the rest are faults at the source (warning).
+POLICY_STATUSES = frozenset({BLOCKED_BY_ROBOTS, LICENCE_NOT_ALLOWED, DUPLICATE, UNSUPPORTED_FORMAT})
 
 MIDI_MAGIC = b"MThd"
 
@@ -52,8 +65,6 @@ class ValidatePipeline(_Step):
             head = item.body[:64].lstrip().lower()
             kind = "an HTML page" if head.startswith((b"<!doctype html", b"<html", b"<?xml")) else "not a MIDI file"
             return item.reject(INVALID_MIDI, f"{kind} ({size} bytes, no MThd header)")
-        from radio.music.midi_io import read_midi
-
         try:
             parsed = read_midi(item.body)
         except MidiError as exc:
@@ -129,5 +140,6 @@ class StorePipeline(_Step):
         self.stats.inc_value(f"continuo/rejected/{item.status}")
         added = self.library.record(item)
         self.stats.inc_value("continuo/records_added" if added else "continuo/records_unchanged")
-        logger.warning("not stored: %s: %s (%s)", item.url, item.status, item.reason)
+        level = logging.INFO if item.status in POLICY_STATUSES else logging.WARNING
+        logger.log(level, "not stored: %s: %s (%s)", item.url, item.status, item.reason)
         return item
