@@ -106,19 +106,21 @@ class MidiSpider(scrapy.Spider):
         yield item
 
     def file_failed(self, failure: Failure) -> Iterator[MidiItem]:
-        request = getattr(failure, "request", None) or failure.value.response.request
-        item: MidiItem = request.cb_kwargs["item"]
+        item: MidiItem = failed_request(failure).cb_kwargs["item"]
         status, reason = classify_failure(failure)
         yield item.reject(status, reason)
 
     def page_failed(self, failure: Failure) -> None:
-        request = getattr(failure, "request", None)
-        if request is None and failure.check(HttpError):
-            request = failure.value.response.request
         status, reason = classify_failure(failure)
         self.crawler.stats.inc_value("continuo/page_errors")
         self.crawler.stats.inc_value(f"continuo/page_errors/{status}")
-        logger.warning("page %s not read: %s (%s)", request.url if request else "?", status, reason)
+        logger.warning("page %s not read: %s (%s)", failed_request(failure).url, status, reason)
+
+
+def failed_request(failure: Failure) -> scrapy.Request:
+    """Scrapy sets ``failure.request`` for download errors; an HTTP error carries its response."""
+    request = getattr(failure, "request", None)
+    return request if request is not None else failure.value.response.request
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:

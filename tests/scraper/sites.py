@@ -10,7 +10,6 @@ large responses.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -89,10 +88,6 @@ class FixtureServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def corrupt_midi() -> bytes:
@@ -271,7 +266,7 @@ def _imslp_licence_row(text: str) -> str:
     return f'<tr><th>Copyright</th><td><a href="/wiki/{link}" title="{link}">{text}</a></td></tr>'
 
 
-def imslp_routes(works: list[ImslpWork | None], page_size: int, missing: set[int] = frozenset()) -> dict[str, Route]:
+def imslp_routes(works: list[ImslpWork], page_size: int, missing: frozenset[int] = frozenset()) -> dict[str, Route]:
     """The API listing (``page_size`` rows a page), the work pages and the files they link."""
     routes: dict[str, Route] = {"/robots.txt": Route((FIXTURES / "imslp/robots.txt").read_bytes(), "text/plain")}
     page_t, file_t = template("imslp/work.html"), template("imslp/midi-file.html")
@@ -352,7 +347,7 @@ def imslp_scenario(corpus: Path) -> Scenario:
             F(500009, f"{files_url}/9/9b/IMSLP500009-gate.mid", "Public Domain", Route(GATE_PAGE)),
         ]),
     ]
-    routes = imslp_routes(works, page_size=3, missing={2})
+    routes = imslp_routes(works, page_size=3, missing=frozenset({2}))
     expected = {
         "/files/imglnks/usimg/1/1a/IMSLP500001-PMLP01-bwv539.mid": "stored:baroque",
         "/wiki/Special:ImagefromIndex/500002/abcd": "blocked_by_robots",
