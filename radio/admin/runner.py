@@ -252,11 +252,15 @@ class JobRunner:
         job.state, job.started_at = RUNNING, utc_now()
         job.add_log("$ " + " ".join(cmd[3:]))
         await self._changed(job)
+        if job.id in self._cancelled:
+            return CANCELLED, "cancelled by an admin"
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True, limit=STREAM_LIMIT,
         )
         self._procs[job.id] = proc
+        if job.id in self._cancelled:  # cancelled while the process was being spawned
+            await kill_group(proc)
         job.pid = proc.pid
         await self._changed(job)
         log.info("admin: job %s (%s) started, pid %d", job.id, job.style, proc.pid)
