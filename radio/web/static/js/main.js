@@ -308,7 +308,7 @@ pendingStyle = pausedHere ? null : linked || (prefs.playing ? prefs.channel : nu
 if (!pendingStyle && prefs.channel) {
   current = prefs.channel;
   list.select(current, false);
-  setStatus(`Press play to listen to ${current}.`, "idle");
+  setStatus("Press play to listen again.", "idle");
 } else {
   setStatus("Choose a channel to start listening.", "idle");
 }

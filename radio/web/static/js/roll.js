@@ -1,11 +1,12 @@
-// The live piano roll: time runs right to left past a "now" line at the heard time.
+// The live piano roll: time runs right to left past a "now" line at the heard time
+// (8 s of history and 2 s ahead on a wide screen, less on a phone).
 // After each frame the canvas carries data-notes-drawn (notes painted in that frame).
 
 import { pitchName } from "./format.js";
 
-export const PAST_SECONDS = 8;
-export const FUTURE_SECONDS = 2;
-const NOW_AT = PAST_SECONDS / (PAST_SECONDS + FUTURE_SECONDS); // fraction of the width
+export const PAST_SECONDS = 8; // the most history shown (a wide screen); buffers keep this much
+const FUTURE_RATIO = 0.25; // seconds ahead shown per second of history
+const MIN_PX_PER_SECOND = 60; // a phone shows less time rather than a smear of notes
 const MIN_SPAN = 24; // semitones always shown, so a lone melody doesn't fill the height
 
 export class PianoRoll {
@@ -40,18 +41,20 @@ export class PianoRoll {
     const { ctx, width: w, height: h } = this;
     ctx.clearRect(0, 0, w, h);
     if (!w || !h) return this.report(0);
-    const nowX = w * NOW_AT;
+    const past = Math.max(3, Math.min(PAST_SECONDS, w / MIN_PX_PER_SECOND / (1 + FUTURE_RATIO)));
+    const future = past * FUTURE_RATIO;
+    const pxPerSecond = w / (past + future);
+    const nowX = past * pxPerSecond;
     if (heard == null) {
       this.drawGrid(w, h);
       return this.report(0);
     }
-    const from = heard - PAST_SECONDS;
-    const to = heard + FUTURE_SECONDS;
+    const from = heard - past;
+    const to = heard + future;
     const visible = notes.between(from, to);
     this.fitRange(visible);
     this.drawGrid(w, h);
 
-    const pxPerSecond = w / (PAST_SECONDS + FUTURE_SECONDS);
     const rowH = h / (this.high - this.low + 1);
     const barH = Math.max(2, Math.min(rowH * 0.8, 14));
     let drawn = 0;
@@ -60,7 +63,7 @@ export class PianoRoll {
       const x1 = nowX + (note.end - heard) * pxPerSecond;
       const y = h - (note.pitch - this.low + 1) * rowH + (rowH - barH) / 2;
       const sounding = note.start <= heard && note.end > heard;
-      const age = Math.max(0, heard - note.end) / PAST_SECONDS; // 0 = just ended, 1 = leaving
+      const age = Math.max(0, heard - note.end) / past; // 0 = just ended, 1 = leaving
       const ahead = note.start > heard;
       const alpha = sounding ? 1 : ahead ? 0.28 : 0.85 - 0.6 * age;
       const light = sounding ? 78 : 64;
