@@ -13,7 +13,6 @@ DOWNLOAD_FAILED = "download_failed"
 TOO_LARGE = "too_large"
 INVALID_MIDI = "invalid_midi"
 DUPLICATE = "duplicate"
-UNSUPPORTED_FORMAT = "unsupported_format"
 
 
 @dataclass

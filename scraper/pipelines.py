@@ -21,7 +21,6 @@ from scraper.items import (
     INVALID_MIDI,
     LICENCE_NOT_ALLOWED,
     TOO_LARGE,
-    UNSUPPORTED_FORMAT,
     MidiItem,
 )
 from scraper.style_map import StyleMap
@@ -29,7 +28,7 @@ from scraper.style_map import StyleMap
 logger = logging.getLogger(__name__)
 
 # Refusals by policy are the crawl working as meant (info); the rest are faults at the source (warning).
-POLICY_STATUSES = frozenset({BLOCKED_BY_ROBOTS, LICENCE_NOT_ALLOWED, DUPLICATE, UNSUPPORTED_FORMAT})
+POLICY_STATUSES = frozenset({BLOCKED_BY_ROBOTS, LICENCE_NOT_ALLOWED, DUPLICATE})
 
 MIDI_MAGIC = b"MThd"
 

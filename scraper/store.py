@@ -12,12 +12,12 @@ from pathlib import Path
 
 from radio.library.base import SourceRecord
 
-from scraper.items import DUPLICATE, INVALID_MIDI, UNSUPPORTED_FORMAT, MidiItem
+from scraper.items import DUPLICATE, INVALID_MIDI, MidiItem
 
 # Records whose outcome cannot change by fetching again. The others (download
 # failures, robots, licences) are looked at again on the next crawl, since a
 # server, a robots.txt or an --allow-licence may have changed.
-SETTLED_STATUSES = frozenset({DUPLICATE, INVALID_MIDI, UNSUPPORTED_FORMAT})
+SETTLED_STATUSES = frozenset({DUPLICATE, INVALID_MIDI})
 
 
 class CrawlLibrary:
@@ -28,9 +28,17 @@ class CrawlLibrary:
         for piece in library.catalog.list_pieces():
             if piece.source:
                 self.piece_by_url[piece.source] = piece.id
+                self._note_archive(piece.source)
         for record in library.catalog.list_records():
             if record.status in SETTLED_STATUSES:
                 self.settled_urls.add(record.url)
+            self._note_archive(record.url)
+
+    def _note_archive(self, url: str) -> None:
+        """A member ``<zip URL>#<name>`` is known: the zip was unpacked, and needs no second download."""
+        archive, hash_, _ = url.partition("#")
+        if hash_:
+            self.settled_urls.add(archive)
 
     @classmethod
     def open(cls, home: Path | None = None) -> CrawlLibrary:

@@ -3,8 +3,11 @@ the skip of files the library already settled, and turning each failed download 
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -17,6 +20,7 @@ from scraper.items import (
     BLOCKED_BY_ROBOTS,
     DOWNLOAD_FAILED,
     DOWNLOADED,
+    INVALID_MIDI,
     LICENCE_NOT_ALLOWED,
     TOO_LARGE,
     MidiItem,
@@ -101,9 +105,41 @@ class MidiSpider(scrapy.Spider):
 
     def parse_file(self, response: scrapy.http.Response, item: MidiItem) -> Iterator[MidiItem]:
         self.crawler.stats.inc_value("continuo/downloaded")
+        if urlsplit(item.url).path.lower().endswith(".zip"):
+            yield from self.unpack_zip(item, response.body)
+            return
         item.status = DOWNLOADED
         item.body = response.body
         yield item
+
+    def unpack_zip(self, item: MidiItem, data: bytes) -> Iterator[MidiItem]:
+        """One item per .mid in a zipped set (Mutopia zips multi-movement pieces), each at ``<zip URL>#<name>``."""
+        max_bytes = self.settings.getint("DOWNLOAD_MAXSIZE")
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            members = [m for m in archive.infolist()
+                       if not m.is_dir() and m.filename.lower().endswith((".mid", ".midi"))]
+        except zipfile.BadZipFile as exc:
+            yield item.reject(INVALID_MIDI, f"not a readable zip archive: {exc}")
+            return
+        if not members:
+            yield item.reject(INVALID_MIDI, "the zip archive holds no .mid files")
+            return
+        for member in members:
+            name = PurePosixPath(member.filename)
+            part = dataclasses.replace(item, url=f"{item.url}#{member.filename}", title=f"{item.title} ({name.stem})")
+            try:
+                with archive.open(member) as stream:
+                    body = stream.read(max_bytes + 1)  # the header's size may lie; never inflate past the limit
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                yield part.reject(INVALID_MIDI, f"could not unpack {member.filename}: {exc}")
+                continue
+            if max_bytes and len(body) > max_bytes:
+                yield part.reject(TOO_LARGE, f"{member.filename} unpacks to more than the {max_bytes}-byte limit")
+                continue
+            part.status = DOWNLOADED
+            part.body = body
+            yield part
 
     def file_failed(self, failure: Failure) -> Iterator[MidiItem]:
         item: MidiItem = failed_request(failure).cb_kwargs["item"]

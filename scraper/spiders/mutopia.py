@@ -6,7 +6,7 @@ Markup followed (cgibin/make-table.cgi and cgibin/piece-info.cgi of MutopiaWeb):
   ``piece-info.cgi?id=N``, and a "Next 10" link to the next page of the listing;
 - a piece page has ``<h2>`` title, ``<h4>by Composer (dates)</h4>``, cells
   ``<b>Instrument(s):</b>``, ``<b>Style:</b>``, ``<b>Copyright:</b>`` and a "MIDI file" link
-  (a .mid, or "MIDI files (zipped)" for multi-movement pieces).
+  (a .mid, or "MIDI files (zipped)" for multi-movement pieces: each .mid inside becomes an item).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Iterator
 
 import scrapy
 
-from scraper.items import UNSUPPORTED_FORMAT, MidiItem
+from scraper.items import MidiItem
 from scraper.spiders.base import MidiSpider
 
 
@@ -75,8 +75,4 @@ class MutopiaSpider(MidiSpider):
                 instrument=fields.get("Instrument(s)", ""),
                 licence_text=licence_text or fields.get("Copyright", ""),
             )
-            if "zipped" in label:
-                self.crawler.stats.inc_value("continuo/items")
-                yield item.reject(UNSUPPORTED_FORMAT, "a zip of MIDI files; only single .mid files are taken")
-            else:
-                yield from self.midi_request(item)
+            yield from self.midi_request(item)

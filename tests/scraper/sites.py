@@ -10,9 +10,11 @@ large responses.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,6 +90,14 @@ class FixtureServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def corrupt_midi() -> bytes:
@@ -175,6 +185,8 @@ def mutopia_scenario(corpus: Path) -> Scenario:
         "sonata": (corpus / "classical/mozart_k545_mvt1.mid").read_bytes(),
         "tune": sorted((corpus / "folk").glob("*.mid"))[0].read_bytes(),
         "gymno": sorted((corpus / "folk").glob("*.mid"))[1].read_bytes(),
+        "suite-1": (corpus / "classical/haydn_op74no1_mvt3.mid").read_bytes(),
+        "suite-2": (corpus / "classical/mozart_k458_mvt2.mid").read_bytes(),
     }
     big = b"MThd" + b"\x00" * (BIG_BYTES - 4)
     P = MutopiaPiece
@@ -204,13 +216,16 @@ def mutopia_scenario(corpus: Path) -> Scenario:
         P(12, "Missing file", "W. A. Mozart (1756–1791)", "Classical", "Public Domain",
           "MozartWA/missing/missing.mid", None, "Piano"),
         P(13, "Complete Suite", "W. A. Mozart (1756–1791)", "Classical", "Public Domain",
-          "MozartWA/suite/suite-mids.zip", Route(b"PK\x03\x04", "application/zip"), "Piano"),
+          "MozartWA/suite/suite-mids.zip", Route(zipped({"suite-1.mid": f["suite-1"], "suite-2.mid": f["suite-2"],
+                                                         "README.txt": b"two movements"}), "application/zip"), "Piano"),
         P(14, "Endless stream", "J. S. Bach (1685–1750)", "Baroque", "Public Domain",
           "BachJS/stream/stream.mid", Route(big, "audio/midi", send_length=False)),
+        P(15, "Broken archive", "J. S. Bach (1685–1750)", "Baroque", "Public Domain",
+          "BachJS/broken/broken-mids.zip", Route(b"PK\x03\x04 this is not really a zip", "application/zip")),
     ]
     routes = mutopia_routes(
         pieces,
-        {"chorales": [[1, 2, 6, 7, 8], [9, 10, 11]], "sonatas": [[3, 12, 13, 1]], "misc": [[4, 5, 14]]},
+        {"chorales": [[1, 2, 6, 7, 8], [9, 10, 11]], "sonatas": [[3, 12, 13, 1]], "misc": [[4, 5, 14, 15]]},
         extra_piece_links={"misc:0": [99]},
     )
     routes["/ftp/BachJS/loop/b.mid"] = Route(b"", status=302, headers={"Location": "/ftp/BachJS/loop/a.mid"})
@@ -227,7 +242,9 @@ def mutopia_scenario(corpus: Path) -> Scenario:
         "BachJS/loop/a.mid": "download_failed",
         "BachJS/huge/huge.mid": "too_large",
         "MozartWA/missing/missing.mid": "download_failed",
-        "MozartWA/suite/suite-mids.zip": "unsupported_format",
+        "MozartWA/suite/suite-mids.zip#suite-1.mid": "stored:classical",
+        "MozartWA/suite/suite-mids.zip#suite-2.mid": "stored:classical",
+        "BachJS/broken/broken-mids.zip": "invalid_midi",
         "BachJS/stream/stream.mid": "too_large",
     }
     return Scenario(routes, f, expected)

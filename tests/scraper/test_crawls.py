@@ -53,17 +53,18 @@ def test_mutopia_crawl_stores_only_valid_allowed_files(mutopia_site, tmp_path):
 
     assert outcomes(site, state, "ftp/") == expected
     assert summary["finish_reason"] == "finished"
-    assert summary["pages"] == 1 + 4 + 14  # browse, 4 listing pages, 14 piece pages
+    assert summary["pages"] == 1 + 4 + 15  # browse, 4 listing pages, 15 piece pages
     assert summary["page_errors"] == {"download_failed": 1}  # piece-info.cgi?id=99 is a 404
-    assert summary["items"] == 14
-    assert summary["stored"] == 5 and summary["downloaded"] == 8
+    assert summary["items"] == 15  # MIDI links: a zip counts once
+    assert summary["stored"] == 7 and summary["downloaded"] == 10
     assert summary["rejected"] == dict(expected_counts(expected))
     assert summary["duplicates"] == 1 and summary["blocked_by_robots"] == 1
-    assert summary["stored_by_style"] == {"baroque": 2, "classical": 1, "folk": 1, "unsorted": 1}
+    assert summary["stored_by_style"] == {"baroque": 2, "classical": 3, "folk": 1, "unsorted": 1}
 
-    # The blob store holds exactly the five stored files, byte for byte.
+    # The blob store holds exactly the seven stored files, byte for byte (two came out of a zip).
     files = site.scenario.files
-    stored_shas = {hashlib.sha256(files[name]).hexdigest() for name in ("chorale1", "chorale2", "sonata", "tune", "gymno")}
+    stored_shas = {hashlib.sha256(data).hexdigest() for data in files.values()}
+    assert len(stored_shas) == 7
     assert state["blobs"] == {blob_key_for(s): s for s in stored_shas}
     assert {p.sha256 for p in state["pieces"].values()} == stored_shas
 
@@ -72,6 +73,9 @@ def test_mutopia_crawl_stores_only_valid_allowed_files(mutopia_site, tmp_path):
     assert chorale.extra["piece_style"] == "Baroque" and chorale.extra["instrument"] == "Voice (SATB)"
     assert chorale.extra["page_url"] == site.url("cgibin/piece-info.cgi?id=1")
     assert state["pieces"][site.url("ftp/MozartWA/KV545/k545-1/k545-1.mid")].licence == "cc-by"
+    movement = state["pieces"][site.url("ftp/MozartWA/suite/suite-mids.zip#suite-2.mid")]
+    assert movement.title == "Complete Suite (suite-2)" and movement.composer == "W. A. Mozart"
+    assert "not a readable zip" in state["records"][site.url("ftp/BachJS/broken/broken-mids.zip")].reason
 
     records = state["records"]
     assert "HTML" in records[site.url("ftp/BachJS/BWV104/bwv104_6/bwv104_6.mid")].reason
@@ -92,12 +96,12 @@ def test_mutopia_crawl_stores_only_valid_allowed_files(mutopia_site, tmp_path):
     hits_before = dict(site.server.hits)
     again = scrape("mutopia", site, home)
     assert again["stored"] == 0 and again["downloaded"] == 0 and again["records_added"] == 0
-    assert again["skipped_in_library"] == 5 + 1 + 2  # pieces, the duplicate, the two invalid files
+    assert again["skipped_in_library"] == 5 + 1 + 1 + 3  # .mid pieces, the unpacked zip, the duplicate, 3 invalid
     after = library_state(home)
     assert after["pieces"] == state["pieces"] and after["records"] == state["records"]
     assert after["blobs"] == state["blobs"]
     for url in state["pieces"]:
-        path = url.removeprefix(site.base_url.rstrip("/"))
+        path = url.removeprefix(site.base_url.rstrip("/")).split("#")[0]  # a zip member: the zip
         assert site.server.hits[path] == hits_before[path] == 1
 
 
@@ -112,14 +116,14 @@ def test_interrupted_crawl_resumes_without_loss_or_duplicates(mutopia_site, tmp_
     assert second["finish_reason"] == "finished"
     state = library_state(home)
     assert outcomes(site, state, "ftp/") == site.scenario.expected
-    assert len(state["blobs"]) == 5
+    assert len(state["blobs"]) == 7
     # Each page was fetched once over both runs; each stored file too.
     for path, hits in site.server.hits.items():
         if path.startswith(("/cgibin/", "/browse.html")) or path in {
             "/ftp/" + p for p, outcome in site.scenario.expected.items() if outcome.startswith("stored:")
         }:
             assert hits == 1, f"{path} fetched {hits} times"
-    assert first["items"] + second["items"] == 14
+    assert first["items"] + second["items"] == 15
 
 
 def test_imslp_crawl_uses_the_api_and_records_robots_blocked_files(imslp_site, tmp_path):
