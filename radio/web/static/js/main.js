@@ -81,7 +81,10 @@ async function refreshChannels() {
 function choose(style, { user }) {
   const channel = channels.get(style);
   if (!channel) return;
-  if (style === current && player.playing) return; // already on air: keep listening
+  if (style === current && player.wanted) {
+    player.retryNow(); // already on (or waiting to reconnect): at most, stop waiting
+    return;
+  }
   if (style !== current) {
     player.stop(); // never two streams: the old one goes before the new one starts
     current = style;

@@ -63,7 +63,7 @@ export class Player extends EventTarget {
     return this.streamStart + this.audio.currentTime;
   }
 
-  async play(channel) {
+  play(channel) {
     if (channel) this.channel = channel;
     if (!this.channel) return;
     this.wanted = true;
@@ -179,18 +179,26 @@ export class Player extends EventTarget {
   }
 
   async retry() {
+    this.retryTimer = null;
+    const { generation } = this; // a play, pause or switch meanwhile makes this retry moot
     const style = this.channel.style;
     try {
       // Ask first, so a server that is still down costs one small request, not a media error.
       const fresh = await fetchChannel(style);
-      this.retryTimer = null;
-      if (!this.wanted || this.channel.style !== style) return;
+      if (!this.wanted || generation !== this.generation) return;
       this.channel = fresh;
       this.emit("channel", fresh);
       this.connect();
-    } catch {
-      this.retryTimer = null;
-      if (this.wanted && this.channel.style === style) this.drop("the station is not answering");
+    } catch (error) {
+      if (!this.wanted || generation !== this.generation) return;
+      if (error.status === 404) {
+        // The channel was taken off air: retrying would never succeed.
+        this.wanted = false;
+        this.say(`${this.name} is no longer on air. Pick another channel.`, "error");
+        this.emit("state");
+      } else {
+        this.drop("the station is not answering");
+      }
     }
   }
 
