@@ -50,7 +50,8 @@ def politeness_bounds() -> None:
     print(f"  AUTOTHROTTLE start {s.AUTOTHROTTLE_START_DELAY} s, max {s.AUTOTHROTTLE_MAX_DELAY} s, "
           f"target concurrency {s.AUTOTHROTTLE_TARGET_CONCURRENCY}: delay >= latency / target")
     print("  requests to one host are at least max(DOWNLOAD_DELAY, robots Crawl-delay, latency/target) apart:")
-    print(f"  {'Crawl-delay':>12} {'latency':>8} {'max req/min':>12} {'whole Mutopia (~' + str(MUTOPIA_PIECES) + ' pieces)':>32}")
+    whole = f"whole Mutopia (~{MUTOPIA_PIECES} pieces)"
+    print(f"  {'Crawl-delay':>12} {'latency':>8} {'max req/min':>12} {whole:>32}")
     requests = MUTOPIA_PIECES * 2 + MUTOPIA_PIECES // 10 + 2  # piece page + MIDI each, listings, browse, robots
     for crawl_delay, latency in ((0.0, 0.3), (0.0, 3.0), (5.0, 0.3), (10.0, 0.3)):
         gap = max(s.DOWNLOAD_DELAY, crawl_delay, latency / s.AUTOTHROTTLE_TARGET_CONCURRENCY)

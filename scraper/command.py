@@ -20,23 +20,23 @@ class ScrapeError(ContinuoError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", choices=SOURCES, help="which site's spider to run")
-    parser.add_argument("--base-url", metavar="URL", help="run the same spider against a mirror or a test site (http[s]://host[:port]/)")
-    parser.add_argument("--limit", type=int, default=0, metavar="N", help="stop after about N items (files found); 0 = no limit")
-    parser.add_argument("--max-bytes", type=int, default=0, metavar="N",
-                        help="largest response to download, in bytes (default 2 MiB)")
-    parser.add_argument("--jobdir", type=Path, metavar="DIR", help="keep the crawl state here, to stop (Ctrl-C, --limit) and resume")
-    parser.add_argument("--allow-licence", action="append", default=[], metavar="NAME",
-                        help="also take files under this licence, e.g. cc-by-nc (repeatable); "
-                             "the default takes public domain, CC0, CC BY and CC BY-SA")
-    parser.add_argument("--style-map", type=Path, metavar="FILE", help="TOML mapping composer/piece style/period -> style "
-                                                       "(default: scraper/style_map.toml)")
-    parser.add_argument("--home", type=Path, metavar="DIR", help="library location (default: $CONTINUO_HOME or ./var)")
-    parser.add_argument("--delay", type=float, default=None, metavar="S",
-                        help="seconds between requests to a host (default 2; robots.txt Crawl-delay is a floor)")
-    parser.add_argument("--contact", metavar="URL", help="a URL the site's operators can reach you at; "
-                                                          "goes into the User-Agent")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add = parser.add_argument
+    add("source", choices=SOURCES, help="which site's spider to run")
+    add("--base-url", metavar="URL",
+        help="run the same spider against a mirror or a test site (http[s]://host[:port]/)")
+    add("--limit", type=int, default=0, metavar="N", help="stop after about N items (files found); 0 = no limit")
+    add("--max-bytes", type=int, default=0, metavar="N", help="largest response to download (default 2 MiB)")
+    add("--jobdir", type=Path, metavar="DIR", help="keep the crawl state here, to stop (Ctrl-C, --limit) and resume")
+    add("--allow-licence", action="append", default=[], metavar="NAME",
+        help="also take files under this licence, e.g. cc-by-nc (repeatable); "
+             "the default takes public domain, CC0, CC BY and CC BY-SA")
+    add("--style-map", type=Path, metavar="FILE",
+        help="TOML mapping composer/piece style/period -> style (default: scraper/style_map.toml)")
+    add("--home", type=Path, metavar="DIR", help="library location (default: $CONTINUO_HOME or ./var)")
+    add("--delay", type=float, default=None, metavar="S",
+        help="seconds between requests to a host (default 2; robots.txt Crawl-delay is a floor)")
+    add("--contact", metavar="URL", help="a URL the site's operators can reach you at; goes into the User-Agent")
+    add("--json", action="store_true", help="print the summary as JSON")
 
 
 def crawl_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -134,7 +134,8 @@ class StorePipeline(_Step):
                 if result.piece.source == item.url:
                     self.stats.inc_value("continuo/skipped/in_library")
                     return item
-                item.reject(DUPLICATE, f"same file (sha256 {item.sha256[:16]}) as {result.piece.source or result.piece.id}")
+                first = result.piece.source or f"piece {result.piece.id}"
+                item.reject(DUPLICATE, f"same file (sha256 {item.sha256[:16]}) as {first}")
         self.stats.inc_value("continuo/rejected")
         self.stats.inc_value(f"continuo/rejected/{item.status}")
         added = self.library.record(item)

@@ -49,7 +49,8 @@ class StyleMap:
                 table = data.get(name, {})
                 if not isinstance(table, dict):
                     raise StyleMapError(f"style map {path}: [{name}] must be a table of \"words\" = \"style\"")
-                rules[name] = [(_words(key), check_style_name(str(style))) for key, style in table.items() if _words(key)]
+                rules[name] = [(_words(key), check_style_name(str(style)))
+                               for key, style in table.items() if _words(key)]
         except StyleError as exc:
             raise StyleMapError(f"style map {path}: {exc}") from exc
         unknown = set(data) - set(FIELDS) - {"default"}
