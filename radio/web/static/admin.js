@@ -71,22 +71,24 @@ async function loadStyles() {
 
 function styleRow(s) {
   const epochs = el("input", { type: "number", min: 1, max: 1000, value: 2, title: "epochs", "aria-label": `epochs for ${s.style}` });
+  const hidden = el("input", { type: "number", min: 1, max: 2048, placeholder: "256", title: "LSTM units per layer (blank: the trainer's default)", "aria-label": `units for ${s.style}` });
   const force = el("input", { type: "checkbox", title: "activate even if held-out NLL is worse" });
-  const start = el("button", { type: "button", "data-retrain": s.style, onclick: () => retrain(s.style, epochs, force) }, "Retrain");
+  const start = el("button", { type: "button", "data-retrain": s.style, onclick: () => retrain(s.style, epochs, hidden, force) }, "Retrain");
   return el("tr", {},
     el("td", {}, el("strong", {}, s.name), " ", el("code", {}, s.style)),
     el("td", { class: "num" }, String(s.pieces)),
     el("td", {}, s.on_air ? "yes" : "no"),
     el("td", {}, el("code", {}, short(s.playing_version))),
     el("td", {}, el("code", {}, short(s.active_version))),
-    el("td", {}, epochs, " epochs ", el("label", {}, force, "force"), " ", start),
+    el("td", {}, epochs, " epochs ", hidden, " units ", el("label", {}, force, "force"), " ", start),
     el("td", {}, el("button", { type: "button", onclick: () => guard(() => loadStyleDetail(s.style)) }, "Versions & pieces")),
   );
 }
 
-async function retrain(style, epochsInput, forceInput) {
+async function retrain(style, epochsInput, hiddenInput, forceInput) {
   await guard(async () => {
     const body = { epochs: Number(epochsInput.value) || 1 };
+    if (hiddenInput.value) body.hyperparameters = { hidden: Number(hiddenInput.value) };
     if (forceInput.checked) body.force = true;
     const job = await api("POST", `/admin/styles/${style}/retrain`, body);
     say(`Job ${job.id} for ${style} is ${job.state}.`);
@@ -226,7 +228,8 @@ function renderJobDetail() {
   if (!job) return;
   $("#job-title").textContent = `${job.id} · ${job.style} · ${job.state}`;
   drawLossChart($("#loss-chart"), job.history || []);
-  $("#job-error").textContent = job.error || job.activation_reason || "";
+  $("#job-error").textContent = job.error || "";
+  $("#job-reason").textContent = job.activation_reason ? `Activation: ${job.activation_reason}` : "";
   $("#job-log").textContent = (job.log_tail || []).join("\n");
 }
 
