@@ -94,6 +94,10 @@ class StationProcess:
     def get_json(self, path: str):
         return json.loads(self.get(path))
 
+    def stream_seconds(self, style: str) -> float:
+        """Seconds of audio the channel has released so far (the station's /healthz)."""
+        return float(self.get_json("/healthz")["channels"][style]["stream_seconds"])
+
     def log_tail(self, chars: int = 3000) -> str:
         logs = sorted(self.log_dir.glob("serve-*.log"))
         return logs[-1].read_text(errors="replace")[-chars:] if logs else ""

@@ -62,12 +62,21 @@ def test_page_loads_without_errors_and_shows_every_channel(page, console, statio
 
 def test_clicking_a_card_plays_it_and_the_roll_draws_the_notes(page, console, station, artifacts_dir):
     channel = station.get_json("/api/channels/baroque")
+    # Let the channel run well past the seconds a listener will have heard, so that heard
+    # time (stream start + audio time) can't be mistaken for the audio element's own clock.
+    while station.stream_seconds("baroque") < 12:
+        time.sleep(0.5)
     page.goto(station.base + "/")
     page.click(".card[data-style='baroque'] .card-play")
     wait_playing(page, "baroque", 2.0)
 
     page.wait_for_function("Number(document.getElementById('roll').dataset.notesDrawn) > 0", timeout=15000)
     assert lit_pixels_left_of_now(page) > 30, "the piano roll claims notes but painted none"
+
+    # The roll follows what is heard: a little behind the audio the station has produced,
+    # not the page's own clock (which would be only seconds since the click).
+    heard = float(page.get_attribute("#roll", "data-heard-time"))
+    assert station.stream_seconds("baroque") - 8 < heard < station.stream_seconds("baroque")
 
     assert text(page, "#np-channel") == channel["name"]
     assert text(page, "#np-title") not in ("", "Choose a channel", "Warming up…")

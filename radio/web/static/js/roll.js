@@ -1,6 +1,7 @@
 // The live piano roll: time runs right to left past a "now" line at the heard time
 // (8 s of history and 2 s ahead on a wide screen, less on a phone).
-// After each frame the canvas carries data-notes-drawn (notes painted in that frame).
+// After each frame the canvas carries data-notes-drawn (notes painted in that frame) and
+// data-heard-time (channel stream time at the "now" line).
 
 import { pitchName } from "./format.js";
 
@@ -40,14 +41,14 @@ export class PianoRoll {
   draw(heard, notes) {
     const { ctx, width: w, height: h } = this;
     ctx.clearRect(0, 0, w, h);
-    if (!w || !h) return this.report(0);
+    if (!w || !h) return this.report(0, heard);
     const past = Math.max(3, Math.min(PAST_SECONDS, w / MIN_PX_PER_SECOND / (1 + FUTURE_RATIO)));
     const future = past * FUTURE_RATIO;
     const pxPerSecond = w / (past + future);
     const nowX = past * pxPerSecond;
     if (heard == null) {
       this.drawGrid(w, h);
-      return this.report(0);
+      return this.report(0, heard);
     }
     const from = heard - past;
     const to = heard + future;
@@ -85,7 +86,7 @@ export class PianoRoll {
     fade.addColorStop(1, "rgba(14, 17, 22, 0.55)");
     ctx.fillStyle = fade;
     ctx.fillRect(nowX + 1, 0, w - nowX, h);
-    this.report(drawn);
+    this.report(drawn, heard);
   }
 
   fitRange(visible) {
@@ -123,9 +124,14 @@ export class PianoRoll {
     }
   }
 
-  report(drawn) {
-    const value = String(drawn);
-    if (this.canvas.dataset.notesDrawn !== value) this.canvas.dataset.notesDrawn = value;
+  // What the last frame showed, for tests and the curious: notes painted, and the
+  // channel stream time at the "now" line.
+  report(drawn, heard) {
+    const { dataset } = this.canvas;
+    const count = String(drawn);
+    const time = heard == null ? "" : heard.toFixed(1);
+    if (dataset.notesDrawn !== count) dataset.notesDrawn = count;
+    if (dataset.heardTime !== time) dataset.heardTime = time;
   }
 }
 
