@@ -43,6 +43,7 @@ class Piece:
     licence: str
     notes: ListOfNotes  # C major / A minor
     source: str = ""
+    file: str = ""
 
     @property
     def beats(self) -> int:
@@ -85,7 +86,10 @@ def load_pieces(library: "Library", styles: Iterable[str]) -> tuple[list[Piece],
 
 
 def piece_from_record(record: "PieceRecord", notes: ListOfNotes) -> Piece:
-    return Piece(record.id, record.sha256, record.composer, record.title, record.licence, notes, record.source)
+    return Piece(
+        record.id, record.sha256, record.composer, record.title, record.licence, notes, record.source,
+        str(record.extra.get("file", "")),
+    )
 
 
 def split_by_piece(pieces: list[Piece], val_fraction: float, seed: int) -> tuple[list[Piece], list[Piece]]:

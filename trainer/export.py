@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from radio.model.modelfile import write_model_file
+from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import Encoding
 
 STORAGE_DTYPE = np.float16
@@ -66,3 +66,13 @@ def make_header(encoding: Encoding, **fields: Any) -> dict[str, Any]:
 def export_model(keras_model: keras.Model, path: str | Path, encoding: Encoding, **header_fields: Any) -> str:
     """Write the model file atomically; return its version id."""
     return write_model_file(path, model_arrays(keras_model), make_header(encoding, **header_fields))
+
+
+def amend_header(path: str | Path, **updates: Any) -> str:
+    """Rewrite a model file with header fields added or replaced (atomically); return its new version."""
+    header, arrays, _ = read_model_file(path)
+    for key in ("format", "format_version"):
+        header.pop(key, None)
+    header.update(updates)
+    # The stored weights are float16 values: casting back loses nothing.
+    return write_model_file(path, {name: a.astype(STORAGE_DTYPE) for name, a in arrays.items()}, header)

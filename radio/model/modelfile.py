@@ -43,6 +43,7 @@ def write_model_file(path: str | Path, arrays: dict[str, np.ndarray], header: di
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,90 @@
+"""``continuo generate``: a stretch of a style's music to .mid, .wav or .mp3, without TensorFlow.
+
+The notes come from the radio's own :class:`radio.composer.Composer`, so the file holds what
+a channel seeded with ``--seed`` would play: pieces in their playback keys (a key per piece,
+chosen from the seed), with the breath between pieces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from radio.errors import ContinuoError
+
+SUFFIXES = (".mid", ".wav", ".mp3")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", required=True, help="style name (styles/<name>/style.toml)")
+    parser.add_argument("--minutes", type=float, required=True, help="length of music to generate")
+    parser.add_argument("--out", type=Path, required=True, help="output file: .mid, .wav or .mp3")
+    parser.add_argument("--seed", type=int, default=0, help="seed: the same seed gives the same music (default 0)")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: the style's bundled model)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from radio.composer import Composer
+    from radio.model import load_model
+    from radio.music.notes import beats_for_seconds, seconds
+    from radio.styles import get_style
+
+    suffix = args.out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ContinuoError(f"--out {args.out}: the file name must end in {', '.join(SUFFIXES)}")
+    if not 0 < args.minutes <= 24 * 60:
+        raise ContinuoError(f"--minutes must be between 0 and 1440, got {args.minutes}")
+    style = get_style(args.style)
+    model = load_model(args.model or style.model_path)
+    composer = Composer(style, model, seed=args.seed)
+    wanted = max(1, beats_for_seconds(args.minutes * 60.0, style.tempo_bpm))
+    notes = []
+    keys: list[str] = []
+    while len(notes) < wanted:
+        chunk = composer.next_chunk()
+        if chunk.new_piece and chunk.piece.key:
+            keys.append(chunk.piece.key)
+        notes.extend(chunk.beats)
+    notes = notes[:wanted]
+    _write(args.out, _encode(suffix, notes, style))
+    print(
+        f"wrote {args.out}: {seconds(len(notes), style.tempo_bpm):.1f} s of {style.name} at {style.tempo_bpm:g} bpm, "
+        f"model {model.version}, keys {', '.join(keys) or 'none'}"
+    )
+    return 0
+
+
+def _encode(suffix: str, notes, style) -> bytes:
+    if suffix == ".mid":
+        from radio.music.midi_io import write_midi
+
+        return write_midi(notes, style.tempo_bpm)
+    from radio.audio.synth import render_notes
+
+    samples = render_notes(notes, style.timbre, style.tempo_bpm)
+    if suffix == ".mp3":
+        from radio.audio.mp3 import encode_mp3
+
+        return encode_mp3(samples)
+    from radio.audio.wav import write_wav
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.wav"
+        write_wav(path, samples)
+        return path.read_bytes()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Atomically: a cancelled run leaves no half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,68 @@
+"""numpy (radio/model) vs Keras on the same inputs, and the exported file's contents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radio.model import load_model
+from radio.music.encoding import CONTINUO, SEED
+
+pytestmark = pytest.mark.train
+
+
+def random_keras_model(encoding, hidden=24, seed=0):
+    import keras
+
+    from trainer.export import round_to_storage
+    from trainer.models import HyperParameters, build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(encoding, HyperParameters(hidden=hidden))
+    rng = np.random.default_rng(seed)
+    # Random biases and larger weights, so every gate and the head matter to the comparison.
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32) for w in model.get_weights()])
+    round_to_storage(model)
+    return model
+
+
+@pytest.mark.parametrize("encoding", [CONTINUO, SEED], ids=lambda e: e.name)
+def test_numpy_matches_keras_over_256_steps(tf, tmp_path, encoding):
+    from trainer.export import export_model
+
+    model = random_keras_model(encoding)
+    path = tmp_path / "m.npz"
+    export_model(model, path, encoding, style="test")
+    rng = np.random.default_rng(1)
+    x = (rng.random((2, 256, encoding.input_size)) < 0.08).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+
+    network = load_model(path).network
+    stepped = network.run(x[0])  # one beat at a time, batch of one
+    batched = network.run(x)  # the evaluation path
+    assert np.max(np.abs(stepped - expected[0])) < 1e-4
+    assert np.max(np.abs(batched - expected)) < 1e-4
+
+
+def test_export_header_arrays_and_size(tf, tmp_path):
+    from trainer.export import amend_header, export_model
+
+    model = random_keras_model(CONTINUO, hidden=256)
+    path = tmp_path / "m.npz"
+    version = export_model(model, path, CONTINUO, style="folk", hyperparameters={"hidden": 256}, training={"pieces": [{"id": "a", "sha256": "b"}]})
+    loaded = load_model(path)
+    assert loaded.version == version
+    header = loaded.header
+    assert header["encoding"] == "continuo" and header["encoding_version"] == CONTINUO.version
+    assert header["training"]["pieces"] == [{"id": "a", "sha256": "b"}]
+    assert {"numpy", "keras", "python"} <= set(header["versions"]) and header["created_at"].endswith("+00:00")
+    with np.load(path) as npz:
+        assert npz["lstm0_kernel"].dtype == np.float16
+        assert npz["lstm0_kernel"].shape == (CONTINUO.input_size, 4 * 256)
+    assert path.stat().st_size <= 4 * 1024 * 1024
+
+    before = loaded.network.run(np.ones((3, CONTINUO.input_size), np.float32))
+    new_version = amend_header(path, metrics={"seed": {"nll_sounding": 1.0}})
+    amended = load_model(path)
+    assert new_version != version and amended.header["metrics"]["seed"]["nll_sounding"] == 1.0
+    np.testing.assert_array_equal(amended.network.run(np.ones((3, CONTINUO.input_size), np.float32)), before)

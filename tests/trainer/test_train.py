@@ -1,0 +1,124 @@
+"""Training a tiny model end to end, the JSON-lines contract, and bad inputs that must leave no model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from radio.cli import main
+from radio.errors import StyleError
+from radio.model import load_model
+from radio.music.notes import validate
+
+pytestmark = pytest.mark.train
+
+
+def tiny_config(home, out, **kwargs):
+    from trainer.models import HyperParameters
+    from trainer.train import TrainConfig
+
+    hp = HyperParameters(hidden=8, batch=8, patience=2)
+    return TrainConfig(style="folk", home=home, out=out, epochs=2, seed=3, hp=hp, show_bar=False, **kwargs)
+
+
+def test_train_exports_a_model_with_metrics_and_plot(tf, tiny_home, tmp_path):
+    from trainer.train import train_style
+
+    events = []
+    result = train_style(tiny_config(tiny_home, tmp_path / "m.npz"), emit=events.append)
+    assert [e["event"] for e in events] == ["start", "epoch", "epoch", "done"]
+    assert events[-1]["model_path"] == str(tmp_path / "m.npz")
+    model = load_model(tmp_path / "m.npz")
+    header = model.header
+    assert header["style"] == "folk" and header["hyperparameters"]["hidden"] == 8
+    ids = {p["id"] for p in header["training"]["pieces"]}
+    val = {p["id"] for p in header["training"]["validation"]}
+    assert len(ids) == 9 and len(val) == 1 and not ids & val  # split by piece
+    metrics = header["metrics"]
+    assert metrics["held_out"]["pieces"] == 1 and metrics["epochs_run"] == 2
+    for name in ("model", "unigram"):
+        assert np.isfinite(metrics[name]["nll_sounding"]) and np.isfinite(metrics[name]["nll_full"])
+        assert metrics[name]["nll_full"] >= metrics[name]["nll_sounding"]
+    assert len(header["baseline"]["unigram"]["sound"]) == 128
+    assert result.loss_png.is_file() and result.loss_png.stat().st_size > 1000
+    beats = model.sampler(seed=1).next_beats(300)
+    validate(beats)
+
+
+def test_same_seed_same_split_and_time_budget(tf, tiny_home, tmp_path):
+    from trainer.train import train_style
+
+    cfg = tiny_config(tiny_home, tmp_path / "a.npz", minutes=1e-4)
+    cfg.epochs = 50
+    result = train_style(cfg)
+    assert result.metrics["stopped_by"] == "time budget" and result.metrics["epochs_run"] == 1
+    again = load_model(tmp_path / "a.npz").header["training"]["validation"]
+    assert again == [{"id": p.id, "sha256": p.sha256} for p in result.data.val]
+
+
+def test_cli_progress_jsonl_contract(tf, tiny_home, tmp_path, capsys):
+    out = tmp_path / "cli.npz"
+    rc = main(["train", "--style", "folk", "--home", str(tiny_home), "--out", str(out), "--epochs", "1",
+               "--hidden", "8", "--model", "seed", "--progress-jsonl"])
+    assert rc == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"event": "start", "style": "folk", "epochs": 1, "model": "seed"}
+    epoch = lines[1]
+    assert set(epoch) == {"event", "epoch", "epochs", "loss", "val_loss", "progress", "elapsed_s"}
+    assert epoch["event"] == "epoch" and epoch["progress"] == 1.0 and epoch["val_loss"] > 0
+    done = lines[-1]
+    assert done["event"] == "done" and done["model_path"] == str(out)
+    assert set(done["metrics"]["nll_per_beat"]) == {"model", "unigram"}
+    assert load_model(out).encoding.name == "seed"
+
+
+def test_unknown_style_is_a_clean_error_with_an_error_event(tf, tiny_home, tmp_path, capsys):
+    out = tmp_path / "x.npz"
+    rc = main(["train", "--style", "no-such-style", "--home", str(tiny_home), "--out", str(out), "--progress-jsonl"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "unknown style 'no-such-style'" in captured.err
+    event = json.loads(captured.out.strip().splitlines()[-1])
+    assert event["event"] == "error" and "no-such-style" in event["message"]
+    assert not out.exists()
+
+
+def test_style_without_enough_music(tf, tmp_path, library_factory):
+    from trainer.dataset import TrainingDataError
+    from trainer.train import train_style
+
+    empty = tmp_path / "empty"
+    with pytest.raises(StyleError, match="no pieces of style 'folk'"):
+        train_style(tiny_config(empty, tmp_path / "e.npz"))
+    short = library_factory(tmp_path / "short", "folk", 2, beats=16)  # ≤ 128 beats in all: less than a window
+    with pytest.raises(TrainingDataError, match="more beats than one 128-beat window"):
+        train_style(tiny_config(short, tmp_path / "s.npz"))
+    one = library_factory(tmp_path / "one", "folk", 1, beats=400)
+    with pytest.raises(TrainingDataError, match="at least 2 pieces"):
+        train_style(tiny_config(one, tmp_path / "o.npz"))
+    assert not any(p.suffix == ".npz" for p in tmp_path.rglob("*"))
+
+
+def test_failure_after_training_leaves_no_model(tf, tiny_home, tmp_path, monkeypatch):
+    import trainer.train
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the job were cancelled while evaluating
+
+    monkeypatch.setattr(trainer.train, "held_out_metrics", broken)
+    out = tmp_path / "m.npz"
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train.train_style(tiny_config(tiny_home, out))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_model_survives_a_failed_retrain(tf, tmp_path, library_factory):
+    from trainer.train import train_style
+
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"the old model")
+    short = library_factory(tmp_path / "short", "folk", 2, beats=32)
+    with pytest.raises(Exception):
+        train_style(tiny_config(short, out))
+    assert out.read_bytes() == b"the old model"
