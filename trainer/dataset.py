@@ -2,8 +2,8 @@
 
 Every piece becomes one uint8 matrix (``encode_piece``: an empty lead-in beat, then its
 beats). Train and validation are split by piece, never by window, with a seeded hash of
-each piece id, so the split is deterministic and a piece stays on its side when others are
-added. Windows hold ``window + 1`` rows: the model reads rows 0..window-1 and predicts rows
+each piece id (the lowest-ranked tenth goes to validation), so the same pieces and seed always
+give the same split, whatever order the library lists them in. Windows hold ``window + 1`` rows: the model reads rows 0..window-1 and predicts rows
 1..window. Pieces shorter than a window are padded with all-zero rows, which carry no count
 bit and so are masked out of the loss.
 """
