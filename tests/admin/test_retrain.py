@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -120,3 +121,34 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def test_a_new_style_goes_on_air_once_trained(home, corpus_dir):
+    import aiohttp
+
+    files = sorted((corpus_dir / "folk").glob("*.mid"), key=lambda f: f.stat().st_size)[:4]
+    data = aiohttp.FormData(quote_fields=False)
+    data.add_field("name", "tiny-folk")
+    data.add_field("display_name", "Tiny Folk")
+    for f in files:
+        data.add_field("files", f.read_bytes(), filename=f.name, content_type="audio/midi")
+    async with admin_client(home, start=True) as client:
+        r = await client.post("/admin/styles", headers=AUTH, data=data)
+        assert r.status == 201, await r.text()
+        assert len((await r.json())["accepted"]) == 4
+        assert (await client.get("/api/channels/tiny-folk")).status == 404
+
+        r = await client.post("/admin/styles/tiny-folk/retrain", headers=AUTH, json=TINY)
+        assert r.status == 202
+        done = (await job_events(client, (await r.json())["id"]))[-1]
+        assert done["state"] == "succeeded", done
+        assert done["activated"] and done["activation_reason"] == "no active version yet"
+
+        r = await client.get("/api/channels/tiny-folk")
+        assert r.status == 200
+        channel = await r.json()
+        assert channel["name"] == "Tiny Folk"
+        await wait_for_version(client, "tiny-folk", done["model_version"])
+        async with Listener(client, "tiny-folk") as listener:
+            await asyncio.sleep(3)
+        listener.check_continuous()
