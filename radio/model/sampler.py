@@ -2,8 +2,8 @@
 
 Each beat: sample how many notes sound from the count head, then pick that many pitches
 without replacement, weighted by the odds p/(1-p) of each pitch's sounding probability
-(which is softmax(logit/T): the conditional law of independent Bernoullis given their sum,
-drawn sequentially). Then decide, for each chosen pitch that was already sounding, whether it
+(exp(logit/T): the law of independent Bernoullis given how many came up, drawn sequentially,
+done in one step with the Gumbel top-k trick). Then decide, for each chosen pitch that was already sounding, whether it
 is held ('s') or struck again ('b') from the struck head. Never arg-max: that is what made the
 seed design loop. Guard rails: no note is held longer than ``max_note_beats`` (it is struck
 again), the temperature rises while the music is silent, and a note is forced once silence
@@ -118,11 +118,10 @@ class BeatSampler:
             self._lengths = {}
             return []
 
-        sound_logits = logits[enc.sound_slice].astype(np.float64) / temp
-        weights = np.exp(sound_logits - sound_logits.max())
-        count = min(count, int(np.count_nonzero(weights)))
-        chosen = self.rng.choice(enc.pitches, size=count, replace=False, p=weights / weights.sum())
-
+        # Gumbel top-k: the k largest of logit/T + Gumbel noise are a draw without replacement
+        # with probabilities proportional to exp(logit/T), i.e. to the odds p/(1-p).
+        keys = logits[enc.sound_slice] / temp + self.rng.gumbel(size=enc.pitches)
+        chosen = np.argpartition(-keys, count - 1)[:count] if count < enc.pitches else np.arange(enc.pitches)
         struck_p = sigmoid(logits[enc.struck_slice] / temp) if enc.has_struck else None
         beat: Beat = []
         lengths: dict[int, int] = {}
