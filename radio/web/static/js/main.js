@@ -43,7 +43,7 @@ const roll = new PianoRoll(ui.roll);
 const notes = new NoteBuffer();
 const timeline = new PieceTimeline();
 const channels = new Map(); // style -> latest /api/channels record
-const list = new ChannelList(ui.cards, (style) => choose(style, { user: true }));
+const list = new ChannelList(ui.cards, (style) => choose(style));
 
 let current = null; // chosen style
 let shown = null; // the piece on display (heard)
@@ -61,7 +61,7 @@ async function refreshChannels() {
     if (pendingStyle) {
       const style = pendingStyle;
       pendingStyle = null;
-      if (channels.has(style)) choose(style, { user: false });
+      if (channels.has(style)) choose(style);
       else setStatus(`There is no channel called “${style}”. Pick one below.`, "error");
     }
     if (current && channels.has(current) && !player.wanted) {
@@ -78,7 +78,7 @@ async function refreshChannels() {
 
 // ---- choosing and playing -------------------------------------------------------------
 
-function choose(style, { user }) {
+function choose(style) {
   const channel = channels.get(style);
   if (!channel) return;
   if (style === current && player.wanted) {
@@ -99,7 +99,6 @@ function choose(style, { user }) {
   showChannel(channel);
   list.select(style, true);
   player.play(channel);
-  if (!user) ui.player.scrollIntoView({ block: "nearest" });
 }
 
 function togglePlay() {
@@ -108,9 +107,9 @@ function togglePlay() {
     prefs.playing = false;
     savePrefs(prefs);
   } else if (current && channels.has(current)) {
-    choose(current, { user: true });
+    choose(current);
   } else if (channels.size) {
-    choose(channels.keys().next().value, { user: true });
+    choose(channels.keys().next().value);
   }
 }
 
@@ -140,15 +139,16 @@ function showChannel(channel) {
   if (!shown) showPiece(timeline.at(player.heardTime()), { heard: false });
 }
 
-// heard: the piece changed because the listener heard the next one begin (so the
-// previous one joins the history).
+// heard: the display follows heard time (not a guess from /api/channels), so a move to a
+// later piece means the listener heard the previous one end: it joins the history.
 function showPiece(piece, { heard }) {
   const channel = channels.get(current);
   if (!piece) {
     setText(ui.title, channel ? "Warming up…" : "Choose a channel");
     return;
   }
-  if (heard && shown && shown.piece_id !== piece.piece_id) addToHistory(shown);
+  const movedOn = heard && shown && shown.piece_id !== piece.piece_id && Number.isFinite(shown.t) && piece.t > shown.t;
+  if (movedOn) addToHistory(shown);
   shown = piece;
   setText(ui.title, piece.title || "Untitled");
   setText(ui.key, piece.key || "—");
@@ -179,8 +179,10 @@ function elapsedOf(piece, heard) {
 // ---- history --------------------------------------------------------------------------
 
 function addToHistory(piece) {
+  if (ui.history.firstElementChild?.dataset.pieceId === piece.piece_id) return;
   ui.historyEmpty.hidden = true;
   const item = document.createElement("li");
+  item.dataset.pieceId = piece.piece_id;
   const style = piece.style || current;
   const channel = channels.get(style);
   const name = channel ? channel.name : style;
@@ -287,13 +289,10 @@ ui.volume.addEventListener("input", () => {
   savePrefs(prefs);
 });
 ui.play.addEventListener("click", togglePlay);
-ui.save.addEventListener("click", (e) => {
-  if (ui.save.getAttribute("aria-disabled") === "true") e.preventDefault();
-});
 window.addEventListener("hashchange", () => {
   const style = styleFromUrl();
   if (style && style !== current) {
-    if (channels.has(style)) choose(style, { user: false });
+    if (channels.has(style)) choose(style);
     else setStatus(`There is no channel called “${style}”. Pick one below.`, "error");
   }
 });
