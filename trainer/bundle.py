@@ -71,9 +71,15 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     seed_path = args.home / "models" / style / "seed.npz"
     common = dict(style=style, epochs=args.epochs, seed=args.seed, home=args.home, threads=args.threads, show_bar=False)
     log.info("%s: training the continuo model (%.1f min budget)", style, args.minutes)
-    ours = train_style(TrainConfig(model="continuo", minutes=args.minutes, out=model_path, hp=HyperParameters(hidden=args.hidden), **common))
+    ours = train_style(
+        TrainConfig(model="continuo", minutes=args.minutes, out=model_path, hp=HyperParameters(hidden=args.hidden), **common),
+        emit=_log_epoch,
+    )
     log.info("%s: training the seed baseline (%.1f min budget)", style, args.seed_minutes)
-    seed = train_style(TrainConfig(model="seed", minutes=args.seed_minutes, out=seed_path, hp=HyperParameters(hidden=256), **common))
+    seed = train_style(
+        TrainConfig(model="seed", minutes=args.seed_minutes, out=seed_path, hp=HyperParameters(hidden=256), **common),
+        emit=_log_epoch,
+    )
     if [p.id for p in seed.data.val] != [p.id for p in ours.data.val]:
         raise RuntimeError("the seed and continuo runs split the pieces differently")
     amend_header(model_path, metrics={**ours.metrics, "seed": seed.metrics["model"]})
@@ -91,6 +97,11 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
         "seed_seconds": seed.seconds,
         "size": model_path.stat().st_size,
     }
+
+
+def _log_epoch(event: dict) -> None:
+    if event["event"] == "epoch":
+        log.info("  epoch %d: loss %.4f, val_loss %.4f (%.0f s)", event["epoch"], event["loss"] or 0, event["val_loss"] or 0, event["elapsed_s"])
 
 
 def write_corpus_csv(path: Path, data) -> None:

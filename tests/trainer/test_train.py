@@ -122,3 +122,17 @@ def test_existing_model_survives_a_failed_retrain(tf, tmp_path, library_factory)
     with pytest.raises(Exception):
         train_style(tiny_config(short, out))
     assert out.read_bytes() == b"the old model"
+
+
+def test_train_without_tensorflow_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['tensorflow'] = None\n"
+        "from radio.cli import main\n"
+        f"sys.exit(main(['train', '--style', 'folk', '--home', {str(tmp_path)!r}, '--progress-jsonl']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "training needs TensorFlow" in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["event"] == "error"
