@@ -222,10 +222,12 @@ def mutopia_scenario(corpus: Path) -> Scenario:
           "BachJS/stream/stream.mid", Route(big, "audio/midi", send_length=False)),
         P(15, "Broken archive", "J. S. Bach (1685–1750)", "Baroque", "Public Domain",
           "BachJS/broken/broken-mids.zip", Route(b"PK\x03\x04 this is not really a zip", "application/zip")),
+        P(16, "Arrangement for study", "J. S. Bach (1685–1750)", "Baroque",
+          "Creative Commons Attribution-NonCommercial-ShareAlike 4.0", "BachJS/nc/nc.mid", midi_route(f["chorale2"])),
     ]
     routes = mutopia_routes(
         pieces,
-        {"chorales": [[1, 2, 6, 7, 8], [9, 10, 11]], "sonatas": [[3, 12, 13, 1]], "misc": [[4, 5, 14, 15]]},
+        {"chorales": [[1, 2, 6, 7, 8], [9, 10, 11]], "sonatas": [[3, 12, 13, 1]], "misc": [[4, 5, 14, 15, 16]]},
         extra_piece_links={"misc:0": [99]},
     )
     routes["/ftp/BachJS/loop/b.mid"] = Route(b"", status=302, headers={"Location": "/ftp/BachJS/loop/a.mid"})
@@ -245,6 +247,7 @@ def mutopia_scenario(corpus: Path) -> Scenario:
         "MozartWA/suite/suite-mids.zip#suite-1.mid": "stored:classical",
         "MozartWA/suite/suite-mids.zip#suite-2.mid": "stored:classical",
         "BachJS/broken/broken-mids.zip": "invalid_midi",
+        "BachJS/nc/nc.mid": "licence_not_allowed",
         "BachJS/stream/stream.mid": "too_large",
     }
     return Scenario(routes, f, expected)
@@ -362,9 +365,16 @@ def imslp_scenario(corpus: Path) -> Scenario:
                   ]),
         ImslpWork("Gate Test", "Anonymous", "", "", "", "", [
             F(500009, f"{files_url}/9/9b/IMSLP500009-gate.mid", "Public Domain", Route(GATE_PAGE)),
+            F(500010, f"{files_url}/a/a0/IMSLP500010-loop.mid", "Public Domain",
+              Route(b"", status=302, headers={"Location": "/files/imglnks/usimg/a/a1/IMSLP500010-loop.mid"})),
+            F(500011, f"{files_url}/b/b1/IMSLP500011-huge.mid", "Public Domain",
+              midi_route(b"MThd" + bytes(BIG_BYTES - 4))),
+            F(500012, f"{files_url}/c/c2/IMSLP500012-damaged.mid", "Public Domain", midi_route(corrupt_midi())),
         ]),
     ]
     routes = imslp_routes(works, page_size=3, missing=frozenset({2}))
+    routes["/files/imglnks/usimg/a/a1/IMSLP500010-loop.mid"] = Route(
+        b"", status=302, headers={"Location": "/files/imglnks/usimg/a/a0/IMSLP500010-loop.mid"})
     expected = {
         "/files/imglnks/usimg/1/1a/IMSLP500001-PMLP01-bwv539.mid": "stored:baroque",
         "/wiki/Special:ImagefromIndex/500002/abcd": "blocked_by_robots",
@@ -375,6 +385,9 @@ def imslp_scenario(corpus: Path) -> Scenario:
         "/images/7/70/IMSLP500007-missa.mid": "blocked_by_robots",
         "/files/imglnks/usimg/8/8a/IMSLP500008-PMLP04-missa.mid": "stored:renaissance",
         "/files/imglnks/usimg/9/9b/IMSLP500009-gate.mid": "invalid_midi",
+        "/files/imglnks/usimg/a/a0/IMSLP500010-loop.mid": "download_failed",
+        "/files/imglnks/usimg/b/b1/IMSLP500011-huge.mid": "too_large",
+        "/files/imglnks/usimg/c/c2/IMSLP500012-damaged.mid": "invalid_midi",
     }
     return Scenario(routes, f, expected)
 

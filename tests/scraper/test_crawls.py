@@ -53,9 +53,9 @@ def test_mutopia_crawl_stores_only_valid_allowed_files(mutopia_site, tmp_path):
 
     assert outcomes(site, state, "ftp/") == expected
     assert summary["finish_reason"] == "finished"
-    assert summary["pages"] == 1 + 4 + 15  # browse, 4 listing pages, 15 piece pages
+    assert summary["pages"] == 1 + 4 + 16  # browse, 4 listing pages, 16 piece pages
     assert summary["page_errors"] == {"download_failed": 1}  # piece-info.cgi?id=99 is a 404
-    assert summary["items"] == 15  # MIDI links: a zip counts once
+    assert summary["items"] == 16  # MIDI links: a zip counts once
     assert summary["stored"] == 7 and summary["downloaded"] == 10
     assert summary["rejected"] == dict(expected_counts(expected))
     assert summary["duplicates"] == 1 and summary["blocked_by_robots"] == 1
@@ -123,7 +123,7 @@ def test_interrupted_crawl_resumes_without_loss_or_duplicates(mutopia_site, tmp_
             "/ftp/" + p for p, outcome in site.scenario.expected.items() if outcome.startswith("stored:")
         }:
             assert hits == 1, f"{path} fetched {hits} times"
-    assert first["items"] + second["items"] == 15
+    assert first["items"] + second["items"] == 16
 
 
 def test_imslp_crawl_uses_the_api_and_records_robots_blocked_files(imslp_site, tmp_path):
@@ -183,10 +183,11 @@ def test_robots_crawl_delay_is_a_floor_even_with_delay_zero(corpus_dir, tmp_path
     times = [t for t, path in server.times if path != "/robots.txt"]
     assert len(times) == 1 + 1 + 3 + 3  # browse, listing, 3 piece pages, 3 files
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # Measured where the server sees each request, so one gap can shrink by the time the
-    # previous request spent reaching the server under load; the whole run cannot.
+    # Measured where the server sees each request: a request slowed on its way (a loaded
+    # machine) shortens the gap after it by what it lengthened the gap before, so check
+    # pairs of gaps and the whole run. Without the floor each gap is a few milliseconds.
     assert times[-1] - times[0] >= 0.25 * len(gaps) - 0.05, gaps
-    assert min(gaps) >= 0.15, gaps  # without the floor these are a few milliseconds
+    assert min(a + b for a, b in zip(gaps, gaps[1:])) >= 0.45, gaps
 
 
 def test_ctrl_c_stops_cleanly_and_the_crawl_resumes(corpus_dir, tmp_path):
