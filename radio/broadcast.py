@@ -68,7 +68,7 @@ class StreamClock:
             self._anchor += seconds
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Listener:
     """One connected client: a cursor into the channel's byte stream and what it was sent."""
 

@@ -41,8 +41,18 @@ def run(args: argparse.Namespace) -> int:
 
     from threadpoolctl import threadpool_limits
 
+    raise_fd_limit()
     with threadpool_limits(limits=1):
         return asyncio.run(serve(args))
+
+
+def raise_fd_limit() -> None:
+    """Every listener is a socket: lift the soft open-files limit to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def build_settings(args: argparse.Namespace):

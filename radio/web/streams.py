@@ -61,6 +61,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         channel.stream_started(sid, listener.stream_start)
     try:
         await resp.write(burst)
+        del burst  # 64 KB per listener otherwise, held for the life of the connection
         await listener.done
     except (ConnectionError, RuntimeError):
         pass  # the client went away during the burst
