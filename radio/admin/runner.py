@@ -135,6 +135,7 @@ class JobRunner:
         self._tasks: dict[str, asyncio.Task] = {}
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._cancelled: set[str] = set()
+        self._stopping = False
         self._watchers: dict[str, set[asyncio.Queue]] = {}
 
     # --- queries -------------------------------------------------------------------
@@ -198,6 +199,7 @@ class JobRunner:
             self._finish(job, FAILED, "the server stopped before the job started")
             await asyncio.to_thread(self.store.save, job)
         self._pending.clear()
+        self._stopping = True
         for job_id, proc in list(self._procs.items()):
             self._cancelled.add(job_id)
             await kill_group(proc)
@@ -268,6 +270,8 @@ class JobRunner:
         await asyncio.gather(self._read_events(job, proc.stdout, events), self._read_log(job, proc.stderr))
         code = await proc.wait()
         if job.id in self._cancelled:
+            if self._stopping:
+                return FAILED, "the server stopped while the job was running"
             return CANCELLED, "cancelled by an admin"
         if "error" in events:
             return FAILED, str(events["error"].get("message") or "the trainer reported an error")

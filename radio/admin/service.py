@@ -81,6 +81,10 @@ class AdminService:
         for leftover in scratch.glob("*") if scratch.is_dir() else ():
             leftover.unlink(missing_ok=True)  # partial models of jobs that will never finish
         for name, version in (await asyncio.to_thread(self.registry.styles_with_active)).items():
+            # Channels the server was asked to play get their active version; a style created
+            # here comes on air by itself. Other bundled styles stay off, as the server chose.
+            if name not in self.station.channels and not self.is_home_style(name):
+                continue
             try:
                 await self.activate(name, version, within_seconds=0.0, reason="restoring the active version at start")
             except Exception as exc:  # one broken style must not stop the station
@@ -206,9 +210,12 @@ class AdminService:
         return [piece_json(p) for p in pieces]
 
     async def add_pieces(self, name: str, upload: Upload) -> dict[str, Any]:
-        self.style(name)
+        style = self.style(name)
+        # Pieces go where the trainer looks for this style: its own library style if it
+        # trains on it, else the first library style it trains on.
+        target = name if name in style.corpus_styles or not style.corpus_styles else style.corpus_styles[0]
         composer = upload.fields.get("composer", "")
-        accepted, rejected = await ingest_files(self.library, name, upload.files, composer=composer)
+        accepted, rejected = await ingest_files(self.library, target, upload.files, composer=composer)
         log.info("admin: upload to %s: %d accepted, %d rejected", name, len(accepted), len(upload.rejected) + len(rejected))
         return {"style": name, "accepted": accepted, "rejected": upload.rejected + rejected}
 

@@ -66,6 +66,12 @@ async def test_cancel_kills_the_trainer_and_registers_nothing(home, corpus_dir):
         running = await wait_for_state(client, job["id"], ("running",))
         await wait_for_pid(client, job["id"])
         pid = (await (await client.get(f"/admin/jobs/{job['id']}", headers=AUTH)).json())["pid"]
+        # The global cap (default 1 job at a time) queues another style's job behind it.
+        r = await client.post("/admin/styles/baroque/retrain", headers=AUTH, json={"epochs": 1})
+        queued = await r.json()
+        assert r.status == 202 and queued["state"] == "queued"
+        r = await client.delete(f"/admin/jobs/{queued['id']}", headers=AUTH)
+        assert (await r.json())["state"] == "cancelled" and "before it started" in (await r.json())["error"]
         r = await client.delete(f"/admin/jobs/{job['id']}", headers=AUTH)
         assert r.status == 200
         cancelled = await r.json()
