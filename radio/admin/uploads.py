@@ -19,7 +19,7 @@ from aiohttp import BodyPartReader, web
 
 from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.config import env_int
-from radio.errors import ContinuoError
+from radio.errors import ContinuoError, MidiError
 
 MIDI_TYPES = frozenset({
     "audio/midi", "audio/mid", "audio/x-midi", "audio/x-mid", "application/x-midi", "audio/sp-midi",
@@ -29,6 +29,7 @@ MIDI_TYPES = frozenset({
 MIDI_SUFFIXES = (".mid", ".midi", ".smf", ".kar")
 MAX_NAME_CHARS = 200
 CHUNK = 64 * 1024
+MAX_FIELDS = 32
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ async def read_upload(request: web.Request, limits: UploadLimits) -> Upload:
         if not isinstance(part, BodyPartReader):
             raise BadRequest("nested multipart bodies are not supported")
         if part.filename is None:
+            if len(upload.fields) >= MAX_FIELDS:
+                raise BadRequest(f"more than {MAX_FIELDS} form fields")
             upload.fields[part.name or ""] = await read_field(part, limits.max_field_bytes)
             continue
         seen_files += 1
@@ -147,8 +150,11 @@ async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, c
             result = await asyncio.to_thread(
                 ingest_midi, library, f.data, style=style, composer=composer, title=title, source=f"upload:{f.filename}",
             )
-        except ContinuoError as exc:
+        except MidiError as exc:
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
+            continue
+        except ContinuoError as exc:
+            rejected.append({"filename": f.filename, "reason": f"could not be stored: {exc}"})
             continue
         piece = result.piece
         if result.status == "duplicate" and piece.style != style:
