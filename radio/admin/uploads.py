@@ -19,7 +19,7 @@ from aiohttp import BodyPartReader, web
 
 from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.config import env_int
-from radio.errors import ContinuoError, MidiError
+from radio.errors import ContinuoError, MidiError, NotesError
 
 MIDI_TYPES = frozenset({
     "audio/midi", "audio/mid", "audio/x-midi", "audio/x-mid", "application/x-midi", "audio/sp-midi",
@@ -150,7 +150,7 @@ async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, c
             result = await asyncio.to_thread(
                 ingest_midi, library, f.data, style=style, composer=composer, title=title, source=f"upload:{f.filename}",
             )
-        except MidiError as exc:
+        except (MidiError, NotesError) as exc:
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
             continue
         except ContinuoError as exc:
