@@ -61,7 +61,20 @@ async def test_sign_in_retrain_and_watch_progress(home, corpus_dir, chromium, ar
                 " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                 " return d.some((v, i) => i % 4 === 3 && v > 0); }"
             ), "the loss chart drew nothing"
+            version = (await job.locator("td").nth(6).inner_text()).split()[0]
+
+            # Versions side by side: the new one active, the bundled one offered as a rollback.
+            await row.get_by_role("button", name="Versions & pieces").click()
+            versions = page.locator("#versions tbody tr")
+            await expect(versions).to_have_count(2)
+            await expect(versions.nth(1)).to_contain_text(version)
+            await expect(versions.nth(1)).to_contain_text("active")
+            await expect(page.locator("#versions thead")).to_contain_text("unigram NLL")
+            await expect(page.locator("#pieces tbody tr")).to_have_count(4)
             await page.screenshot(path=str(artifacts_dir / "admin-page.png"), full_page=True)
+            await versions.nth(0).get_by_role("button", name="Roll back").click()
+            await expect(page.locator("#status")).to_contain_text("activated")
+            await expect(versions.nth(0)).to_contain_text("active")
 
             # The token lives in sessionStorage for this tab only.
             assert await page.evaluate("() => sessionStorage.getItem('continuo-admin-token')") == TOKEN

@@ -130,6 +130,16 @@ async function loadStyleDetail(style) {
   )));
 }
 
+// The metrics worth comparing side by side; other numbers stay in the API's JSON.
+const METRICS = [
+  ["nll_per_beat.unigram", "unigram NLL"],
+  ["nll_full_per_beat.model", "full NLL"],
+  ["frame_accuracy.model", "frame acc."],
+  ["held_out.pieces", "held-out pieces"],
+  ["epochs_run", "epochs"],
+  ["train_seconds", "train s"],
+];
+
 function metricColumns(versions) {
   const keys = new Set();
   for (const v of versions) {
@@ -138,7 +148,7 @@ function metricColumns(versions) {
       else if (val && typeof val === "object") for (const [k2, v2] of Object.entries(val)) if (Number.isFinite(v2)) keys.add(`${k}.${k2}`);
     }
   }
-  return [...keys].sort();
+  return METRICS.filter(([key]) => keys.has(key));
 }
 
 function metricValue(v, key) {
@@ -149,12 +159,15 @@ function metricValue(v, key) {
 function renderVersions(style, models) {
   const cols = metricColumns(models.versions);
   $("#versions thead").replaceChildren(el("tr", {},
-    ["Version", "Source", "Created", "Held-out NLL", ...cols, "", ""].map((h) => el("th", {}, h))));
+    ["Version", "Source", "Created", "Held-out NLL", ...cols.map(([, label]) => label), "", ""].map((h) => el("th", {}, h))));
   $("#versions tbody").replaceChildren(...models.versions.map((v) => el("tr", { class: v.active ? "active" : "" },
     el("td", {}, el("code", {}, v.version), v.version === models.playing_version ? " ♪" : ""),
-    el("td", {}, v.source), el("td", {}, v.created_at || "–"),
+    el("td", {}, v.source), el("td", {}, v.created_at ? v.created_at.slice(0, 16).replace("T", " ") : "–"),
     el("td", { class: "num" }, fmt(v.heldout_nll)),
-    ...cols.map((c) => el("td", { class: "num" }, fmt(metricValue(v, c)))),
+    ...cols.map(([key]) => {
+      const value = metricValue(v, key);
+      return el("td", { class: "num" }, Number.isInteger(value) ? String(value) : fmt(value, key === "train_seconds" ? 1 : 4));
+    }),
     el("td", {}, v.active ? "active" : ""),
     el("td", {}, v.active ? "" : el("button", {
       type: "button", "data-activate": v.version, onclick: () => activate(style, v.version),
