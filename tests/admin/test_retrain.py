@@ -99,14 +99,21 @@ async def test_a_failing_job_leaves_the_old_model_playing(home):
         playing = client.app[ADMIN].service.station.channels["folk"].composer.model_version
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
         assert r.status == 202
-        events = await job_events(client, (await r.json())["id"])
-        failed = events[-1]
+        first = await r.json()
+        r = await client.post("/admin/styles/baroque/retrain", headers=AUTH, json=TINY)
+        waiting = await r.json()
+        assert waiting["state"] == "queued"  # the global cap: one job at a time
+        failed = (await job_events(client, first["id"]))[-1]
         assert failed["state"] == "failed", failed
         assert "folk" in failed["error"] and "piece" in failed["error"].lower(), failed["error"]
         assert failed["model_version"] is None and not failed["activated"]
         await wait_for_version(client, "folk", playing)
         models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
         assert [v["source"] for v in models["versions"]] == ["bundled"]
+        # The queued job ran once the first one ended (and failed the same way).
+        second = (await job_events(client, waiting["id"]))[-1]
+        assert second["state"] == "failed" and "baroque" in second["error"]
+        assert second["started_at"] >= failed["finished_at"]
 
 
 async def wait_for_pid(client, job_id: str, timeout: float = 20.0) -> None:
