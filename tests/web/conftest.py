@@ -118,14 +118,16 @@ def station(chromium_path, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps an event loop running on the main
+# thread, which would break the asyncio tests of any area collected after this one.
+@pytest.fixture(scope="module")
 def playwright_instance(chromium_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def launch_browser(playwright_instance, chromium_path):
     """Start a Chromium; tests play audio unprompted unless they ask for a stricter policy."""
 
@@ -136,7 +138,7 @@ def launch_browser(playwright_instance, chromium_path):
     return launch
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(launch_browser):
     browser = launch_browser()
     yield browser

@@ -8,16 +8,33 @@ import time
 import mido
 import pytest
 
+PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
+
 pytestmark = pytest.mark.browser
 
+
 def wait_playing(page, style: str, seconds: float = 2.0, timeout: float = 30000) -> None:
-    page.wait_for_function(
-        """([style, seconds]) => {
+    try:
+        page.wait_for_function(
+            """([style, seconds]) => {
+              const a = document.getElementById('audio');
+              return a.src.includes(`/stream/${style}.mp3?sid=`) && !a.paused && a.currentTime > seconds;
+            }""",
+            arg=[style, seconds],
+            timeout=timeout,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"{style} did not play {seconds} s within {timeout / 1000} s; page state: {player_state(page)}")
+
+
+def player_state(page) -> dict:
+    return page.evaluate(
+        """() => {
           const a = document.getElementById('audio');
-          return a.src.includes(`/stream/${style}.mp3?sid=`) && !a.paused && a.currentTime > seconds;
-        }""",
-        arg=[style, seconds],
-        timeout=timeout,
+          return { src: a.src, paused: a.paused, currentTime: a.currentTime, readyState: a.readyState,
+                   networkState: a.networkState, error: a.error && a.error.code,
+                   status: document.getElementById('status').textContent };
+        }"""
     )
 
 

@@ -24,8 +24,8 @@ class OneChannelStation:
 
 
 def run_with_client(check) -> None:
-    """Run ``await check(client)`` against the page routes. On its own thread and loop: the
-    browser tests' sync Playwright keeps an event loop running on the main thread."""
+    """Run ``await check(client)`` against the page routes, on its own thread and loop so
+    that it works whatever event loop the browser tests leave on the main thread."""
 
     async def main() -> None:
         app = web.Application()
