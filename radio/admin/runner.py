@@ -267,8 +267,12 @@ class JobRunner:
         await self._changed(job)
         log.info("admin: job %s (%s) started, pid %d", job.id, job.style, proc.pid)
         events: dict[str, dict[str, Any]] = {}
-        await asyncio.gather(self._read_events(job, proc.stdout, events), self._read_log(job, proc.stderr))
-        code = await proc.wait()
+        try:
+            await asyncio.gather(self._read_events(job, proc.stdout, events), self._read_log(job, proc.stderr))
+            code = await proc.wait()
+        except BaseException:
+            await asyncio.shield(kill_group(proc))  # never leave a trainer nobody listens to
+            raise
         if job.id in self._cancelled:
             if self._stopping:
                 return FAILED, "the server stopped while the job was running"
