@@ -158,7 +158,10 @@ class JobRunner:
         return queue
 
     def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
-        self._watchers.get(job_id, set()).discard(queue)
+        queues = self._watchers.get(job_id, set())
+        queues.discard(queue)
+        if not queues:
+            self._watchers.pop(job_id, None)
 
     # --- commands ------------------------------------------------------------------
     async def submit(self, style: str, options: dict[str, Any]) -> Job:
@@ -180,6 +183,8 @@ class JobRunner:
         self._cancelled.add(job_id)
         if job_id in self._pending:
             self._pending.remove(job_id)
+            self._jobs.pop(job_id, None)
+            self._cancelled.discard(job_id)
             self._finish(job, CANCELLED, "cancelled before it started")
             await self._changed(job)
             return job
@@ -200,8 +205,8 @@ class JobRunner:
             await asyncio.to_thread(self.store.save, job)
         self._pending.clear()
         self._stopping = True
-        for job_id, proc in list(self._procs.items()):
-            self._cancelled.add(job_id)
+        self._cancelled.update(self._tasks)  # a trainer still being spawned is killed once it exists
+        for proc in list(self._procs.values()):
             await kill_group(proc)
         for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
