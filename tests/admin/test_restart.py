@@ -3,6 +3,7 @@ trainer is stopped); the active model version comes back on air after a restart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -119,3 +120,23 @@ async def test_the_active_version_is_back_on_air_after_a_restart(home, tmp_path)
         await wait_for_version(client, "folk", new.version, timeout=15)
         models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
         assert [v["active"] for v in models["versions"]] == [False, True]
+
+
+async def test_a_clean_shutdown_stops_the_trainer_and_says_why(home, corpus_dir):
+    from admin_helpers import wait_for_state
+
+    fill_library(home, corpus_dir, "folk", count=3)
+    async with admin_client(home) as client:
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 100})
+        job = await r.json()
+        await wait_for_state(client, job["id"], ("running",))
+        for _ in range(100):
+            pid = (await (await client.get(f"/admin/jobs/{job['id']}", headers=AUTH)).json()).get("pid")
+            if pid:
+                break
+            await asyncio.sleep(0.1)
+        assert pid
+    assert not group_alive(pid)
+    async with admin_client(home) as client:
+        after = await (await client.get(f"/admin/jobs/{job['id']}", headers=AUTH)).json()
+        assert after["state"] == "failed" and after["error"] == "the server stopped while the job was running"
