@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 AUDIO_SECONDS = 60.0  # of music per stage measurement
-LISTENER_STEPS = (500, 1000, 2000, 3500, 5000)
+LISTENER_STEPS = (500, 1000, 2000, 3500, 5000, 7000, 9000)
 LISTENER_WINDOW = 20.0
 CHANNEL_STEPS = (8, 16, 24, 32, 48, 64)
 CHANNEL_WINDOW = 10.0

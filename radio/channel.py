@@ -31,6 +31,7 @@ RECENT_PIECES = 12
 RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
 KNOWN_SIDS = 4096
 EVENT_QUEUE = 1024  # events waiting for one SSE client before it is cut off
+LISTENERS_EVENT_SECONDS = 0.5  # listener-count events are coalesced over this long
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Channel:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._produced_seconds = 0.0
+        self._listeners_flush: asyncio.TimerHandle | None = None
         self.failed: BaseException | None = None
 
     @property
@@ -115,6 +117,8 @@ class Channel:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._listeners_flush is not None:
+            self._listeners_flush.cancel()
         await self.broadcaster.stop()
         for sub in list(self._subscribers):
             self._end_feed(sub)
@@ -192,7 +196,13 @@ class Channel:
         self.broadcaster.push(frames, f"{piece.title} — {self.style.display_name}")
 
     def _listeners_changed(self, count: int) -> None:
-        self._publish("listeners", {"listeners": count})
+        # Coalesced: a crowd joining at once is one event a second, not one per listener.
+        if self._listeners_flush is None and self._loop is not None:
+            self._listeners_flush = self._loop.call_later(LISTENERS_EVENT_SECONDS, self._publish_listeners)
+
+    def _publish_listeners(self) -> None:
+        self._listeners_flush = None
+        self._publish("listeners", {"listeners": self.listeners})
 
     def _publish(self, event: str, data: dict, sid: str | None = None) -> None:
         for sub in list(self._subscribers):
