@@ -8,6 +8,7 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 20000;
 const NO_PROGRESS_MS = 10000; // playing but currentTime frozen this long: the stream is dead
 const STALLED_MS = 4000; // after a "stalled" event, a shorter wait is enough
+const FEED_DOWN_MS = 1500; // the events feed broke too: the station is gone, don't wait long
 const HEALTHY_SECONDS = 3; // this much audio after a (re)connect resets the backoff
 
 export class Player extends EventTarget {
@@ -25,6 +26,7 @@ export class Player extends EventTarget {
     this.lastTime = 0;
     this.lastProgressAt = 0;
     this.stalledAt = 0;
+    this.feedDown = false; // the events feed lost its connection (the browser is retrying it)
     this.dropped = false; // a reconnect is under way (for the "reconnected" message)
 
     // Events of a stream already torn down (src removed) are not drops.
@@ -123,17 +125,21 @@ export class Player extends EventTarget {
     on("piece", (data) => this.emit("piece", data));
     on("notes", (data) => this.emit("notes", data));
     on("listeners", (data) => this.emit("listeners", data));
+    this.feed.addEventListener("open", () => {
+      if (generation === this.generation) this.feedDown = false;
+    });
     this.feed.addEventListener("error", () => {
+      if (generation !== this.generation) return;
       // The browser retries a dropped feed by itself; only a feed it gave up on is reopened.
-      if (generation === this.generation && this.feed.readyState === EventSource.CLOSED) {
-        this.drop("the live feed closed");
-      }
+      this.feedDown = true;
+      if (this.feed.readyState === EventSource.CLOSED) this.drop("the live feed closed");
     });
 
     this.audio.src = streamUrl(this.channel, this.sid);
     this.lastTime = 0;
     this.lastProgressAt = performance.now();
     this.stalledAt = 0;
+    this.feedDown = false;
     this.audio.play().catch((error) => {
       if (generation !== this.generation) return; // superseded by a newer connect
       if (error.name === "NotAllowedError") {
@@ -169,9 +175,12 @@ export class Player extends EventTarget {
     this.dropped = true;
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
     const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
+    const wait = `${Math.max(1, Math.round(delay / 1000))} s`;
     this.attempt += 1;
     this.say(
-      `Lost ${this.name} (${reason}). Reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`,
+      this.attempt === 1
+        ? `Lost ${this.name}: ${reason}. Reconnecting in ${wait}…`
+        : `Still can’t reach ${this.name}: ${reason}. Trying again in ${wait} (attempt ${this.attempt})…`,
       "error",
     );
     this.emit("state");
@@ -232,7 +241,10 @@ export class Player extends EventTarget {
     if (!this.wanted || this.retryTimer || !this.audio.src) return;
     const now = performance.now();
     const quiet = now - this.lastProgressAt;
-    if (quiet > NO_PROGRESS_MS || (this.stalledAt && now - this.stalledAt > STALLED_MS && quiet > STALLED_MS)) {
+    if (this.feedDown && quiet > FEED_DOWN_MS) {
+      // Audio ran dry while the feed can't reach the station either: it went away.
+      this.drop("the station went away");
+    } else if (quiet > NO_PROGRESS_MS || (this.stalledAt && now - this.stalledAt > STALLED_MS && quiet > STALLED_MS)) {
       this.drop("no sound arrived");
     }
   }
