@@ -19,6 +19,7 @@ export class PianoRoll {
     this.hue = 38;
     this.width = 0;
     this.height = 0;
+    this.idle = false; // the empty roll is on screen and needs no repainting
     new ResizeObserver(() => this.resize()).observe(canvas);
     this.resize();
   }
@@ -31,14 +32,18 @@ export class PianoRoll {
     this.canvas.width = Math.max(1, Math.round(width * ratio));
     this.canvas.height = Math.max(1, Math.round(height * ratio));
     this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    this.idle = false;
   }
 
   setHue(hue) {
     this.hue = hue;
+    this.idle = false;
   }
 
   // heard: channel stream time now sounding (null when nothing plays); notes: NoteBuffer.
   draw(heard, notes) {
+    if (heard == null && this.idle) return; // nothing moves while nothing plays
+    this.idle = heard == null;
     const { ctx, width: w, height: h } = this;
     ctx.clearRect(0, 0, w, h);
     if (!w || !h) return this.report(0, heard);
