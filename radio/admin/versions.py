@@ -63,7 +63,33 @@ class ModelVersion:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["heldout_nll"] = self.heldout_nll
+        data["summary"] = metrics_summary(self.metrics)
         return data
+
+
+def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, float | None]:
+    """The figures worth comparing between versions, whichever shape the metrics came in
+    (a done event's summary or a model header's full metrics)."""
+    m = metrics or {}
+
+    def pick(*paths: str) -> float | None:
+        for path in paths:
+            value: Any = m
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        return None
+
+    return {
+        "heldout_nll": heldout_nll(m),
+        "unigram_nll": pick("nll_per_beat.unigram", "unigram.nll_sounding"),
+        "full_nll": pick("nll_full_per_beat.model", "model.nll_full"),
+        "frame_accuracy": pick("frame_accuracy.model", "model.frame_accuracy"),
+        "heldout_pieces": pick("held_out.pieces"),
+        "epochs_run": pick("epochs_run"),
+        "train_seconds": pick("train_seconds"),
+    }
 
 
 def heldout_nll(metrics: dict[str, Any] | None) -> float | None:

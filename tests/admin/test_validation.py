@@ -93,3 +93,19 @@ def test_activation_rule():
     assert should_activate(version(3.0), None, force=False)[0]
     assert should_activate(version(3.0), version(None, "bundled"), force=False)[0]
     assert not should_activate(version(None), version(2.5), force=False)[0]
+
+
+def test_summaries_agree_across_metric_shapes():
+    from radio.admin.versions import metrics_summary
+
+    done_event = {"nll_per_beat": {"model": 3.0, "unigram": 10.5}, "nll_full_per_beat": {"model": 3.2, "unigram": 11.0},
+                  "frame_accuracy": {"model": 0.7, "unigram": 0.0}, "held_out": {"pieces": 35}, "epochs_run": 12,
+                  "train_seconds": 371.6}
+    header = {"model": {"nll_sounding": 3.0, "nll_full": 3.2, "frame_accuracy": 0.7},
+              "unigram": {"nll_sounding": 10.5, "nll_full": 11.0}, "held_out": {"pieces": 35}, "epochs_run": 12,
+              "train_seconds": 371.6}
+    assert metrics_summary(done_event) == metrics_summary(header) == {
+        "heldout_nll": 3.0, "unigram_nll": 10.5, "full_nll": 3.2, "frame_accuracy": 0.7,
+        "heldout_pieces": 35.0, "epochs_run": 12.0, "train_seconds": 371.6,
+    }
+    assert set(metrics_summary(None).values()) == {None}

@@ -130,44 +130,25 @@ async function loadStyleDetail(style) {
   )));
 }
 
-// The metrics worth comparing side by side; other numbers stay in the API's JSON.
+// The figures compared side by side (the API's "summary" of each version's metrics).
 const METRICS = [
-  ["nll_per_beat.unigram", "unigram NLL"],
-  ["nll_full_per_beat.model", "full NLL"],
-  ["frame_accuracy.model", "frame acc."],
-  ["held_out.pieces", "held-out pieces"],
-  ["epochs_run", "epochs"],
-  ["train_seconds", "train s"],
+  ["unigram_nll", "unigram NLL", 4],
+  ["full_nll", "full NLL", 4],
+  ["frame_accuracy", "frame acc.", 3],
+  ["heldout_pieces", "held-out pieces", 0],
+  ["epochs_run", "epochs", 0],
+  ["train_seconds", "train s", 1],
 ];
 
-function metricColumns(versions) {
-  const keys = new Set();
-  for (const v of versions) {
-    for (const [k, val] of Object.entries(v.metrics || {})) {
-      if (Number.isFinite(val)) keys.add(k);
-      else if (val && typeof val === "object") for (const [k2, v2] of Object.entries(val)) if (Number.isFinite(v2)) keys.add(`${k}.${k2}`);
-    }
-  }
-  return METRICS.filter(([key]) => keys.has(key));
-}
-
-function metricValue(v, key) {
-  const [a, b] = key.split(".");
-  return b === undefined ? v.metrics?.[a] : v.metrics?.[a]?.[b];
-}
-
 function renderVersions(style, models) {
-  const cols = metricColumns(models.versions);
+  const cols = METRICS.filter(([key]) => models.versions.some((v) => Number.isFinite(v.summary?.[key])));
   $("#versions thead").replaceChildren(el("tr", {},
     ["Version", "Source", "Created", "Held-out NLL", ...cols.map(([, label]) => label), "", ""].map((h) => el("th", {}, h))));
   $("#versions tbody").replaceChildren(...models.versions.map((v) => el("tr", { class: v.active ? "active" : "" },
     el("td", {}, el("code", {}, v.version), v.version === models.playing_version ? " ♪" : ""),
     el("td", {}, v.source), el("td", {}, v.created_at ? v.created_at.slice(0, 16).replace("T", " ") : "–"),
     el("td", { class: "num" }, fmt(v.heldout_nll)),
-    ...cols.map(([key]) => {
-      const value = metricValue(v, key);
-      return el("td", { class: "num" }, Number.isInteger(value) ? String(value) : fmt(value, key === "train_seconds" ? 1 : 4));
-    }),
+    ...cols.map(([key, , digits]) => el("td", { class: "num" }, fmt(v.summary?.[key], digits))),
     el("td", {}, v.active ? "active" : ""),
     el("td", {}, v.active ? "" : el("button", {
       type: "button", "data-activate": v.version, onclick: () => activate(style, v.version),
