@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from admin_helpers import AUTH, Listener, admin_client, channel_version, wait_for_version
 
 from radio.config import REPO_ROOT
@@ -62,3 +64,34 @@ async def test_a_broken_model_is_refused_and_the_old_one_keeps_playing(home, tmp
             await wait_for_version(client, "folk", playing)
         print(listener.check_continuous())
         assert service.registry.active_version("folk") is None
+
+
+async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
+    from radio.admin.jobs import Job
+    from radio.model import load_model
+
+    bundled_nll = (load_model(OTHER_MODEL).header.get("metrics") or {}).get("model", {}).get("nll_sounding")
+    if bundled_nll is None:
+        pytest.skip("the bundled baroque model carries no held-out metrics yet")
+    async with admin_client(home, styles=("baroque",)) as client:
+        service = client.app[ADMIN].service
+        candidate = tmp_path / "job.npz"
+        shutil.copyfile(REPO_ROOT / "styles" / "folk" / "model.npz", candidate)
+        job = Job.new("baroque", {})
+        await service._job_done(job, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": bundled_nll + 1}}})
+        assert job.model_version and not job.activated
+        assert f"> {bundled_nll:.4f}" in job.activation_reason
+        models = await (await client.get("/admin/styles/baroque/models", headers=AUTH)).json()
+        assert [(v["source"], v["active"]) for v in models["versions"]] == [("bundled", True), ("trained", False)]
+        assert models["versions"][0]["summary"]["heldout_nll"] == pytest.approx(bundled_nll)
+
+        # As good as the active one is enough; so is force=true for a worse one.
+        better = Job.new("baroque", {})
+        shutil.copyfile(REPO_ROOT / "styles" / "medieval" / "model.npz", candidate)
+        await service._job_done(better, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": bundled_nll}}})
+        assert better.activated and "<=" in better.activation_reason
+        forced = Job.new("baroque", {"force": True})
+        shutil.copyfile(REPO_ROOT / "styles" / "renaissance" / "model.npz", candidate)
+        await service._job_done(forced, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": 99.0}}})
+        assert forced.activated and forced.activation_reason == "force=true"
+        assert service.registry.active_version("baroque") == forced.model_version
