@@ -82,37 +82,69 @@ def corpus_styles_for(style: str, library) -> tuple[str, ...]:
 
 def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None) -> TrainResult:
     """Train, evaluate and export one model. Writes nothing at ``config.out`` unless it all succeeds."""
-    from radio.library import open_library
-
     if config.model not in MODELS:
         raise StyleError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
     if config.epochs < 1:
         raise ValueError("epochs must be ≥ 1")
     home = Path(config.home) if config.home else continuo_home()
     out = Path(config.out) if config.out else default_model_path(home, config.style, config.model)
-    hp = config.hp
-    encoding = get_encoding(config.model)
+    corpus_styles, data = load_data(config, home)
+    if emit:
+        emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
+
+    configure_tensorflow(config.threads, config.seed)
+    from trainer.export import export_model, model_arrays, round_to_storage
+    from trainer.metrics import Unigram
+    from trainer.plots import loss_curve
+
+    model, fit = fit_model(config, data, home, emit)
+    round_to_storage(model)  # from here on, the weights are exactly what the file will hold
+    metrics = {**held_out_metrics(model_arrays(model), config.model, data), **fit}
+    header = {
+        "style": config.style,
+        "model": config.model,
+        "seed": config.seed,
+        "hyperparameters": config.hp.to_dict(),
+        "training": corpus_summary(data, corpus_styles),
+        "metrics": metrics,
+        "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
+    }
+    version = export_model(model, out, get_encoding(config.model), **header)
+    title = f"{config.style}: {config.model} model ({config.hp.hidden} units)"
+    png = loss_curve(fit["history"], out.with_suffix(".loss.png"), title)
+    if emit:
+        emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
+    return TrainResult(out, version, metrics, fit["history"], fit["train_seconds"], png, data)
+
+
+def load_data(config: TrainConfig, home: Path) -> tuple[tuple[str, ...], StyleData]:
+    from radio.library import open_library
 
     library = open_library(home)
     try:
         corpus_styles = corpus_styles_for(config.style, library)
+        hp = config.hp
         data = build_style_data(
             library, config.style, corpus_styles, window=hp.window, val_fraction=hp.val_fraction, seed=config.seed
         )
     finally:
         library.close()
-    if emit:
-        emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
+    return corpus_styles, data
 
-    configure_tensorflow(config.threads, config.seed)
+
+def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[dict], None] | None):
+    """Keras fit with early stopping (best weights restored), checkpoints and the time budget.
+
+    Checkpoints go to ``<home>/checkpoints/<style>-<model>-<time>/`` and are deleted once the
+    run has finished; a run that dies leaves them for inspection, never a model file.
+    """
     import keras
 
     from trainer.callbacks import Progress, TimeBudget
-    from trainer.export import export_model, model_arrays, round_to_storage
-    from trainer.metrics import Unigram
     from trainer.models import build_model, initial_output_bias
-    from trainer.plots import loss_curve
 
+    hp = config.hp
+    encoding = get_encoding(config.model)
     train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
     val_windows = build_windows(data.val, encoding, hp.window, hp.window)
     train_ds = make_dataset(train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed)
@@ -141,35 +173,16 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=0)
     seconds = time.monotonic() - started
     shutil.rmtree(checkpoints, ignore_errors=True)
-
-    round_to_storage(model)
-    metrics = held_out_metrics(model_arrays(model), encoding.name, data)
     losses = {k: [float(v) for v in vals] for k, vals in history.history.items() if k in ("loss", "val_loss")}
-    metrics.update(
-        {
-            "epochs_run": len(losses.get("loss", [])),
-            "best_epoch": int(early.best_epoch) + 1 if early.best_weights is not None else len(losses.get("loss", [])),
-            "stopped_by": "time budget" if budget.exhausted else ("early stopping" if early.stopped_epoch else "epochs"),
-            "train_seconds": round(seconds, 1),
-            "train_timesteps_per_epoch": train_windows.target_beats(hp.window),
-            "history": losses,
-        }
-    )
-    header = {
-        "style": config.style,
-        "model": config.model,
-        "seed": config.seed,
-        "hyperparameters": hp.to_dict(),
-        "training": corpus_summary(data, corpus_styles),
-        "metrics": metrics,
-        "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
+    epochs_run = len(losses.get("loss", []))
+    return model, {
+        "epochs_run": epochs_run,
+        "best_epoch": int(early.best_epoch) + 1 if early.best_weights is not None else epochs_run,
+        "stopped_by": "time budget" if budget.exhausted else ("early stopping" if early.stopped_epoch else "epochs"),
+        "train_seconds": round(seconds, 1),
+        "train_timesteps_per_epoch": train_windows.target_beats(hp.window),
+        "history": losses,
     }
-    version = export_model(model, out, encoding, **header)
-    png = loss_curve(losses, out.with_suffix(".loss.png"), f"{config.style}: {config.model} model ({hp.hidden} units)")
-    result = TrainResult(out, version, metrics, losses, seconds, png, data)
-    if emit:
-        emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
-    return result
 
 
 def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...]) -> dict:
