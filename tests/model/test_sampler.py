@@ -90,3 +90,23 @@ def test_invalid_primer_and_temperature_are_refused(continuo_model_file):
         model.sampler(temperature=0)
     with pytest.raises(ValueError):
         model.sampler(primer=[[(60, "s")]])
+
+
+def bundled_models():
+    from radio.styles import discover_styles
+
+    return [s.model_path for s in discover_styles().values() if s.model_path.is_file()]
+
+
+@pytest.mark.parametrize("path", bundled_models(), ids=lambda p: p.parent.name)
+def test_bundled_models_load_and_keep_the_invariants(path):
+    model = load_model(path)
+    assert path.stat().st_size <= 4 * 1024 * 1024
+    sampler = model.sampler(seed=11, max_note_beats=24, max_silence_beats=8)
+    beats = []
+    for _ in range(20):
+        beats += sampler.next_beats(50)
+    validate(beats)
+    assert max(s.length for s in to_spans(beats)) <= 24
+    assert max(silent_runs(beats), default=0) <= 8
+    assert all(21 <= p <= 108 for beat in beats for p, _ in beat)
