@@ -183,7 +183,7 @@ class Composer:
             raise ModelMisbehaved("exception", f"sampler(): {exc!r}") from exc
         self._silent_run = 0
         self._ahead = []
-        self._ahead = self._compose(self.settings.lookahead_beats)
+        self._ahead = self._compose(self.settings.lookahead_beats)  # _compose continues from _ahead
         key = self._estimate_key(self._ahead)  # _ahead is already in the playback key
         self._piece = PieceInfo(
             piece_id=f"{self.seed % 16**6:06x}-{counter + 1}",
