@@ -179,6 +179,14 @@ def test_volume_and_playing_are_kept_across_reloads(page, station):
 
     page.click("#play")  # pause
     page.wait_for_function("document.getElementById('audio').paused")
+    page.click("#play")  # and play again
+    wait_playing(page, "classical", 0.5)
+    # A pause from outside the page (OS media keys, unplugged headphones) is the listener's
+    # too: no "recovering" back into sound.
+    page.eval_on_selector("#audio", "a => a.pause()")
+    page.wait_for_function("document.getElementById('play').getAttribute('aria-label') === 'Play'")
+    page.wait_for_timeout(1500)
+    assert page.eval_on_selector("#audio", "a => a.paused")
     page.reload()
     page.wait_for_selector(".card[data-style='classical'] .card-play[aria-current='true']")
     page.wait_for_timeout(1000)

@@ -102,10 +102,8 @@ function choose(style) {
 }
 
 function togglePlay() {
-  if (player.playing || player.wanted) {
+  if (player.wanted) {
     player.pause();
-    prefs.playing = false;
-    savePrefs(prefs);
   } else if (current && channels.has(current)) {
     choose(current);
   } else if (channels.size) {
@@ -229,6 +227,10 @@ player.addEventListener("listeners", (e) => {
   list.setListeners(current, e.detail.listeners);
 });
 player.addEventListener("state", renderState);
+player.addEventListener("paused", () => {
+  prefs.playing = false;
+  savePrefs(prefs);
+});
 player.addEventListener("blocked", () => {
   ui.play.classList.add("attention");
   prefs.playing = false;

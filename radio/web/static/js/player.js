@@ -46,7 +46,13 @@ export class Player extends EventTarget {
       if (this.wanted) this.say(`${this.dropped ? "Reconnected: playing" : "Playing"} ${this.name}`, "playing");
       this.emit("state");
     });
-    audio.addEventListener("pause", () => this.emit("state"));
+    audio.addEventListener("pause", () => {
+      // Paused from outside the page (headphones unplugged, OS media controls): respect it
+      // rather than "recover" into the speakers. Our own teardown removes src first, and a
+      // stale event arriving after a reconnect finds the new stream already unpaused.
+      if (this.wanted && audio.paused && !audio.ended && audio.hasAttribute("src")) this.pause();
+      else this.emit("state");
+    });
     audio.addEventListener("timeupdate", () => this.progress());
     setInterval(() => this.watchdog(), 1000);
   }
@@ -81,6 +87,7 @@ export class Player extends EventTarget {
     this.disconnect();
     // A live stream can't be paused without falling behind, so pausing hangs up.
     this.say(this.channel ? `Paused. Press play to rejoin ${this.name} live.` : "", "idle");
+    this.emit("paused");
     this.emit("state");
   }
 
@@ -163,8 +170,8 @@ export class Player extends EventTarget {
     }
     this.streamStart = null;
     if (this.audio.hasAttribute("src")) {
-      this.audio.pause();
       this.audio.removeAttribute("src");
+      this.audio.pause();
       this.audio.load(); // actually closes the HTTP stream
     }
   }
