@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from admin_helpers import AUTH, TOKEN, admin_client, fill_library, wait_for_version
+from admin_helpers import AUTH, TOKEN, admin_client, fill_library, wait_for_state, wait_for_version
 
 from radio.config import REPO_ROOT
 from radio.web.admin_routes import ADMIN
@@ -123,8 +123,6 @@ async def test_the_active_version_is_back_on_air_after_a_restart(home, tmp_path)
 
 
 async def test_a_clean_shutdown_stops_the_trainer_and_says_why(home, corpus_dir):
-    from admin_helpers import wait_for_state
-
     fill_library(home, corpus_dir, "folk", count=3)
     async with admin_client(home) as client:
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 100})
