@@ -312,6 +312,7 @@ class Channel:
     def status(self) -> dict:
         return {
             "running": self.running,
+            "model_version": self.model_version,
             "listeners": self.listeners,
             "buffer_ahead_seconds": round(self.broadcaster.ahead_seconds, 3),
             "underruns": self.broadcaster.underruns,

@@ -35,6 +35,7 @@ class Station:
         self.settings = settings or ChannelSettings()
         self.metrics = metrics or StationMetrics()
         self.channels: dict[str, Channel] = {}
+        self.skipped: dict[str, str] = {}  # style -> why it has no channel (shown on /healthz)
         self._load = model_loader
         self._started = False
 
@@ -56,6 +57,7 @@ class Station:
             model = await asyncio.to_thread(self._load, style.model_path)
         channel = Channel(style, model, settings=self.settings, metrics=self.metrics)
         self.channels[style.name] = channel
+        self.skipped.pop(style.name, None)
         if self._started:
             await channel.start()
         return channel
@@ -68,6 +70,7 @@ class Station:
                 await self.add_style(style)
             except (ContinuoError, OSError) as exc:
                 skipped.append(style.name)
+                self.skipped[style.name] = str(exc)
                 log.error("style %s skipped: its model %s cannot be used: %s", style.name, style.model_path, exc)
         return skipped
 

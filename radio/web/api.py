@@ -126,7 +126,10 @@ async def healthz(request: web.Request) -> web.Response:
     station = request.app[STATION]
     channels = {name: c.status() for name, c in station.channels.items()}
     ok = bool(channels) and all(s["running"] for s in channels.values())
-    return web.json_response({"status": "ok" if ok else "degraded", "channels": channels}, status=200 if ok else 503)
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "channels": channels, "skipped": station.skipped},
+        status=200 if ok else 503,
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -87,7 +87,8 @@ async def test_serve_plays_bundled_models_without_tensorflow_and_stops_cleanly(s
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{url}/healthz") as resp:
                 assert resp.status == 200
-                assert list((await resp.json())["channels"]) == ["baroque"]
+                health = await resp.json()
+            assert list(health["channels"]) == ["baroque"] and list(health["skipped"]) == ["broken"]
             async with http.get(f"{url}/stream/baroque.mp3") as stream:
                 first = await stream.content.readexactly(1)
                 first_byte = time.perf_counter() - t0
