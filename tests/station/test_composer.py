@@ -119,3 +119,22 @@ def test_swap_within_a_deadline_cuts_the_piece_short(helpers):
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="chunk_beats"):
         ComposerSettings(chunk_beats=0)
+
+
+def test_a_real_model_gone_nan_restarts_instead_of_stopping(helpers):
+    import numpy as np
+
+    from radio.model import load_model
+    from radio.styles import get_style
+
+    style = get_style("baroque")
+    if not style.model_path.is_file():
+        pytest.skip("the bundled baroque model is missing")
+    model = load_model(style.model_path)
+    for layer in model.network.layers:
+        layer.kernel[...] = np.nan
+    reasons = []
+    composer = Composer(style, model, seed=1, settings=SETTINGS, on_restart=reasons.append)
+    chunks = run(composer, 4)
+    assert reasons == ["exception"] * 4
+    assert all(c.beats == [[], []] for c in chunks), "each failure is a short rest"
