@@ -114,3 +114,23 @@ async def test_serve_plays_bundled_models_without_tensorflow_and_stops_cleanly(s
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--styles", "baroque,nope"], "unknown style(s) nope"),
+        (["--bitrate", "100"], "bitrate 100"),
+        (["--write-interval", "0"], "write_interval"),
+    ],
+)
+def test_serve_rejects_bad_options_with_a_clear_error(args, message, tmp_path):
+    import subprocess
+
+    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [sys.executable, "-m", "radio.cli", "serve", "--port", "0", *args],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
