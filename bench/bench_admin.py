@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,19 +38,25 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class ListenerLog:
     style: str
     connected_at: float = 0.0
+    first_arrival: float = 0.0
     audio_seconds: float = 0.0
     min_buffer: float = float("inf")
     max_gap: float = 0.0
     last_arrival: float = 0.0
     bytes: int = 0
-    samples: list[tuple[float, float]] = field(default_factory=list)
+    ontime_bytes: int = 0
 
     def arrived(self, now: float, chunk: bytes, splitter, frame_duration) -> None:
         self.bytes += len(chunk)
+        if not self.first_arrival:
+            self.first_arrival = now
+        # A player that starts with the first byte needs these bytes when it reaches their position.
+        if now - self.first_arrival <= self.audio_seconds:
+            self.ontime_bytes += len(chunk)
         self.audio_seconds += sum(frame_duration(f) for f in splitter.feed(chunk))
         self.max_gap = max(self.max_gap, now - (self.last_arrival or self.connected_at))
         self.last_arrival = now
-        self.min_buffer = min(self.min_buffer, self.audio_seconds - (now - self.connected_at))
+        self.min_buffer = min(self.min_buffer, self.audio_seconds - (now - self.first_arrival))
 
 
 async def listen(session, base: str, log: ListenerLog, stop: asyncio.Event) -> None:
@@ -157,14 +163,16 @@ async def run(args: argparse.Namespace, home: Path) -> None:
           f"{'; ' + str(job.get('error')) if job.get('error') else ''}; new version {job.get('model_version')}"
           f" activated={job.get('activated')}")
     total = 0.0
-    print(f"{'channel':<12} {'underruns':>9} {'listened s':>10} {'audio s':>8} {'audio/wall':>10} {'min buffer s':>12} {'max gap s':>9}")
+    print(f"{'channel':<12} {'underruns':>9} {'listened s':>10} {'audio s':>8} {'audio/wall':>10} "
+          f"{'on-time bytes':>13} {'min buffer s':>12} {'max gap s':>9}")
     for log in logs:
         delta = after.get(log.style, 0.0) - before.get(log.style, 0.0)
         total += delta
         listened = (log.last_arrival or log.connected_at) - log.connected_at
         ratio = log.audio_seconds / listened if listened else 0.0
+        ontime = log.ontime_bytes / log.bytes if log.bytes else 0.0
         print(f"{log.style:<12} {delta:>9.0f} {listened:>10.1f} {log.audio_seconds:>8.1f} {ratio:>9.1%} "
-              f"{log.min_buffer:>12.2f} {log.max_gap:>9.2f}")
+              f"{ontime:>12.2%} {log.min_buffer:>12.2f} {log.max_gap:>9.2f}")
     print(f"buffer underruns during the retrain, all channels: {total:.0f}")
     print(f"load average after: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores, {platform.node()})")
 
