@@ -34,7 +34,7 @@ MAX_FIELDS = 32
 
 @dataclass(frozen=True)
 class UploadLimits:
-    max_file_bytes: int = 2 * 1024 * 1024
+    max_file_bytes: int = 1024 * 1024  # the largest corpus file is 170 KB
     max_files: int = 50
     max_field_bytes: int = 4096
 
