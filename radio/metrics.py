@@ -41,7 +41,7 @@ class StationMetrics:
         self.audio_seconds = Counter(
             "continuo_audio_seconds", "Seconds of audio rendered and encoded", ["channel"], registry=r
         )
-        self.model_swaps = Counter("continuo_model_swaps", "Models swapped into a channel", ["channel"], registry=r)
+        self.model_swaps = Counter("continuo_model_swaps", "Model swaps requested (heard from the next piece or deadline)", ["channel"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

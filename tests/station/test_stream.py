@@ -136,6 +136,14 @@ async def test_icy_metadata_framing_is_exact(radio, raw_stream, helpers):
     assert all(b == b"" for b in blocks if b not in {blocks[0]} and not b), "empty blocks mean 'unchanged'"
     _, skipped, _ = helpers.split_frames(audio)
     assert skipped == 0, "the audio between metadata blocks is an unbroken MP3 stream"
+    # The same framing inside HTTP/1.1 chunked transfer encoding (what browsers get).
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{r.url}/stream/test.mp3", headers={"Icy-MetaData": "1"}) as resp:
+            assert resp.headers["Transfer-Encoding"] == "chunked"
+            chunked_body = await resp.content.readexactly(3 * (metaint + 1 + 255 * 16))
+    audio, blocks = parse_icy(chunked_body, metaint)
+    assert len(blocks) >= 3 and blocks[0].startswith(b"StreamTitle='")
+    assert helpers.split_frames(audio)[1] == 0
     # A client that did not ask gets no metadata at all.
     plain = await raw_stream(r.url, "/stream/test.mp3")
     assert "icy-metaint" not in plain.headers
