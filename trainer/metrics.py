@@ -21,7 +21,7 @@ import numpy as np
 
 from radio.model import StyleModel
 from radio.model.lstm import sigmoid
-from radio.music.encoding import CONTINUO, Encoding, encode_piece
+from radio.music.encoding import CONTINUO, encode_piece
 from radio.music.notes import ListOfNotes, polyphony, to_spans
 
 SCALE = {0, 2, 4, 5, 7, 9, 11}  # C major = A natural minor
