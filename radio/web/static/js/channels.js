@@ -7,7 +7,7 @@ import { listeners } from "./format.js";
 const HUES = { baroque: 38, classical: 205, renaissance: 150, medieval: 275, folk: 14 };
 
 export function hueOf(style) {
-  if (style in HUES) return HUES[style];
+  if (Object.hasOwn(HUES, style)) return HUES[style];
   let h = 0;
   for (const ch of style) h = (h * 31 + ch.codePointAt(0)) % 360;
   return h;
