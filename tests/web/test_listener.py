@@ -48,7 +48,7 @@ def lit_pixels_left_of_now(page) -> int:
         """() => {
           const c = document.getElementById('roll');
           const { data, width, height } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
-          const right = Math.floor(width * 0.78);
+          const right = Math.floor(width * 0.7); // clear of the "now" line and its label
           let lit = 0;
           for (let y = 0; y < height; y++)
             for (let x = 0; x < right; x++) if (data[(y * width + x) * 4 + 3] > 100) lit++;

@@ -86,6 +86,11 @@ export class PianoRoll {
     // The "now" line: what you hear is what crosses it.
     ctx.fillStyle = `hsla(${this.hue}, 60%, 80%, 0.55)`;
     ctx.fillRect(Math.round(nowX) - 1, 0, 2, h);
+    ctx.font = "600 9px system-ui, sans-serif";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "top";
+    ctx.fillText("NOW", nowX - 5, 6);
+    ctx.textAlign = "left";
     const fade = ctx.createLinearGradient(nowX, 0, w, 0);
     fade.addColorStop(0, "rgba(14, 17, 22, 0)");
     fade.addColorStop(1, "rgba(14, 17, 22, 0.55)");
