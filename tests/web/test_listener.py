@@ -242,6 +242,8 @@ def test_page_recovers_after_the_server_restarts(page, station):
 
     station.kill()
     page.wait_for_function("/Lost|Reconnecting/.test(document.getElementById('status').textContent)", timeout=30000)
+    # While the station is down the page keeps trying, waiting longer each time.
+    page.wait_for_function("document.getElementById('status').textContent.includes('attempt 2')", timeout=15000)
     station.start()
     page.wait_for_function(
         "() => { const a = document.getElementById('audio'); return !a.paused && a.currentTime > 1; }",
