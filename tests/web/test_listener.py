@@ -81,7 +81,9 @@ def test_clicking_a_card_plays_it_and_the_roll_draws_the_notes(page, console, st
     channel = station.get_json("/api/channels/baroque")
     # Let the channel run well past the seconds a listener will have heard, so that heard
     # time (stream start + audio time) can't be mistaken for the audio element's own clock.
+    deadline = time.monotonic() + 30
     while station.stream_seconds("baroque") < 12:
+        assert time.monotonic() < deadline, "the baroque channel is not producing audio"
         time.sleep(0.5)
     page.goto(station.base + "/")
     page.click(".card[data-style='baroque'] .card-play")
