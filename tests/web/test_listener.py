@@ -105,6 +105,10 @@ def test_clicking_a_card_plays_it_and_the_roll_draws_the_notes(page, console, st
     assert page.locator(".card[data-style='baroque'] .card-play").get_attribute("aria-current") == "true"
     assert page.get_by_role("button", name="Pause", exact=True).is_visible()
     page.screenshot(path=str(artifacts_dir / "listener.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts_dir / "listener-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "sideways scrolling on a phone"
     assert console.errors == []
 
 
