@@ -170,7 +170,8 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         ),
     ]
     started = time.monotonic()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=0)
+    # The dataset shuffles its own windows (seeded); Keras must not try to.
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.monotonic() - started
     shutil.rmtree(checkpoints, ignore_errors=True)
     losses = {k: [float(v) for v in vals] for k, vals in history.history.items() if k in ("loss", "val_loss")}
