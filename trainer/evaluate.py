@@ -67,7 +67,8 @@ def held_out_from_library(model: StyleModel, home: Path) -> HeldOut:
     if not pieces:
         raise ContinuoError(
             f"none of the {len(ids)} validation pieces of {model.path} is in the library at {home}: "
-            "import the corpus it was trained on, or pass --pieces DIR"
+            "import the corpus it was trained on, or pass --pieces DIR (`make train` keeps its library in var/bundle: "
+            "--home var/bundle)"
         )
     return HeldOut(pieces, f"validation split ({len(pieces)} of {len(ids)} pieces in the library)", skipped)
 
