@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-interval", type=float, default=0.5,
                         help="seconds of audio per write to each listener (default 0.5)")
     parser.add_argument("--seed", type=int, default=None, help="composer seed (default: random)")
+    parser.add_argument("--icecast", default=os.environ.get("CONTINUO_ICECAST_URL") or None, metavar="URL",
+                        help="also push every channel to Icecast: icecast://source:PASSWORD@HOST:PORT[/prefix] "
+                             "(env CONTINUO_ICECAST_URL)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +102,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
+    from radio.icecast import IcecastTarget, push_all
     from radio.station import Station
     from radio.web.app import create_app
 
@@ -106,6 +110,8 @@ async def serve(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.quality)  # bad --bitrate fails here, clearly
     styles = chosen_styles(args.styles)
+    if args.icecast:
+        IcecastTarget.parse(args.icecast)  # a malformed URL fails before anything starts
     station = Station(settings)
     skipped = await station.add_styles(styles)
     if not station.channels:
@@ -123,6 +129,7 @@ async def serve(args: argparse.Namespace) -> int:
         await runner.cleanup()
         raise ContinuoError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     await station.start()
+    pushers = push_all(list(station.channels.values()), args.icecast) if args.icecast else []
     port = runner.addresses[0][1] if runner.addresses else args.port
     log.info(
         "listening on http://%s:%d/ with %d channel(s): %s",
@@ -134,6 +141,7 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    await asyncio.gather(*(p.stop() for p in pushers))
     await station.stop()
     await runner.cleanup()
     log.info("stopped")

@@ -148,3 +148,44 @@ async def test_wrong_password_is_reported_and_retried(icecast):
     finally:
         await pusher.stop()
         await station.stop()
+
+
+async def test_continuo_serve_icecast_flag(icecast, tmp_path):
+    """The operator's path: `continuo serve --icecast URL` puts every chosen channel on Icecast."""
+    import sys
+
+    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "radio.cli", "serve", "--port", "0", "--styles", "folk,baroque",
+         "--icecast", f"icecast://source:{PASSWORD}@127.0.0.1:{icecast}/live"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        mounts: set[bytes] = set()
+        while time.monotonic() < deadline and len(mounts) < 2:
+            await asyncio.sleep(0.5)
+            _, status = await fetch(icecast, "/status-json.xsl", 2.0)
+            mounts = {m for m in (b"/live/folk.mp3", b"/live/baroque.mp3") if m in status}
+        assert mounts == {b"/live/folk.mp3", b"/live/baroque.mp3"}
+        head, body = await fetch(icecast, "/live/baroque.mp3", 3.0)
+        assert b" 200 " in head.split(b"\r\n")[0]
+        decoded = miniaudio.decode(body, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1, sample_rate=44100)
+        assert decoded.num_frames / 44100 > 2.0
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"icecast: pushing folk" in err
+
+
+def test_serve_rejects_a_malformed_icecast_url(tmp_path):
+    import sys
+
+    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"))
+    result = subprocess.run(
+        [sys.executable, "-m", "radio.cli", "serve", "--port", "0", "--icecast", "icecast://nopassword@host:1/"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "no source password" in result.stderr
