@@ -161,19 +161,40 @@ def build_windows(pieces: list[Piece], encoding: Encoding, window: int, stride: 
 
 
 def make_dataset(
-    corpus: WindowedCorpus, encoding: Encoding, *, window: int, batch: int, shuffle: bool, seed: int
+    corpus: WindowedCorpus,
+    encoding: Encoding,
+    *,
+    window: int,
+    batch: int,
+    shuffle: bool,
+    seed: int,
+    augment: int = 0,
 ) -> "tf.data.Dataset":
     """Batches of (inputs, targets): inputs (B, window, I) float32; targets (B, window, O + P) where
-    the extra P columns are the previous beat's sounding bits (for the struck mask)."""
+    the extra P columns are the previous beat's sounding bits (for the struck mask).
+
+    ``augment`` > 0 transposes each batch by a random -augment..+augment semitones (notes pushed
+    out of the encoded range are dropped).
+    """
     import tensorflow as tf
 
     rows = tf.constant(corpus.rows)
     offsets = tf.range(window + 1, dtype=tf.int64)
     outputs = encoding.output_size
     pitches = encoding.pitches
+    blocks = 2 if encoding.has_struck else 1
+    index = tf.range(pitches)
+
+    def transpose(x: tf.Tensor) -> tf.Tensor:
+        shift = tf.random.uniform([], -augment, augment + 1, dtype=tf.int32, seed=seed)
+        keep = tf.cast((index - shift >= 0) & (index - shift < pitches), tf.float32)
+        parts = [tf.roll(x[..., b * pitches : (b + 1) * pitches], shift, axis=-1) * keep for b in range(blocks)]
+        return tf.concat([*parts, x[..., blocks * pitches :]], axis=-1)
 
     def gather(starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = tf.cast(tf.gather(rows, starts[:, None] + offsets[None, :]), tf.float32)
+        if augment:
+            x = transpose(x)
         inputs = x[:, :-1]
         targets = tf.concat([x[:, 1:, :outputs], x[:, :-1, :pitches]], axis=-1)
         return inputs, targets

@@ -32,6 +32,9 @@ class HyperParameters:
     learning_rate: float = 2e-3
     val_fraction: float = 0.1
     patience: int = 4
+    # Random transposition of training batches, ± semitones. Off: with the data already in C/Am it
+    # teaches other keys; on renaissance it raised held-out NLL from 1.73 to 2.41 in the same 6 min.
+    augment: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

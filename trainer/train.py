@@ -147,7 +147,9 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
     encoding = get_encoding(config.model)
     train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
     val_windows = build_windows(data.val, encoding, hp.window, hp.window)
-    train_ds = make_dataset(train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed)
+    train_ds = make_dataset(
+        train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
+    )
     val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
     model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
 

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units per layer (default 256)")
     parser.add_argument("--stride", type=int, default=64, help="beats between training windows (default 64)")
+    parser.add_argument("--augment", type=int, default=0, help="transpose training batches by up to ± this many semitones (default 0: off)")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow CPU threads (default: all)")
     parser.add_argument("--progress-jsonl", action="store_true", help="print JSON-lines progress events on stdout")
 
@@ -52,8 +53,8 @@ def _train(args: argparse.Namespace, emit) -> int:
 
     if args.minutes is not None and args.minutes <= 0:
         raise ContinuoError(f"--minutes must be > 0, got {args.minutes}")
-    if args.hidden < 1 or args.stride < 1:
-        raise ContinuoError("--hidden and --stride must be ≥ 1")
+    if args.hidden < 1 or args.stride < 1 or not 0 <= args.augment <= 6:
+        raise ContinuoError("--hidden and --stride must be ≥ 1, --augment between 0 and 6")
     config = TrainConfig(
         style=args.style,
         model=args.model,
@@ -63,7 +64,7 @@ def _train(args: argparse.Namespace, emit) -> int:
         out=args.out,
         home=args.home,
         threads=args.threads,
-        hp=HyperParameters(hidden=args.hidden, stride=args.stride),
+        hp=HyperParameters(hidden=args.hidden, stride=args.stride, augment=args.augment),
     )
     result = train_style(config, emit=emit)
     if not emit:
