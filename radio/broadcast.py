@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import re
 import socket
 import time
 from collections import deque
@@ -110,6 +111,15 @@ class Listener:
             return b"\x00"
         self.title_sent = title
         return icy_block(title)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_text(text: str) -> str:
+    """``text`` as one line for an ``icy-*``/``Ice-*`` header: a newline in a style's
+    description would otherwise make every response carrying it fail."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def icy_block(title: str) -> bytes:

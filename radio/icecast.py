@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
+from radio.broadcast import header_text
 from radio.errors import ContinuoError
 
 if TYPE_CHECKING:
@@ -160,9 +161,9 @@ class IcecastPusher:
             f"User-Agent: {USER_AGENT}",
             "Content-Type: audio/mpeg",
             "Ice-Public: 0",
-            f"Ice-Name: Continuo {style.display_name}",
-            f"Ice-Description: {style.description}",
-            f"Ice-Genre: {style.display_name}",
+            f"Ice-Name: Continuo {header_text(style.display_name)}",
+            f"Ice-Description: {header_text(style.description)}",
+            f"Ice-Genre: {header_text(style.display_name)}",
             f"Ice-Bitrate: {self.channel.settings.bitrate_kbps}",
             f"Ice-Audio-Info: bitrate={self.channel.settings.bitrate_kbps};samplerate=44100;channels=1",
             "Expect: 100-continue",

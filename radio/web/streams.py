@@ -6,6 +6,7 @@ import re
 
 from aiohttp import web
 
+from radio.broadcast import header_text
 from radio.channel import Channel
 from radio.station import Station
 
@@ -34,8 +35,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         headers={
             "Content-Type": "audio/mpeg",
             "Cache-Control": "no-cache, no-store",
-            "icy-name": channel.style.display_name,
-            "icy-description": channel.style.description,
+            "icy-name": header_text(channel.style.display_name),
+            "icy-description": header_text(channel.style.description),
             "icy-br": str(settings.bitrate_kbps),
             "icy-sr": "44100",
             "icy-pub": "0",

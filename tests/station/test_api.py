@@ -165,3 +165,16 @@ async def test_healthz_and_metrics(radio, raw_stream, helpers):
         'continuo_audio_seconds_total{channel="test"}',
     ):
         assert name in text, name
+
+
+async def test_a_multiline_description_still_streams(radio, helpers):
+    import dataclasses
+
+    r = await radio({"test": helpers.DroneModel()})
+    channel = r.station.channels["test"]
+    channel.style = dataclasses.replace(channel.style, description="Line one.\r\nLine\ttwo.", display_name="Te\nst")
+    async with aiohttp.ClientSession() as http:
+        async with http.head(f"{r.url}/stream/test.mp3") as resp:
+            assert resp.status == 200
+            assert resp.headers["icy-description"] == "Line one. Line two."
+            assert resp.headers["icy-name"] == "Te st"
