@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -134,6 +135,7 @@ class Composer:
         self._previous: Beat = []  # the last emitted beat, for held-note continuity
         self._shift = 0
         self._pending: tuple[Model, int | None] | None = None
+        self._pending_lock = threading.Lock()  # swap_model runs on the event loop, the rest in the channel thread
 
     @property
     def model_version(self) -> str:
@@ -141,7 +143,8 @@ class Composer:
 
     def swap_model(self, model: Model, *, at_beat: int | None = None) -> None:
         """Use ``model`` from the next piece, or from beat ``at_beat`` if that comes first."""
-        self._pending = (model, at_beat)
+        with self._pending_lock:
+            self._pending = (model, at_beat)
 
     def next_chunk(self) -> ComposedChunk:
         if self._piece is None:
@@ -167,9 +170,9 @@ class Composer:
         return pending is not None and pending[1] is not None and self.beat >= pending[1]
 
     def _start_piece(self) -> None:
-        pending = self._pending
+        with self._pending_lock:  # a swap requested right now is taken or kept, never lost
+            pending, self._pending = self._pending, None
         if pending is not None:
-            self._pending = None
             self.model = pending[0]
             log.info("%s: now composing with model %s", self.style.name, self.model.version)
         counter = self.pieces_started
