@@ -233,6 +233,11 @@ class Channel:
         piece = self.heard_piece()
         return piece.model_version if piece is not None else self.composer.model_version
 
+    @property
+    def upcoming_model_version(self) -> str:
+        """The version that will play once what is composed now has been heard."""
+        return self.composer.upcoming_version
+
     def heard_piece(self) -> PieceInfo | None:
         heard = self.broadcaster.heard_time()
         current = None

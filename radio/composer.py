@@ -141,6 +141,13 @@ class Composer:
     def model_version(self) -> str:
         return self.model.version
 
+    @property
+    def upcoming_version(self) -> str:
+        """The version the next piece will be composed with: a pending swap's, else the current one."""
+        with self._pending_lock:
+            pending = self._pending
+        return (pending[0] if pending is not None else self.model).version
+
     def swap_model(self, model: Model, *, at_beat: int | None = None) -> None:
         """Use ``model`` from the next piece, or from beat ``at_beat`` if that comes first."""
         with self._pending_lock:

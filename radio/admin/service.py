@@ -286,7 +286,7 @@ class AdminService:
             if channel is None:
                 channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
                 how = "a new channel"
-            elif channel.model_version == found.version:
+            elif channel.model_version == found.version == channel.upcoming_model_version:
                 how = "already playing"
             else:
                 channel.swap_model(model, within_seconds=within)

@@ -95,3 +95,21 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
         await service._job_done(forced, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": 99.0}}})
         assert forced.activated and forced.activation_reason == "force=true"
         assert service.registry.active_version("baroque") == forced.model_version
+
+
+async def test_activating_the_playing_version_cancels_a_pending_swap(home, tmp_path):
+    async with admin_client(home, start=True) as client:  # swaps wait for the next piece (minutes away)
+        service = client.app[ADMIN].service
+        channel = service.station.channels["folk"]
+        [bundled] = (await (await client.get("/admin/styles/folk/models", headers=AUTH)).json())["versions"]
+        candidate = tmp_path / "candidate.npz"
+        shutil.copyfile(OTHER_MODEL, candidate)
+        new, _ = service.registry.register("folk", candidate, {}, None)
+        await wait_for_version(client, "folk", bundled["version"])
+        r = await client.post(f"/admin/styles/folk/models/{new.version}/activate", headers=AUTH)
+        assert (await r.json())["swap"] == "next piece boundary"
+        assert channel.model_version == bundled["version"] and channel.upcoming_model_version == new.version
+        r = await client.post(f"/admin/styles/folk/models/{bundled['version']}/activate", headers=AUTH)
+        assert r.status == 200 and (await r.json())["swap"] != "already playing"
+        assert channel.upcoming_model_version == bundled["version"]
+        assert service.registry.active_version("folk") is None
