@@ -281,6 +281,7 @@ class Broadcaster:
     def _send(self, batch: _Batch) -> None:
         limit = self.settings.max_backlog_bytes
         sent = 0
+        live_chunk: bytes | None = None  # the batch as one HTTP chunk: framed once, shared by listeners at live
         for listener in list(self.listeners):
             tr = listener.transport
             if tr.is_closing():
@@ -295,7 +296,13 @@ class Broadcaster:
                 continue
             data = batch.data if listener.cursor == batch.offset else self._slice(listener.cursor)
             before = listener.bytes_sent
-            self._write(listener, listener.frame(data, self.title_at))
+            parts = listener.frame(data, self.title_at)
+            if listener.chunked and len(parts) == 1 and parts[0] is batch.data:
+                if live_chunk is None:
+                    live_chunk = b"".join([b"%x\r\n" % len(batch.data), batch.data, b"\r\n"])
+                tr.write(live_chunk)
+            else:
+                self._write(listener, parts)
             sent += listener.bytes_sent - before
         if sent and self.metrics is not None:
             self.metrics.bytes_sent.labels(self.channel).inc(sent)
