@@ -8,6 +8,7 @@ reaches only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import secrets
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import Synth
@@ -48,9 +50,22 @@ class ChannelSettings:
             raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
 
 
+@dataclass(frozen=True, eq=False)
+class ChannelEvent:
+    """One event of a channel's feed. The same object goes to every client, so its JSON
+    is encoded once per channel, not once per listener."""
+
+    name: str
+    data: dict
+
+    @cached_property
+    def json(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"))
+
+
 @dataclass(eq=False)
 class EventSubscriber:
-    """One SSE client: a bounded queue of (event, data); ``None`` means the feed ended."""
+    """One SSE client: a bounded queue of :class:`ChannelEvent`; ``None`` means the feed ended."""
 
     sid: str | None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(EVENT_QUEUE))
@@ -86,7 +101,7 @@ class Channel:
         for family in (self.metrics.underruns, self.metrics.listener_drops, self.metrics.bytes_sent, self.metrics.listeners):
             family.labels(self.name)  # so every channel's series exists (at 0) from the start
         self._pieces: deque[PieceInfo] = deque(maxlen=RECENT_PIECES)
-        self._notes: deque[dict] = deque()
+        self._notes: deque[ChannelEvent] = deque()
         self._subscribers: set[EventSubscriber] = set()
         self._stream_starts: OrderedDict[str, float] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -189,10 +204,11 @@ class Channel:
             "beat_seconds": self.beat_seconds,
             "beats": [[[p, tie] for p, tie in beat] for beat in chunk.beats],
         }
-        self._notes.append(notes)
-        while self._notes and self._notes[0]["t"] < notes["t"] - RECENT_NOTE_SECONDS - self.settings.ahead_seconds:
+        event = ChannelEvent("notes", notes)
+        self._notes.append(event)
+        while self._notes and self._notes[0].data["t"] < notes["t"] - RECENT_NOTE_SECONDS - self.settings.ahead_seconds:
             self._notes.popleft()
-        self._publish("notes", notes)
+        self._send_event(event)
         self.broadcaster.push(frames, f"{piece.title} — {self.style.display_name}")
 
     def _listeners_changed(self, count: int) -> None:
@@ -205,11 +221,14 @@ class Channel:
         self._publish("listeners", {"listeners": self.listeners})
 
     def _publish(self, event: str, data: dict, sid: str | None = None) -> None:
+        self._send_event(ChannelEvent(event, data), sid)
+
+    def _send_event(self, event: ChannelEvent, sid: str | None = None) -> None:
         for sub in list(self._subscribers):
             if sid is not None and sub.sid != sid:
                 continue
             try:
-                sub.queue.put_nowait((event, data))
+                sub.queue.put_nowait(event)
             except asyncio.QueueFull:
                 sub.overflowed = True
                 self._end_feed(sub)
@@ -290,16 +309,16 @@ class Channel:
         sub = EventSubscriber(sid)
         heard = self.broadcaster.heard_time()
         q = sub.queue
-        q.put_nowait(("listeners", {"listeners": self.listeners}))
+        q.put_nowait(ChannelEvent("listeners", {"listeners": self.listeners}))
         if sid is not None and sid in self._stream_starts:
-            q.put_nowait(("stream", {"sid": sid, "stream_start": self._stream_starts[sid]}))
+            q.put_nowait(ChannelEvent("stream", {"sid": sid, "stream_start": self._stream_starts[sid]}))
         current = self.heard_piece()
         for piece in self._pieces:
             if piece is current or piece.t > heard:
-                q.put_nowait(("piece", piece.summary()))
+                q.put_nowait(ChannelEvent("piece", piece.summary()))
         for notes in self._notes:
-            if notes["t"] >= heard - RECENT_NOTE_SECONDS and not q.full():
-                q.put_nowait(("notes", notes))
+            if notes.data["t"] >= heard - RECENT_NOTE_SECONDS and not q.full():
+                q.put_nowait(notes)
         self._subscribers.add(sub)
         return sub
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
-from radio.channel import Channel
+from radio.channel import Channel, ChannelEvent
 from radio.composer import PieceInfo
 from radio.web.streams import SID, STATION, find_channel, json_error
 
@@ -68,7 +67,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                     ended = True
                     break
                 batch.append(nxt)
-            await resp.write(b"".join(sse(name, data) for name, data in batch))
+            await resp.write(b"".join(sse(event) for event in batch))
             if ended:
                 break
     except (ConnectionError, RuntimeError):
@@ -78,8 +77,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-def sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def sse(event: ChannelEvent) -> bytes:
+    return f"event: {event.name}\ndata: {event.json}\n\n".encode()
 
 
 def _midi_response(channel: Channel, piece: PieceInfo, beats: list) -> web.Response:
