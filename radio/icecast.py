@@ -126,6 +126,9 @@ class IcecastPusher:
             except (OSError, IcecastError) as exc:
                 self.last_error = str(exc)
                 log.warning("icecast %s%s: %s; retrying in %.0f s", self.target, self.mount, exc, delay)
+            except Exception as exc:  # noqa: BLE001 - e.g. an overlong answer line: retry, never stop pushing
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("icecast %s%s failed; retrying in %.0f s", self.target, self.mount, delay)
             self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max)

@@ -189,3 +189,34 @@ def test_serve_rejects_a_malformed_icecast_url(tmp_path):
     )
     assert result.returncode == 1
     assert "no source password" in result.stderr
+
+
+async def test_a_garbled_answer_is_retried_not_fatal():
+    """A server answering with one endless line (no icecast2 needed) must not end the pusher."""
+    attempts = []
+
+    async def garble(reader, writer):
+        attempts.append(1)
+        writer.write(b"X" * 100_000)  # longer than a StreamReader line may be
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garble, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    style = get_style("folk")
+    station = Station(ChannelSettings(ahead_seconds=1.0, seed=1))
+    await station.add_style(style, load_model(style.model_path))
+    await station.start()
+    pusher = IcecastPusher(station.channels["folk"], IcecastTarget.parse(f"icecast://source:pw@127.0.0.1:{port}"),
+                           retry_min=0.1, retry_max=0.1)
+    pusher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(attempts) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(attempts) >= 2, pusher.last_error
+        assert pusher.last_error
+    finally:
+        await pusher.stop()
+        await station.stop()
+        server.close()
