@@ -10,6 +10,7 @@ and prepares the piece and stores nothing if that fails.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from aiohttp import BodyPartReader, web
 from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.config import env_int
 from radio.errors import ContinuoError, MidiError, NotesError
+
+log = logging.getLogger("radio.admin")
 
 MIDI_TYPES = frozenset({
     "audio/midi", "audio/mid", "audio/x-midi", "audio/x-mid", "application/x-midi", "audio/sp-midi",
@@ -155,6 +158,10 @@ async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, c
             continue
         except ContinuoError as exc:
             rejected.append({"filename": f.filename, "reason": f"could not be stored: {exc}"})
+            continue
+        except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not lose the report of the others
+            log.exception("admin: unexpected error ingesting %s", f.filename)
+            rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {exc}"})
             continue
         piece = result.piece
         if result.status == "duplicate" and piece.style != style:
