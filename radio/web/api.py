@@ -8,7 +8,7 @@ from aiohttp import web
 
 from radio.channel import Channel, ChannelEvent
 from radio.composer import PieceInfo
-from radio.web.streams import SID, STATION, find_channel, json_error
+from radio.web.streams import STATION, find_channel, json_error, listener_sid
 
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -33,18 +33,12 @@ async def list_channels(request: web.Request) -> web.Response:
 
 async def get_channel(request: web.Request) -> web.Response:
     channel = find_channel(request)
-    if channel is None:
-        return json_error(404, f"no channel named {request.match_info['style']!r}")
     return web.json_response(channel_json(channel))
 
 
 async def events(request: web.Request) -> web.StreamResponse:
     channel = find_channel(request)
-    if channel is None:
-        return json_error(404, f"no channel named {request.match_info['style']!r}")
-    sid = request.query.get("sid")
-    if sid is not None and not SID.match(sid):
-        return json_error(400, "sid must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+    sid = listener_sid(request)
     resp = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -95,8 +89,6 @@ def _midi_response(channel: Channel, piece: PieceInfo, beats: list) -> web.Respo
 
 async def piece_midi(request: web.Request) -> web.Response:
     channel = find_channel(request)
-    if channel is None:
-        return json_error(404, f"no channel named {request.match_info['style']!r}")
     piece_id = request.match_info["piece_id"]
     piece = channel.find_piece(piece_id)
     if piece is None:
@@ -106,8 +98,6 @@ async def piece_midi(request: web.Request) -> web.Response:
 
 async def current_midi(request: web.Request) -> web.Response:
     channel = find_channel(request)
-    if channel is None:
-        return json_error(404, f"no channel named {request.match_info['style']!r}")
     piece = channel.heard_piece()
     if piece is None:
         return json_error(404, f"channel {channel.name!r} has not played anything yet")

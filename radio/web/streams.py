@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from aiohttp import web
@@ -18,17 +19,30 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def find_channel(request: web.Request) -> Channel | None:
-    return request.app[STATION].channels.get(request.match_info["style"])
+def json_http_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
+    """The same ``{"error": message}`` answer as :func:`json_error`, to raise from a helper."""
+    return kind(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def find_channel(request: web.Request) -> Channel:
+    """The channel named by the URL's ``{style}``; a 404 JSON answer when there is none."""
+    channel = request.app[STATION].channels.get(request.match_info["style"])
+    if channel is None:
+        raise json_http_error(web.HTTPNotFound, f"no channel named {request.match_info['style']!r}")
+    return channel
+
+
+def listener_sid(request: web.Request) -> str | None:
+    """The optional ``?sid=`` that ties a page's events feed to its MP3 stream."""
+    sid = request.query.get("sid")
+    if sid is not None and not SID.match(sid):
+        raise json_http_error(web.HTTPBadRequest, "sid must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+    return sid
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
     channel = find_channel(request)
-    if channel is None:
-        return json_error(404, f"no channel named {request.match_info['style']!r}")
-    sid = request.query.get("sid")
-    if sid is not None and not SID.match(sid):
-        return json_error(400, "sid must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+    sid = listener_sid(request)
     icy = request.headers.get("Icy-MetaData", "").strip() == "1"
     settings = channel.settings
     resp = web.StreamResponse(
