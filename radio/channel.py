@@ -283,7 +283,8 @@ class Channel:
     def recent_pieces(self) -> list[PieceInfo]:
         """Pieces already heard or playing now, oldest first, with their notes (playback key)."""
         heard = self.broadcaster.heard_time()
-        return [p for p in self._pieces if p.t <= heard or p is self.heard_piece()]
+        current = self.heard_piece()
+        return [p for p in self._pieces if p.t <= heard or p is current]
 
     def find_piece(self, piece_id: str) -> PieceInfo | None:
         return next((p for p in self.recent_pieces() if p.piece_id == piece_id), None)
