@@ -369,6 +369,8 @@ class Broadcaster:
             except OSError:
                 pass  # not a TCP socket (tests on pipes); the backlog check still holds
         burst = b"".join(listener.frame(self._slice(offset), self.title_at))
+        if self.metrics is not None:
+            self.metrics.bytes_sent.labels(self.channel).inc(len(burst))  # the caller writes it
         self.listeners.add(listener)
         log.info(
             "listener joined %s from %s%s%s (%d listening)",

@@ -132,15 +132,18 @@ async def job_events(request: web.Request, admin: AdminService) -> web.StreamRes
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         })
         await response.prepare(request)
-        await send_event(response, "job", job)
-        while job["state"] not in FINAL_STATES:
-            try:
-                job = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
+        try:
             await send_event(response, "job", job)
-        await response.write_eof()
+            while job["state"] not in FINAL_STATES:
+                try:
+                    job = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                await send_event(response, "job", job)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the watcher went away; the job goes on without it
         return response
     finally:
         admin.runner.unwatch(job_id, queue)

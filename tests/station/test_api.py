@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import re
+
 import aiohttp
 
 from radio.music.midi_io import read_midi
@@ -144,7 +146,7 @@ async def test_midi_download_of_the_current_and_a_recent_piece(radio, helpers):
 async def test_healthz_and_metrics(radio, raw_stream, helpers):
     r = await radio({"test": helpers.DroneModel()})
     s = await raw_stream(r.url, "/stream/test.mp3")
-    await s.read_for(0.6)
+    received = len(await s.read_for(0.6))
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/healthz") as resp:
             assert resp.status == 200
@@ -165,6 +167,8 @@ async def test_healthz_and_metrics(radio, raw_stream, helpers):
         'continuo_audio_seconds_total{channel="test"}',
     ):
         assert name in text, name
+    sent = float(re.search(r'continuo_bytes_sent_total\{channel="test"\} (\S+)', text).group(1))
+    assert sent >= 0.95 * received, "the connect burst counts as bytes sent"
 
 
 async def test_a_multiline_description_still_streams(radio, helpers):
