@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
-from radio.audio.synth import Synth
+from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
 from radio.broadcast import Broadcaster, BroadcastSettings
 from radio.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
+from radio.errors import StyleError
 from radio.metrics import StationMetrics
 from radio.styles import Style
 
@@ -48,6 +49,20 @@ class ChannelSettings:
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
             raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
+
+
+def check_playable(style: Style) -> None:
+    """Raise :class:`StyleError` naming the setting of ``style.toml`` a channel cannot play,
+    so the station skips that style instead of failing to start (or playing silence)."""
+    where = f"style {style.name!r} ({style.folder / 'style.toml'})"
+    if not MIN_BPM <= style.tempo_bpm <= MAX_BPM:
+        raise StyleError(f"{where}: tempo_bpm = {style.tempo_bpm!r} must be between {MIN_BPM:g} and {MAX_BPM:g}")
+    if not 0 < style.temperature < float("inf"):
+        raise StyleError(f"{where}: temperature = {style.temperature!r} must be a number above 0")
+    try:
+        check_timbre(style.timbre)
+    except StyleError as exc:
+        raise StyleError(f"{where}: {exc}") from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +98,7 @@ class Channel:
         settings: ChannelSettings | None = None,
         metrics: StationMetrics | None = None,
     ) -> None:
+        check_playable(style)
         self.style = style
         self.settings = settings or ChannelSettings()
         self.metrics = metrics or StationMetrics()

@@ -68,6 +68,10 @@ class Station:
         for style in styles:
             try:
                 await self.add_style(style)
+            except StyleError as exc:
+                skipped.append(style.name)
+                self.skipped[style.name] = str(exc)
+                log.error("style %s skipped: %s", style.name, exc)
             except (ContinuoError, OSError) as exc:
                 skipped.append(style.name)
                 self.skipped[style.name] = str(exc)

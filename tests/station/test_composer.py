@@ -138,3 +138,23 @@ def test_a_real_model_gone_nan_restarts_instead_of_stopping(helpers):
     chunks = run(composer, 4)
     assert reasons == ["exception"] * 4
     assert all(c.beats == [[], []] for c in chunks), "each failure is a short rest"
+
+
+async def test_a_style_with_unplayable_settings_is_skipped_not_fatal(helpers, caplog):
+    import dataclasses
+
+    from radio.station import Station
+    from radio.styles import Timbre
+
+    good = helpers.make_style("good")
+    bad_tempo = dataclasses.replace(helpers.make_style("slow"), tempo_bpm=0.0)
+    bad_timbre = dataclasses.replace(helpers.make_style("mute"), timbre=Timbre(partials=()))
+    station = Station(helpers.fast_settings(), model_loader=lambda path: helpers.DroneModel())
+    skipped = await station.add_styles([bad_tempo, good, bad_timbre])
+    assert skipped == ["slow", "mute"] and list(station.channels) == ["good"]
+    assert "tempo_bpm" in station.skipped["slow"] and "partials" in station.skipped["mute"]
+    await station.start()
+    try:
+        assert station.channels["good"].running
+    finally:
+        await station.stop()
