@@ -131,9 +131,14 @@ def evaluate(
     home = Path(home) if home else continuo_home()
     style_info = resolve_style(style)
     if model_path is None:
-        if style_info is None:
+        # `continuo train` then `continuo evaluate` should measure what was just trained.
+        trained = home / "models" / style / "continuo.npz"
+        if trained.is_file():
+            model_path = trained
+        elif style_info is None:
             raise StyleError(f"unknown style {style!r} and no --model given")
-        model_path = style_info.model_path
+        else:
+            model_path = style_info.model_path
     model = load_model(model_path)
     held = held_out_from_folder(pieces_dir) if pieces_dir else held_out_from_library(model, home)
     targets = targets_for(held.pieces)

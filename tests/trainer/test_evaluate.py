@@ -64,3 +64,16 @@ def test_evaluate_refuses_a_corrupt_model(tmp_path, capsys):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     rc = main(["evaluate", "--style", "folk", "--model", str(bad), "--pieces", str(tmp_path)])
     assert rc == 1 and "corrupt or truncated" in capsys.readouterr().err
+
+
+def test_evaluate_defaults_to_the_model_continuo_train_wrote(tiny_home, tiny_models, tmp_path, capsys):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_home, home)
+    trained = home / "models" / "folk" / "continuo.npz"
+    trained.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_models / "continuo.npz", trained)
+    rc = main(["evaluate", "--style", "folk", "--home", str(home), "--out-dir", str(tmp_path / "r"), "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["model_path"] == str(trained)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", required=True, help="style name")
-    parser.add_argument("--model", type=Path, default=None, help="model file (default: the style's bundled model)")
+    parser.add_argument("--model", type=Path, default=None, help="model file (default: <home>/models/<style>/continuo.npz from `continuo train` if it exists, else the style's bundled model)")
     parser.add_argument("--pieces", type=Path, default=None, help="folder of MIDI files to measure NLL on (default: the model's validation split in the library)")
     parser.add_argument("--seed-model", type=Path, default=None, help="seed baseline model file (default <home>/models/<style>/seed.npz)")
     parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")

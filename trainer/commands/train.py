@@ -74,6 +74,12 @@ def _train(args: argparse.Namespace, emit) -> int:
             f"held-out NLL per beat (sounding notes): model {m['model']['nll_sounding']:.3f}, "
             f"unigram {m['unigram']['nll_sounding']:.3f}; frame accuracy {m['model']['frame_accuracy']:.3f}"
         )
+        print(
+            f"next: continuo evaluate --style {args.style} --model {result.model_path}\n"
+            f"      continuo generate --style {args.style} --model {result.model_path} --minutes 2 --out sample.mp3\n"
+            "      to put it on air, retrain from /admin (it registers and activates versions) "
+            "or copy it to styles/<style>/model.npz"
+        )
     return 0
 
 
