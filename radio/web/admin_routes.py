@@ -59,7 +59,9 @@ async def read_json(request: web.Request) -> Any:
         return None
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    raw = bytearray()  # read() returns what has arrived so far, not the whole body
+    while len(raw) <= MAX_JSON_BYTES and (chunk := await request.content.read(MAX_JSON_BYTES + 1 - len(raw))):
+        raw += chunk
     if len(raw) > MAX_JSON_BYTES:
         raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
     if not raw.strip():

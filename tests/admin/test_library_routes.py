@@ -124,3 +124,26 @@ async def test_create_style_from_files_and_composer(home):
     from radio.config import REPO_ROOT
 
     assert not (REPO_ROOT / "styles" / "bach-like").exists()
+
+
+async def test_a_json_body_that_arrives_in_pieces_is_read_whole(home):
+    import asyncio
+    import json
+
+    body = json.dumps({"name": "slow-client", "description": "x" * 3000}).encode()
+    async with admin_client(home) as client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+        writer.write(
+            b"POST /admin/styles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: {AUTH['Authorization']}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body[:1000]
+        )
+        await writer.drain()
+        await asyncio.sleep(0.3)  # the rest comes later, as from a slow network
+        writer.write(body[1000:])
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert b" 201 " in status_line, status_line + rest
