@@ -3,7 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
     CONTINUO_HOME=/data CONTINUO_HOST=0.0.0.0 CONTINUO_PORT=8000
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY radio ./radio
 COPY trainer ./trainer
 COPY scraper ./scraper

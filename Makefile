@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
-HOST ?= 0.0.0.0
+# make serve PORT=… HOST=…; CONTINUO_PORT/CONTINUO_HOST in the environment work too.
+PORT ?= $(or $(CONTINUO_PORT),8000)
+HOST ?= $(or $(CONTINUO_HOST),0.0.0.0)
 # The radio's BLAS must not fight the synth/encoder for the 2 cores (see bench/).
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
@@ -24,7 +25,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,train,scrape,scale,corpus]'
+	$(BIN)/pip install -q -e '.[dev,train,scrape,corpus]'
 	touch $(VENV)/.runtime $@
 
 install: $(VENV)/.runtime ## create .venv with the station installed (.venv/bin/continuo)

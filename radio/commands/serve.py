@@ -17,10 +17,17 @@ DEFAULT_HOST = "127.0.0.1"
 SHUTDOWN_SECONDS = 3.0
 
 
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535)")
+    return port
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("CONTINUO_HOST") or DEFAULT_HOST,
                         help=f"address to listen on (env CONTINUO_HOST; default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=env_int("CONTINUO_PORT", DEFAULT_PORT),
+    parser.add_argument("--port", type=port_number, default=env_int("CONTINUO_PORT", DEFAULT_PORT),
                         help=f"port (env CONTINUO_PORT; default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--styles", default="", help="comma-separated styles to play (default: every style in styles/)")
     parser.add_argument("--bitrate", type=int, default=128, help="MP3 bitrate in kbps (default 128)")
