@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 FILE_PRIORITY = 10
 
 
+def clean_text(text: str | None) -> str:
+    """Whitespace collapsed to single spaces, as text pulled out of HTML needs."""
+    return " ".join((text or "").split())
+
+
 class MidiSpider(scrapy.Spider):
     default_base_url = ""
     # Hosts the site's own absolute links use; with --base-url they are rewritten to the mirror.

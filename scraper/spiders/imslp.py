@@ -21,14 +21,10 @@ from typing import Iterator
 import scrapy
 
 from scraper.items import MidiItem
-from scraper.spiders.base import MidiSpider
+from scraper.spiders.base import MidiSpider, clean_text
 
 API_PATH = "imslpscripts/API.ISCR.php?account=worklist/disclaimer=accepted/sort=id/type=2/start={start}/retformat=json"
 MIDI_HEADING = "synthesized/midi"
-
-
-def _clean(text: str) -> str:
-    return " ".join((text or "").split())
 
 
 class ImslpSpider(MidiSpider):
@@ -64,14 +60,14 @@ class ImslpSpider(MidiSpider):
         self.count_page()
         info = {}
         for row in response.xpath("//tr[th and td][not(ancestor::table[contains(@class, 'we_edition_info')])]"):
-            label = _clean(" ".join(row.xpath("./th//text()").getall()))
+            label = clean_text(" ".join(row.xpath("./th//text()").getall()))
             if label and label not in info:
-                info[label] = _clean(" ".join(row.xpath("./td//text()").getall()))
+                info[label] = clean_text(" ".join(row.xpath("./td//text()").getall()))
         composer = info.get("Composer") or listed.get("composer", "")
-        title = info.get("Work Title") or listed.get("worktitle", "") or _clean(response.css("h1::text").get(""))
+        title = info.get("Work Title") or listed.get("worktitle", "") or clean_text(response.css("h1::text").get(""))
         for block in response.css("div.we"):
             heading = block.xpath("preceding-sibling::*[self::h2 or self::h3 or self::h4 or self::h5][1]")
-            if _clean(" ".join(heading.xpath(".//text()").getall())).lower() != MIDI_HEADING:
+            if clean_text(" ".join(heading.xpath(".//text()").getall())).lower() != MIDI_HEADING:
                 continue
             link = block.css("div.we_file_download a[href]")
             if not link:
@@ -87,6 +83,6 @@ class ImslpSpider(MidiSpider):
                 piece_style=info.get("Piece Style", ""),
                 instrument=info.get("Instrumentation", ""),
                 key=info.get("Key", ""),
-                licence_text=_clean(" ".join(licence.xpath(".//text()").getall())),
+                licence_text=clean_text(" ".join(licence.xpath(".//text()").getall())),
             )
             yield from self.midi_request(item)

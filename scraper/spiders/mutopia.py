@@ -17,11 +17,7 @@ from typing import Iterator
 import scrapy
 
 from scraper.items import MidiItem
-from scraper.spiders.base import MidiSpider
-
-
-def _clean(text: str) -> str:
-    return " ".join((text or "").split())
+from scraper.spiders.base import MidiSpider, clean_text
 
 
 class MutopiaSpider(MidiSpider):
@@ -46,23 +42,23 @@ class MutopiaSpider(MidiSpider):
                 if "piece-info.cgi" in (link.attrib.get("href") or ""):
                     yield response.follow(link, callback=self.parse_piece, errback=self.page_failed)
         for link in response.css("a"):
-            if _clean(link.css("::text").get("")).startswith("Next"):
+            if clean_text(link.css("::text").get("")).startswith("Next"):
                 yield response.follow(link, callback=self.parse_listing, errback=self.page_failed)
 
     def parse_piece(self, response: scrapy.http.Response) -> Iterator[MidiItem | scrapy.Request]:
         self.count_page()
         fields = {}
         for cell in response.css("td"):
-            label = _clean(cell.css("b::text").get(""))
+            label = clean_text(cell.css("b::text").get(""))
             if label.endswith(":"):
-                value = _clean(" ".join(cell.xpath("./node()[not(self::b)]//text() | ./text()").getall()))
+                value = clean_text(" ".join(cell.xpath("./node()[not(self::b)]//text() | ./text()").getall()))
                 fields[label.rstrip(":")] = value
-        composer = _clean(response.css("h4::text").get(""))
+        composer = clean_text(response.css("h4::text").get(""))
         composer = re.sub(r"\s*\([^)]*\)$", "", re.sub(r"^by\s+", "", composer))  # "by X (1685–1750)" -> "X"
         composer = composer.strip("() ")  # "(Traditional)" -> "Traditional"
-        licence_text = _clean(response.xpath("//td[b[contains(., 'Copyright')]]/a[1]//text()").get(""))
+        licence_text = clean_text(response.xpath("//td[b[contains(., 'Copyright')]]/a[1]//text()").get(""))
         for link in response.css("a"):
-            label = _clean(link.css("::text").get(""))
+            label = clean_text(link.css("::text").get(""))
             if not label.startswith("MIDI file"):
                 continue
             item = MidiItem(
@@ -70,7 +66,7 @@ class MutopiaSpider(MidiSpider):
                 url=self.rebase(response.urljoin(link.attrib["href"])),
                 page_url=response.url,
                 composer=composer,
-                title=_clean(response.css("h2::text").get("")),
+                title=clean_text(response.css("h2::text").get("")),
                 piece_style=fields.get("Style", ""),
                 instrument=fields.get("Instrument(s)", ""),
                 licence_text=licence_text or fields.get("Copyright", ""),
