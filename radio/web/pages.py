@@ -32,8 +32,11 @@ def setup(app: web.Application, station: Any) -> None:
         return web.FileResponse(INDEX, status=status, headers=REVALIDATE)
 
     async def static(request: web.Request) -> web.FileResponse:
-        path = (STATIC / request.match_info["path"]).resolve()
-        if not path.is_relative_to(STATIC.resolve()) or not path.is_file():
+        try:
+            path = (STATIC / request.match_info["path"]).resolve()
+        except (ValueError, OSError):  # a NUL byte or an impossible name: no such file either
+            path = None
+        if path is None or not path.is_relative_to(STATIC.resolve()) or not path.is_file():
             raise web.HTTPNotFound(text=f"no static file {request.match_info['path']!r}")
         return web.FileResponse(path, headers=REVALIDATE)
 

@@ -68,6 +68,7 @@ async def static_files(client: TestClient) -> None:
     assert (await client.get("/static/%2e%2e/pages.py")).status == 404
     # ../pages.py exists (radio/web/pages.py): only the guard keeps it from being served.
     assert (await client.get("/static/..%2fpages.py")).status == 404
+    assert (await client.get("/static/js%00.js")).status == 404  # not a 500 from the path library
 
 
 def test_every_module_import_resolves_to_a_file():
