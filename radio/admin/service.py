@@ -284,7 +284,10 @@ class AdminService:
             within = self.swap_seconds if within_seconds is None else within_seconds
             channel = self.station.channels.get(name)
             if channel is None:
-                channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
+                try:
+                    channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
+                except StyleError as exc:  # its style.toml asks for something a channel cannot play
+                    raise Unprocessable(f"style {name!r} cannot go on air: {exc}") from exc
                 how = "a new channel"
             elif channel.model_version == found.version == channel.upcoming_model_version:
                 how = "already playing"

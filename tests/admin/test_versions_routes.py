@@ -113,3 +113,17 @@ async def test_activating_the_playing_version_cancels_a_pending_swap(home, tmp_p
         assert r.status == 200 and (await r.json())["swap"] != "already playing"
         assert channel.upcoming_model_version == bundled["version"]
         assert service.registry.active_version("folk") is None
+
+
+async def test_a_style_that_cannot_play_is_refused_with_the_reason(home, tmp_path):
+    folder = home / "styles" / "too-fast"
+    folder.mkdir(parents=True)
+    (folder / "style.toml").write_text('name = "Too fast"\ntempo_bpm = 5000\n[corpus]\nstyles = ["folk"]\n')
+    async with admin_client(home, start=True) as client:
+        service = client.app[ADMIN].service
+        candidate = tmp_path / "candidate.npz"
+        shutil.copyfile(OTHER_MODEL, candidate)
+        new, _ = service.registry.register("too-fast", candidate, {}, None)
+        r = await client.post(f"/admin/styles/too-fast/models/{new.version}/activate", headers=AUTH)
+        assert r.status == 422 and "tempo_bpm" in (await r.json())["error"]
+        assert "too-fast" not in service.station.channels
