@@ -170,8 +170,8 @@ class Channel:
         compose_h, synth_h, encode_h = (stage.labels(self.name, s) for s in ("compose", "synth", "encode"))
         audio = self.metrics.audio_seconds.labels(self.name)
         frames_out = 0
-        try:
-            while not self._stop.is_set():
+        while not self._stop.is_set():
+            try:
                 lead = self._produced_seconds - clock.position() - self.settings.ahead_seconds
                 if lead > 0:
                     self._stop.wait(min(lead, 0.1))
@@ -195,9 +195,12 @@ class Channel:
                 frames_out += len(frames)
                 self._produced_seconds = frames_out * frame_seconds
                 self._call(self._deliver, chunk, frames)
-        except BaseException as exc:  # noqa: BLE001 - recorded for /healthz, then the thread ends
-            self.failed = exc
-            log.exception("channel %s: the render chain stopped", self.name)
+            except Exception as exc:  # noqa: BLE001 - a broken chunk must not end the channel
+                # Listeners hear a short rest; /healthz shows the error; the chain goes on.
+                self.failed = exc
+                log.exception("channel %s: the render chain failed; carrying on after a short rest", self.name)
+                self._count_restart("render-chain")
+                self._stop.wait(0.5)
 
     def _call(self, fn, *args) -> None:
         assert self._loop is not None
@@ -359,4 +362,5 @@ class Channel:
             "underruns": self.broadcaster.underruns,
             "composer_restarts": self.composer.restarts,
             "stream_seconds": round(self.broadcaster.released_seconds, 3),
+            "last_error": f"{type(self.failed).__name__}: {self.failed}" if self.failed else None,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import time
 from collections import Counter
@@ -153,7 +154,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
     val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
     model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
 
-    checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}"
+    checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}-{os.getpid()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
     budget = TimeBudget(config.minutes * 60 if config.minutes else None)
     early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp.patience, restore_best_weights=True)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,11 @@ class AdminService:
                         "; its trainer was still running and was killed" if killed else "")
         scratch = self.home / SCRATCH_DIR
         for leftover in scratch.glob("*") if scratch.is_dir() else ():
-            leftover.unlink(missing_ok=True)  # partial models of jobs that will never finish
+            # partial models of jobs that will never finish
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         for name, version in (await asyncio.to_thread(self.registry.styles_with_active)).items():
             # Channels the server was asked to play get their active version; a style created
             # here comes on air by itself. Other bundled styles stay off, as the server chose.

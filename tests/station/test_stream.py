@@ -187,3 +187,27 @@ async def test_hot_swap_keeps_the_stream_continuous(radio, raw_stream, helpers):
     assert channel.model_version == "new-111111"
     assert channel.now_playing()["model_version"] == "new-111111"
     assert channel.listeners == 1
+
+
+async def test_an_unexpected_render_failure_costs_a_rest_not_the_channel(radio, raw_stream, helpers):
+    r = await radio({"test": helpers.DroneModel()})
+    channel = r.station.channels["test"]
+    s = await raw_stream(r.url, "/stream/test.mp3")
+    await s.read_for(0.5)
+    real = channel.composer.next_chunk
+    broken = [True]
+
+    def next_chunk_once_broken():
+        if broken[0]:
+            broken[0] = False
+            raise RuntimeError("a bug outside the model")
+        return real()
+
+    channel.composer.next_chunk = next_chunk_once_broken
+    t0 = time.perf_counter()
+    body = await s.read_for(4.0)
+    elapsed = time.perf_counter() - t0
+    assert not broken[0], "the failure was injected"
+    assert channel.running and channel.listeners == 1
+    assert len(body) >= (elapsed - 1.0) * helpers.BYTES_PER_SECOND, "audio kept coming after the failure"
+    assert "a bug outside the model" in channel.status()["last_error"]
