@@ -211,10 +211,13 @@ class IcecastPusher:
             writer.close()
 
 
+def start_pusher(channel: "Channel", target: IcecastTarget) -> IcecastPusher:
+    pusher = IcecastPusher(channel, target)
+    pusher.start()
+    return pusher
+
+
 def push_all(channels: "list[Channel]", url: str) -> list[IcecastPusher]:
     """Start a pusher for every channel; returns them so the caller can stop them."""
     target = IcecastTarget.parse(url)
-    pushers = [IcecastPusher(channel, target) for channel in channels]
-    for pusher in pushers:
-        pusher.start()
-    return pushers
+    return [start_pusher(channel, target) for channel in channels]

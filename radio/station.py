@@ -38,6 +38,8 @@ class Station:
         self.skipped: dict[str, str] = {}  # style -> why it has no channel (shown on /healthz)
         self._load = model_loader
         self._started = False
+        # Called with each channel started after the station itself (e.g. to push it to Icecast).
+        self.on_channel_started: list[Callable[[Channel], None]] = []
 
     async def start(self) -> None:
         self._started = True
@@ -60,6 +62,8 @@ class Station:
         self.skipped.pop(style.name, None)
         if self._started:
             await channel.start()
+            for hook in self.on_channel_started:
+                hook(channel)
         return channel
 
     async def add_styles(self, styles: list[Style]) -> list[str]:

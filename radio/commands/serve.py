@@ -109,7 +109,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
-    from radio.icecast import IcecastTarget, push_all
+    from radio.icecast import IcecastTarget, push_all, start_pusher
     from radio.station import Station
     from radio.web.app import create_app
 
@@ -137,6 +137,9 @@ async def serve(args: argparse.Namespace) -> int:
         raise ContinuoError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     await station.start()
     pushers = push_all(list(station.channels.values()), args.icecast) if args.icecast else []
+    if args.icecast:  # a style put on air later from /admin goes to Icecast too
+        target = IcecastTarget.parse(args.icecast)
+        station.on_channel_started.append(lambda channel: pushers.append(start_pusher(channel, target)))
     port = runner.addresses[0][1] if runner.addresses else args.port
     log.info(
         "listening on http://%s:%d/ with %d channel(s): %s",

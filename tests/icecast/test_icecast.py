@@ -220,3 +220,28 @@ async def test_a_garbled_answer_is_retried_not_fatal():
         await pusher.stop()
         await station.stop()
         server.close()
+
+
+async def test_a_channel_added_after_start_is_pushed_too(icecast):
+    from radio.icecast import start_pusher
+
+    target = IcecastTarget.parse(f"icecast://source:{PASSWORD}@127.0.0.1:{icecast}")
+    station = Station(ChannelSettings(ahead_seconds=1.0, seed=3))
+    pushers: list[IcecastPusher] = []
+    station.on_channel_started.append(lambda channel: pushers.append(start_pusher(channel, target)))
+    await station.start()
+    style = get_style("medieval")
+    try:
+        await station.add_style(style, load_model(style.model_path))  # as the admin does for a new style
+        assert len(pushers) == 1
+        await asyncio.wait_for(pushers[0].connected.wait(), 15)
+        deadline = time.monotonic() + 10
+        status = b""
+        while b"/medieval.mp3" not in status and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)  # Icecast lists a mount once its first audio arrived
+            _, status = await fetch(icecast, "/status-json.xsl", 2.0)
+        assert b"/medieval.mp3" in status
+    finally:
+        for pusher in pushers:
+            await pusher.stop()
+        await station.stop()
