@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from radio.metrics import StationMetrics
+from radio.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +210,8 @@ class Broadcaster:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"broadcast-{self.channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for listener in list(self.listeners):
             if listener.chunked and not listener.transport.is_closing():
                 listener.transport.write(b"0\r\n\r\n")  # a clean end of the body: clients reconnect

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from radio.broadcast import header_text
 from radio.errors import ContinuoError
+from radio.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from radio.channel import Channel
@@ -107,13 +108,8 @@ class IcecastPusher:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"icecast-{self.channel.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         delay = self.retry_min
