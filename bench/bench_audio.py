@@ -10,12 +10,12 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import platform
 import random
 import time
 
 import numpy as np
 
+from bench.run_all import machine
 from radio.audio.mp3 import Mp3Encoder
 from radio.audio.synth import Synth
 from radio.styles import Timbre, discover_styles
@@ -24,14 +24,6 @@ SECONDS = 30.0
 CHUNK_BEATS = 16  # the composer hands the synth about this much at a time
 ENCODE_CHUNK = 5512  # 0.125 s
 RUNS = 3
-
-
-def machine() -> str:
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, numpy {np.__version__}"
 
 
 def voice_stream(voices: int, beats: int, seed: int = 0) -> list:
@@ -108,7 +100,7 @@ def main() -> None:
         threadpool_limits(1)
     except ImportError:
         pass
-    print(f"machine: {machine()}")
+    print(f"machine: {machine(f'numpy {np.__version__}')}")
     styles = discover_styles()
     timbres = {name: s.timbre for name, s in styles.items()} or {"default": Timbre()}
     print(f"synth, {SECONDS:.0f} s of music rendered {CHUNK_BEATS} beats at a time (x real time, CPU / wall):")

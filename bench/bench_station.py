@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -27,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.run_all import machine
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 AUDIO_SECONDS = 60.0  # of music per stage measurement
@@ -35,15 +36,6 @@ LISTENER_WINDOW = 20.0
 CHANNEL_STEPS = (8, 16, 24, 32, 48, 64)
 CHANNEL_WINDOW = 10.0
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-
-
-def machine() -> str:
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}; load average {load} (a shared machine)"
 
 
 # --- stage speed ------------------------------------------------------------------------
@@ -261,7 +253,8 @@ def listener_capacity(server: Server, styles: list[str]) -> tuple[int, int, dict
 
 
 def main() -> None:
-    print(f"machine: {machine()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {machine(f'load average {load} (a shared machine)')}")
     print("note: other agents share these 2 cores; wall-clock figures move with their load")
     rt = stage_speed()
     print(f"channels one core keeps ahead of real time: about {rt:.0f} by CPU arithmetic; measured:")

@@ -16,12 +16,13 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def machine() -> str:
+def machine(*details: str) -> str:
+    """The line every benchmark prints first: host, cores, CPU, Python, plus ``details``."""
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return ", ".join([f"{platform.node()}: {os.cpu_count()} cores", cpu, f"Python {platform.python_version()}", *details])
 
 
 def main(argv: list[str]) -> int:
