@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import platform
 import sys
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from radio.library.base import utc_now
 from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import Encoding
 
@@ -57,7 +57,7 @@ def make_header(encoding: Encoding, **fields: Any) -> dict[str, Any]:
     return {
         "encoding": encoding.name,
         "encoding_version": encoding.version,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         "versions": library_versions(),
         **fields,
     }

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
-from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore, utc_now
+from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore
+from radio.library.base import utc_now
 
 log = logging.getLogger("radio.admin")
 

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radio.admin.jobs import DB_FILE, utc_now
+from radio.admin.jobs import DB_FILE
+from radio.library.base import utc_now
 from radio.errors import ModelFileError
 from radio.styles import Style
 

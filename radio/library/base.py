@@ -7,7 +7,13 @@ implement the same protocols, and one contract test suite runs against every bac
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable, Protocol
+
+
+def utc_now() -> str:
+    """The timestamp format of every record in the library and the admin store (ISO 8601, UTC)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass

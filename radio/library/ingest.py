@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from radio.library import Library
-from radio.library.base import PieceRecord
+from radio.library.base import PieceRecord, utc_now
 from radio.music.prepare import PreparedPiece, prepare_piece
 from radio.styles import check_style_name
 
@@ -62,7 +61,7 @@ def ingest_midi(
         transpose=prepared.transpose,
         beats=prepared.beats,
         tempo_bpm=float(prepared.tempo_bpm),
-        added_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        added_at=utc_now(),
         extra=dict(extra or {}),
     )
     blob_was_there = library.blobs.exists(piece.blob_key)

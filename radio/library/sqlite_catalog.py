@@ -13,12 +13,11 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from radio.errors import LibraryError
-from radio.library.base import PieceRecord, SourceRecord
+from radio.library.base import PieceRecord, SourceRecord, utc_now
 
 # Each entry brings the schema from version i to i + 1. Append, never edit.
 MIGRATIONS: list[str] = [
@@ -60,10 +59,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 PIECE_COLUMNS = [f.name for f in fields(PieceRecord)]
 RECORD_COLUMNS = [f.name for f in fields(SourceRecord)]
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class SqliteCatalog:
