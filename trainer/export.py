@@ -19,6 +19,7 @@ import numpy as np
 from radio.library.base import utc_now
 from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import Encoding
+from radio.music.tokens import TokenEncoding
 
 STORAGE_DTYPE = np.float16
 
@@ -38,6 +39,8 @@ def model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
             k += 1
         elif isinstance(layer, keras.layers.Dense):
             arrays["head_kernel"], arrays["head_bias"] = layer.get_weights()
+        elif isinstance(layer, keras.layers.Embedding):
+            (arrays["embedding"],) = layer.get_weights()
     return {name: a.astype(STORAGE_DTYPE) for name, a in arrays.items()}
 
 
@@ -53,7 +56,7 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def make_header(encoding: Encoding, **fields: Any) -> dict[str, Any]:
+def make_header(encoding: Encoding | TokenEncoding, **fields: Any) -> dict[str, Any]:
     return {
         "encoding": encoding.name,
         "encoding_version": encoding.version,
@@ -63,7 +66,7 @@ def make_header(encoding: Encoding, **fields: Any) -> dict[str, Any]:
     }
 
 
-def export_model(keras_model: keras.Model, path: str | Path, encoding: Encoding, **header_fields: Any) -> str:
+def export_model(keras_model: keras.Model, path: str | Path, encoding: Encoding | TokenEncoding, **header_fields: Any) -> str:
     """Write the model file atomically; return its version id."""
     return write_model_file(path, model_arrays(keras_model), make_header(encoding, **header_fields))
 

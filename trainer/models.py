@@ -7,6 +7,10 @@ Losses are in nats per beat (summed over pitches, averaged over beats):
   cross-entropy. The first two terms are the full NLL of the beat's notes with their ties;
   the count head only steers the sampler.
 Padding rows (no count bit) weigh nothing.
+
+token: the cross-entropy of each next token (radio/music/tokens.py), in nats per token;
+padding tokens weigh nothing. Per beat, it is the sum over the beat's note tokens and the
+position token that closes it: the exact NLL of the beat's notes with their ties.
 """
 
 from __future__ import annotations
@@ -35,9 +39,19 @@ class HyperParameters:
     # Random transposition of training batches, ± semitones. Off: with the data already in C/Am it
     # teaches other keys; on renaissance it raised held-out NLL from 1.73 to 2.41 in the same 6 min.
     augment: int = 0
+    embedding: int = 64  # token model only
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_model(cls, model: str, **given) -> "HyperParameters":
+        """The defaults for a model kind, with the given (non-None) values on top. A token
+        model's window and stride count tokens, not beats: 384 tokens is 60-100 beats of
+        four-part music; windows do not overlap, since every token already has the LSTM's
+        whole window before it as context."""
+        defaults = dict(window=384, stride=384, dropout=0.3, batch=32) if model == "token" else {}
+        return cls(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
 
 def build_model(encoding: Encoding, hp: HyperParameters, output_bias: np.ndarray | None = None) -> keras.Model:
@@ -54,6 +68,24 @@ def build_model(encoding: Encoding, hp: HyperParameters, output_bias: np.ndarray
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate, clipnorm=1.0),
         loss=BeatLoss(encoding),
+    )
+    return model
+
+
+def build_token_model(encoding, hp: HyperParameters, output_bias: np.ndarray | None = None) -> keras.Model:
+    """Embedding -> LSTM stack -> softmax over the vocabulary, predicting the next token."""
+    inputs = keras.Input((None,), dtype="int32", name="tokens")
+    x = layers.Embedding(encoding.vocab_size, hp.embedding, name="embedding")(inputs)
+    for k in range(hp.layers):
+        x = layers.LSTM(hp.hidden, return_sequences=True, name=f"lstm{k}")(x)
+        x = layers.Dropout(hp.dropout, name=f"dropout{k}")(x)
+    bias_init = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
+    logits = layers.Dense(encoding.vocab_size, name="head", bias_initializer=bias_init)(x)
+    model = keras.Model(inputs, logits, name="token_lstm")
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.learning_rate, clipnorm=1.0),
+        # ignore_class: padding targets weigh nothing, and the mean is over real tokens.
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0, name="token_nll"),
     )
     return model
 

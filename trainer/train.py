@@ -24,13 +24,13 @@ from trainer.models import HyperParameters
 
 log = logging.getLogger(__name__)
 
-MODELS = ("continuo", "seed")
+MODELS = ("token", "continuo", "seed")  # token: the notes of a beat chosen together (the default)
 
 
 @dataclass
 class TrainConfig:
     style: str
-    model: str = "continuo"
+    model: str = "token"
     epochs: int = 30
     minutes: float | None = None
     seed: int = 0
@@ -100,7 +100,7 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
 
     model, fit = fit_model(config, data, home, emit)
     round_to_storage(model)  # from here on, the weights are exactly what the file will hold
-    metrics = {**held_out_metrics(model_arrays(model), config.model, data), **fit}
+    metrics = {**held_out_metrics(model_arrays(model), config.model, data, config.hp), **fit}
     header = {
         "style": config.style,
         "model": config.model,
@@ -112,6 +112,8 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     }
     version = export_model(model, out, get_encoding(config.model), **header)
     title = f"{config.style}: {config.model} model ({config.hp.hidden} units)"
+    if config.model == "token":
+        title += ", loss in nats per token"
     png = loss_curve(fit["history"], out.with_suffix(".loss.png"), title)
     if emit:
         emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
@@ -125,8 +127,11 @@ def load_data(config: TrainConfig, home: Path) -> tuple[tuple[str, ...], StyleDa
     try:
         corpus_styles = corpus_styles_for(config.style, library)
         hp = config.hp
+        # A frame model needs one whole window of beats; a token model pads short pieces, but
+        # less than 128 beats (8 bars) is not enough music to learn a style from either way.
+        window = 128 if config.model == "token" else hp.window
         data = build_style_data(
-            library, config.style, corpus_styles, window=hp.window, val_fraction=hp.val_fraction, seed=config.seed
+            library, config.style, corpus_styles, window=window, val_fraction=hp.val_fraction, seed=config.seed
         )
     finally:
         library.close()
@@ -146,13 +151,27 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
 
     hp = config.hp
     encoding = get_encoding(config.model)
-    train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
-    val_windows = build_windows(data.val, encoding, hp.window, hp.window)
-    train_ds = make_dataset(
-        train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
-    )
-    val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
-    model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
+    if encoding.is_token:
+        from trainer.models import build_token_model
+        from trainer.token_data import TokenBatches, build_token_windows, initial_token_bias
+
+        train_windows = build_token_windows(data.train, encoding, hp.window, hp.stride)
+        val_windows = build_token_windows(data.val, encoding, hp.window, hp.window)
+        train_ds = TokenBatches(
+            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
+        )
+        val_ds = TokenBatches(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
+        model = build_token_model(encoding, hp, initial_token_bias(train_windows, encoding))
+        per_epoch = train_windows.target_tokens(hp.window)
+    else:
+        train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
+        val_windows = build_windows(data.val, encoding, hp.window, hp.window)
+        train_ds = make_dataset(
+            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
+        )
+        val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
+        model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
+        per_epoch = train_windows.target_beats(hp.window)
 
     checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}-{os.getpid()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -184,7 +203,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         "best_epoch": int(early.best_epoch) + 1 if early.best_weights is not None else epochs_run,
         "stopped_by": "time budget" if budget.exhausted else ("early stopping" if early.stopped_epoch else "epochs"),
         "train_seconds": round(seconds, 1),
-        "train_timesteps_per_epoch": train_windows.target_beats(hp.window),
+        "train_timesteps_per_epoch": per_epoch,
         "history": losses,
     }
 
@@ -201,17 +220,19 @@ def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...]) -> dict:
     }
 
 
-def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: StyleData) -> dict:
+def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: StyleData, hp: HyperParameters | None = None) -> dict:
     """The validation figures for these (storage-rounded) weights, computed by radio/model."""
     from radio.model import StyleModel
-    from trainer.metrics import Unigram, out_of_range_fraction, predict_logits, score, sound_probs, struck_probs, targets_for
+    from trainer.metrics import Unigram, out_of_range_fraction, score_model, targets_for, token_scores
 
     enc = get_encoding(encoding_name)
     model = StyleModel({"encoding": enc.name, "encoding_version": enc.version}, arrays, version="")
     val = [p.notes for p in data.val]
     targets = targets_for(val)
-    logits = predict_logits(model, val)
-    ours = score(sound_probs(model, logits), targets, struck_probs(model, logits))
+    if enc.is_token and hp is not None:
+        ours = token_scores(model, val, window=hp.window)
+    else:
+        ours = score_model(model, val, targets)
     unigram = Unigram.fit([p.notes for p in data.train]).score(targets)
     return {
         "held_out": {"pieces": len(val), "beats": targets.beats, "out_of_range_notes": out_of_range_fraction(val)},
@@ -223,8 +244,8 @@ def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: St
 def metrics_summary(metrics: dict) -> dict:
     """The small dict the ``done`` event carries."""
     out = {
-        "nll_per_beat": {"model": metrics["model"]["nll_sounding"], "unigram": metrics["unigram"]["nll_sounding"]},
-        "frame_accuracy": {"model": metrics["model"]["frame_accuracy"], "unigram": metrics["unigram"]["frame_accuracy"]},
+        "nll_per_beat": {"model": metrics["model"].get("nll_sounding"), "unigram": metrics["unigram"]["nll_sounding"]},
+        "frame_accuracy": {"model": metrics["model"].get("frame_accuracy"), "unigram": metrics["unigram"]["frame_accuracy"]},
         "held_out": metrics["held_out"],
         "epochs_run": metrics["epochs_run"],
         "train_seconds": metrics["train_seconds"],

@@ -96,15 +96,21 @@ def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, float | None]:
 def heldout_nll(metrics: dict[str, Any] | None) -> float | None:
     """The model's held-out negative log-likelihood per beat, if the metrics carry one.
 
-    The trainer's done event reports ``{"nll_per_beat": {"model": x, "unigram": y}}``; a model
-    file's header holds ``{"model": {"nll_sounding": x, ...}, ...}``. A bare number is accepted
-    as well, as is a top-level ``heldout_nll``.
+    The full NLL (the beat's notes with struck/held) comes first: it is the one measure that
+    token and continuo models both have, so versions of either kind compare on it. A seed
+    model has only the NLL of the sounding notes, which is used when nothing else is there.
+    The trainer's done event reports ``{"nll_full_per_beat": {"model": x}, "nll_per_beat": ...}``;
+    a model file's header holds ``{"model": {"nll_full": x, "nll_sounding": y}, ...}``. A bare
+    number is accepted as well, as is a top-level ``heldout_nll``.
     """
     if not metrics:
         return None
     candidates: list[Any] = [metrics.get("heldout_nll")]
+    full = metrics.get("nll_full_per_beat")
+    if isinstance(full, dict):
+        candidates.append(full.get("model"))
     if isinstance(metrics.get("model"), dict):  # a model file's header: the full metrics
-        candidates.append(metrics["model"].get("nll_sounding"))
+        candidates += [metrics["model"].get("nll_full"), metrics["model"].get("nll_sounding")]
     nll = metrics.get("nll_per_beat")
     if isinstance(nll, dict):
         candidates += [nll.get(k) for k in ("model", "heldout", "test", "val")]

@@ -11,6 +11,7 @@ from radio.errors import ModelFileError
 from radio.model.lstm import LSTMLayer, LSTMStack
 from radio.model.modelfile import read_model_file
 from radio.music.encoding import Encoding, get_encoding
+from radio.music.tokens import TokenEncoding
 from radio.music.notes import ListOfNotes
 
 
@@ -21,7 +22,7 @@ class StyleModel:
         self.header = header
         self.version = version
         self.path = path
-        self.encoding: Encoding = get_encoding(header["encoding"])
+        self.encoding: Encoding | TokenEncoding = get_encoding(header["encoding"])
         self.network = build_network(self.encoding, arrays, path)
 
     @property
@@ -36,7 +37,24 @@ class StyleModel:
         primer: ListOfNotes | None = None,
         max_note_beats: int = 32,
         max_silence_beats: int = 16,
-    ) -> "BeatSampler":
+        top_p: float = 1.0,
+        max_notes: int = 10,
+    ) -> "BeatSampler | TokenSampler":
+        """A beat stream from this model. ``top_p`` and ``max_notes`` apply to token models
+        (a frame model's count head already bounds its notes per beat)."""
+        if self.encoding.is_token:
+            from radio.model.token_sampler import TokenSampler
+
+            return TokenSampler(
+                self,
+                temperature=temperature,
+                seed=seed,
+                primer=primer,
+                max_note_beats=max_note_beats,
+                max_silence_beats=max_silence_beats,
+                top_p=top_p,
+                max_notes=max_notes,
+            )
         from radio.model.sampler import BeatSampler
 
         return BeatSampler(
@@ -52,9 +70,19 @@ class StyleModel:
         return f"StyleModel({self.encoding.name!r}, style={self.style!r}, version={self.version!r})"
 
 
-def build_network(encoding: Encoding, arrays: dict[str, np.ndarray], path: Path | None) -> LSTMStack:
+def build_network(encoding: Encoding | TokenEncoding, arrays: dict[str, np.ndarray], path: Path | None) -> LSTMStack:
     where = f"model file {path}" if path else "model"
     layers: list[LSTMLayer] = []
+    embedding = None
+    if encoding.is_token:
+        embedding = arrays.get("embedding")
+        if embedding is None:
+            raise ModelFileError(f"{where} lacks the array 'embedding'; it is incomplete")
+        if embedding.ndim != 2 or embedding.shape[0] != encoding.vocab_size:
+            raise ModelFileError(
+                f"{where}: the embedding has shape {embedding.shape}, expected ({encoding.vocab_size}, dim) "
+                f"for the {encoding.name!r} encoding"
+            )
     try:
         k = 0
         while f"lstm{k}_kernel" in arrays:
@@ -65,7 +93,7 @@ def build_network(encoding: Encoding, arrays: dict[str, np.ndarray], path: Path 
         raise ModelFileError(f"{where} lacks the array {exc.args[0]!r}; it is incomplete") from None
     if not layers:
         raise ModelFileError(f"{where} has no LSTM layers")
-    size = encoding.input_size
+    size = encoding.input_size if embedding is None else embedding.shape[1]
     for k, layer in enumerate(layers):
         H = layer.units
         if layer.kernel.shape != (size, 4 * H) or layer.recurrent.shape != (H, 4 * H) or layer.bias.shape != (4 * H,):
@@ -79,7 +107,7 @@ def build_network(encoding: Encoding, arrays: dict[str, np.ndarray], path: Path 
             f"{where}: the output layer has shape {head_kernel.shape}, expected {(size, encoding.output_size)} "
             f"for the {encoding.name!r} encoding"
         )
-    return LSTMStack(layers, head_kernel, head_bias)
+    return LSTMStack(layers, head_kernel, head_bias, embedding)
 
 
 def load_model(path: str | Path) -> StyleModel:

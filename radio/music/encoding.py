@@ -16,6 +16,9 @@ transposition the corpus never leaves that range; pitches outside it are dropped
 
 Every training sequence starts with one empty beat at position 15 (the beat before the first
 downbeat), which is also what a sampler with no primer feeds first.
+
+The third encoding, ``token`` (radio/music/tokens.py), is not a frame per beat but a token per
+note; it is registered here so that model files name any of the three the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from radio.music.notes import HELD, STRUCK, NoteEvent
+from radio.music.tokens import TOKEN, TokenEncoding
 
 COUNT_CLASSES = 10
 POSITIONS = 16  # 16ths in a 4/4 bar
@@ -39,6 +43,7 @@ class Encoding:
     pitches: int  # number of consecutive pitches from ``low``
     has_struck: bool
     has_position: bool
+    is_token = False
 
     @property
     def high(self) -> int:
@@ -78,10 +83,10 @@ class Encoding:
 
 SEED = Encoding("seed", 1, low=0, pitches=128, has_struck=False, has_position=False)
 CONTINUO = Encoding("continuo", 1, low=21, pitches=88, has_struck=True, has_position=True)
-ENCODINGS: dict[str, Encoding] = {e.name: e for e in (SEED, CONTINUO)}
+ENCODINGS: dict[str, Encoding | TokenEncoding] = {e.name: e for e in (SEED, CONTINUO, TOKEN)}
 
 
-def get_encoding(name: str) -> Encoding:
+def get_encoding(name: str) -> Encoding | TokenEncoding:
     try:
         return ENCODINGS[name]
     except KeyError:

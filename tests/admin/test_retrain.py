@@ -50,7 +50,7 @@ async def test_retrain_end_to_end_with_a_listener_throughout(home, corpus_dir):
         models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
         by_version = {v["version"]: v for v in models["versions"]}
         assert by_version[done["model_version"]]["active"] and by_version[done["model_version"]]["source"] == "trained"
-        assert by_version[done["model_version"]]["heldout_nll"] == done["metrics"]["nll_per_beat"]["model"]
+        assert by_version[done["model_version"]]["heldout_nll"] == done["metrics"]["nll_full_per_beat"]["model"]
         assert (home / "models" / "folk" / f"{done['model_version']}.npz").is_file()
         assert (home / "models" / "folk" / f"{done['model_version']}.loss.png").is_file()
         assert not list((home / "models" / ".jobs").glob("*"))  # no scratch left

@@ -84,6 +84,8 @@ def test_activation_rule():
     assert heldout_nll({"nll_per_beat": {"model": 2.5, "unigram": 4.0}}) == 2.5
     assert heldout_nll({"nll_per_beat": 3.0}) == 3.0
     assert heldout_nll({"model": {"nll_sounding": 2.25}, "unigram": {"nll_sounding": 4.0}}) == 2.25
+    assert heldout_nll({"model": {"nll_sounding": 2.25, "nll_full": 2.5}}) == 2.5  # full NLL first
+    assert heldout_nll({"nll_full_per_beat": {"model": 2.75}, "nll_per_beat": {"model": None}}) == 2.75  # a token model's done event
     assert heldout_nll({}) is None
     assert should_activate(version(2.0), version(2.5), force=False)[0]
     assert should_activate(version(2.5), version(2.5), force=False)[0]  # "at least as good"
@@ -104,8 +106,9 @@ def test_summaries_agree_across_metric_shapes():
     header = {"model": {"nll_sounding": 3.0, "nll_full": 3.2, "frame_accuracy": 0.7},
               "unigram": {"nll_sounding": 10.5, "nll_full": 11.0}, "held_out": {"pieces": 35}, "epochs_run": 12,
               "train_seconds": 371.6}
+    # heldout_nll is the full NLL where there is one: the measure token and continuo models share.
     assert metrics_summary(done_event) == metrics_summary(header) == {
-        "heldout_nll": 3.0, "unigram_nll": 10.5, "full_nll": 3.2, "frame_accuracy": 0.7,
+        "heldout_nll": 3.2, "unigram_nll": 10.5, "full_nll": 3.2, "frame_accuracy": 0.7,
         "heldout_pieces": 35.0, "epochs_run": 12.0, "train_seconds": 371.6,
     }
     assert set(metrics_summary(None).values()) == {None}

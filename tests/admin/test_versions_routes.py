@@ -70,7 +70,9 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
     from radio.admin.jobs import Job
     from radio.model import load_model
 
-    bundled_nll = (load_model(OTHER_MODEL).header.get("metrics") or {}).get("model", {}).get("nll_sounding")
+    from radio.admin.versions import heldout_nll
+
+    bundled_nll = heldout_nll(load_model(OTHER_MODEL).header.get("metrics"))
     if bundled_nll is None:
         pytest.skip("the bundled baroque model carries no held-out metrics yet")
     async with admin_client(home, styles=("baroque",)) as client:

@@ -15,6 +15,9 @@ def random_arrays(encoding: Encoding, hidden: int = 32, layers: int = 2, seed: i
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     size = encoding.input_size
+    if encoding.is_token:
+        size = 16
+        arrays["embedding"] = rng.normal(0, 1.0, (encoding.vocab_size, size)).astype(np.float32)
     for k in range(layers):
         arrays[f"lstm{k}_kernel"] = rng.normal(0, 0.3, (size, 4 * hidden)).astype(np.float32)
         arrays[f"lstm{k}_recurrent"] = rng.normal(0, 0.3, (hidden, 4 * hidden)).astype(np.float32)
@@ -46,6 +49,11 @@ def make_arrays():
 @pytest.fixture
 def continuo_model_file(tmp_path) -> Path:
     return write_random_model(tmp_path / "continuo.npz", "continuo")
+
+
+@pytest.fixture
+def token_model_file(tmp_path) -> Path:
+    return write_random_model(tmp_path / "token.npz", "token")
 
 
 @pytest.fixture

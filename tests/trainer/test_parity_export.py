@@ -85,3 +85,28 @@ def test_augmentation_transposes_sound_and_struck_together(tf):
         np.testing.assert_array_equal(y[0, 0, :88], sound)  # targets move with the inputs
         seen.add(shift)
     assert len(seen) > 1
+
+
+def test_token_model_numpy_matches_keras_over_300_tokens(tf, tmp_path):
+    import keras
+
+    from radio.music.tokens import TOKEN
+    from trainer.export import export_model, round_to_storage
+    from trainer.models import HyperParameters, build_token_model
+
+    keras.utils.set_random_seed(0)
+    model = build_token_model(TOKEN, HyperParameters(hidden=24, embedding=8))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32) for w in model.get_weights()])
+    round_to_storage(model)
+    path = tmp_path / "t.npz"
+    export_model(model, path, TOKEN, style="test")
+    tokens = rng.integers(1, TOKEN.vocab_size, (2, 300))
+    expected = np.asarray(model(tokens, training=False))
+
+    loaded = load_model(path)
+    assert loaded.encoding is TOKEN and loaded.network.takes_tokens
+    stepped = loaded.network.run(tokens[0])  # the sampler's path: one token at a time
+    batched = loaded.network.run(tokens)  # the evaluation path
+    assert np.max(np.abs(stepped - expected[0])) < 1e-4
+    assert np.max(np.abs(batched - expected)) < 1e-4

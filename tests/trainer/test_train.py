@@ -19,15 +19,17 @@ def tiny_config(home, out, **kwargs):
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig
 
-    hp = HyperParameters(hidden=8, batch=8, patience=2)
-    return TrainConfig(style="folk", home=home, out=out, epochs=2, seed=3, hp=hp, show_bar=False, **kwargs)
+    model = kwargs.pop("model", "token")
+    hp = HyperParameters.for_model(model, hidden=8, batch=8, patience=2)
+    return TrainConfig(style="folk", model=model, home=home, out=out, epochs=2, seed=3, hp=hp, show_bar=False, **kwargs)
 
 
-def test_train_exports_a_model_with_metrics_and_plot(tf, tiny_home, tmp_path):
+@pytest.mark.parametrize("kind", ["token", "continuo"])
+def test_train_exports_a_model_with_metrics_and_plot(tf, tiny_home, tmp_path, kind):
     from trainer.train import train_style
 
     events = []
-    result = train_style(tiny_config(tiny_home, tmp_path / "m.npz"), emit=events.append)
+    result = train_style(tiny_config(tiny_home, tmp_path / "m.npz", model=kind), emit=events.append)
     assert [e["event"] for e in events] == ["start", "epoch", "epoch", "done"]
     assert events[-1]["model_path"] == str(tmp_path / "m.npz")
     model = load_model(tmp_path / "m.npz")
@@ -38,7 +40,12 @@ def test_train_exports_a_model_with_metrics_and_plot(tf, tiny_home, tmp_path):
     assert len(ids) == 9 and len(val) == 1 and not ids & val  # split by piece
     metrics = header["metrics"]
     assert metrics["held_out"]["pieces"] == 1 and metrics["epochs_run"] == 2
-    for name in ("model", "unigram"):
+    assert model.encoding.name == kind
+    if kind == "token":  # exact per-beat likelihood only: no per-pitch marginals
+        assert np.isfinite(metrics["model"]["nll_full"]) and metrics["model"]["grammar_violations"] == 0
+        assert metrics["model"]["nll_full"] == pytest.approx(metrics["model"]["nll_per_token"] * metrics["model"]["tokens_per_beat"])
+        assert events[-1]["metrics"]["nll_full_per_beat"]["model"] == pytest.approx(metrics["model"]["nll_full"])
+    for name in ("model", "unigram") if kind == "continuo" else ("unigram",):
         assert np.isfinite(metrics[name]["nll_sounding"]) and np.isfinite(metrics[name]["nll_full"])
         assert metrics[name]["nll_full"] >= metrics[name]["nll_sounding"]
     assert len(header["baseline"]["unigram"]["sound"]) == 128

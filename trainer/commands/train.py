@@ -16,14 +16,17 @@ from radio.errors import ContinuoError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", required=True, help="style name (styles/<name>/style.toml or a library style)")
-    parser.add_argument("--model", choices=["continuo", "seed"], default="continuo", help="encoding and model (default continuo)")
+    parser.add_argument(
+        "--model", choices=["token", "continuo", "seed"], default="token",
+        help="token: the notes of a beat chosen one after another (default); continuo: per-pitch frames; seed: the original baseline",
+    )
     parser.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping may end sooner; default 30)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock training budget in minutes")
     parser.add_argument("--seed", type=int, default=0, help="random seed: split, initialisation, shuffling (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="model file to write (default <home>/models/<style>/<model>.npz)")
     parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units per layer (default 256)")
-    parser.add_argument("--stride", type=int, default=64, help="beats between training windows (default 64)")
+    parser.add_argument("--stride", type=int, default=None, help="steps between training windows (default: 384 tokens for token, 64 beats otherwise)")
     parser.add_argument("--augment", type=int, default=0, help="transpose training batches by up to ± this many semitones (default 0: off)")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow CPU threads (default: all)")
     parser.add_argument("--progress-jsonl", action="store_true", help="print JSON-lines progress events on stdout")
@@ -53,7 +56,7 @@ def _train(args: argparse.Namespace, emit) -> int:
 
     if args.minutes is not None and args.minutes <= 0:
         raise ContinuoError(f"--minutes must be > 0, got {args.minutes}")
-    if args.hidden < 1 or args.stride < 1 or not 0 <= args.augment <= 6:
+    if args.hidden < 1 or (args.stride is not None and args.stride < 1) or not 0 <= args.augment <= 6:
         raise ContinuoError("--hidden and --stride must be ≥ 1, --augment between 0 and 6")
     config = TrainConfig(
         style=args.style,
@@ -64,16 +67,22 @@ def _train(args: argparse.Namespace, emit) -> int:
         out=args.out,
         home=args.home,
         threads=args.threads,
-        hp=HyperParameters(hidden=args.hidden, stride=args.stride, augment=args.augment),
+        hp=HyperParameters.for_model(args.model, hidden=args.hidden, stride=args.stride, augment=args.augment),
     )
     result = train_style(config, emit=emit)
     if not emit:
         m = result.metrics
         print(f"wrote {result.model_path} (version {result.version}) in {result.seconds:.0f} s; loss curve {result.loss_png}")
-        print(
-            f"held-out NLL per beat (sounding notes): model {m['model']['nll_sounding']:.3f}, "
-            f"unigram {m['unigram']['nll_sounding']:.3f}; frame accuracy {m['model']['frame_accuracy']:.3f}"
-        )
+        if "nll_full" in m["model"]:
+            print(
+                f"held-out NLL per beat (notes with struck/held): model {m['model']['nll_full']:.3f}, "
+                f"unigram {m['unigram']['nll_full']:.3f}"
+            )
+        if "nll_sounding" in m["model"]:
+            print(
+                f"held-out NLL per beat (sounding notes): model {m['model']['nll_sounding']:.3f}, "
+                f"unigram {m['unigram']['nll_sounding']:.3f}; frame accuracy {m['model']['frame_accuracy']:.3f}"
+            )
         print(
             f"next: continuo evaluate --style {args.style} --model {result.model_path}\n"
             f"      continuo generate --style {args.style} --model {result.model_path} --minutes 2 --out sample.mp3\n"
