@@ -38,6 +38,7 @@ Numpy only and no TensorFlow, so the station's tooling and the tests can use it 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -258,7 +259,8 @@ def ceiling_splits(real: Sequence[ListOfNotes], n: int = CEILING_SPLITS, seed: i
     Pieces stay whole on their side (so the halves share no piece), dealt in a random order to
     whichever half is shorter so far; of many such deals the ``n`` most balanced distinct ones
     are kept, and the longer half is trimmed at its longest pieces' ends to the shorter one's
-    length. A single piece is cut in two at its middle instead.
+    length. A single piece is cut in two at its middle instead. The result does not depend on
+    the order of ``real``.
     """
     pieces = [p for p in real if len(p) > 0]  # never changed in place: trimming slices
     if not pieces:
@@ -268,6 +270,8 @@ def ceiling_splits(real: Sequence[ListOfNotes], n: int = CEILING_SPLITS, seed: i
         if half == 0:
             raise ValueError("a single one-beat piece cannot be split into two halves")
         return [Split([pieces[0][:half]], [pieces[0][half : 2 * half]], "one piece cut in two")]
+    # A canonical order first, so the same pieces give the same splits whatever order they come in.
+    pieces.sort(key=lambda p: (len(p), hashlib.sha1(repr(p).encode()).hexdigest()))
     rng = np.random.default_rng(seed)
     lengths = np.array([len(p) for p in pieces])
     candidates: dict[tuple[int, ...], int] = {}

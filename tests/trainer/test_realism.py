@@ -6,6 +6,8 @@ Numpy only, no TensorFlow. The checks against real music use Bach chorales from
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -145,6 +147,13 @@ def test_ceiling_halves_are_whole_pieces_or_their_openings():
         assert sum(map(len, s.first)) == sum(map(len, s.second))
 
 
+def test_the_ceiling_does_not_depend_on_the_order_of_the_pieces():
+    pieces = [tagged(n, 40 + i) for i, n in enumerate([120, 80, 200, 60, 150, 90, 110, 75])]
+    forward = realism_report([piece_of(300)], pieces)
+    backward = realism_report([piece_of(300)], pieces[::-1])
+    assert forward == backward
+
+
 def test_a_single_real_piece_is_cut_in_two():
     (split,) = ceiling_splits([piece_of(101)])
     assert split.basis == "one piece cut in two" and split.beats == 50 and len(split.second[0]) == 50
@@ -248,3 +257,52 @@ def test_a_constant_drone_scores_near_zero(chorales):
     drone = [[(48, "b"), (60, "b"), (67, "b")]] + [[(48, "s"), (60, "s"), (67, "s")]] * (beats - 1)
     report = realism_report([drone], real)
     assert report["mean_overlap"] < 0.15
+
+
+# --- in `continuo evaluate` ---------------------------------------------------------------
+
+
+def test_continuo_evaluate_reports_realism_beside_nll(tmp_path, capsys):
+    """A bundled model on a folder of pieces: numpy only, so no TensorFlow is needed."""
+    pytest.importorskip("matplotlib")
+    from radio.cli import main
+    from radio.music.midi_io import write_midi
+    from radio.styles import get_style
+    from trainer.evaluate import format_report
+
+    folder = tmp_path / "pieces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, beats in enumerate([160, 224, 192, 288]):
+        melody = [Span(int(60 + rng.choice([0, 2, 4, 5, 7, 9])), t, 4) for t in range(0, beats, 4)]
+        bass = [Span(48 if (t // 16) % 2 == 0 else 43, t, 16) for t in range(0, beats, 16)]
+        (folder / f"piece{i}.mid").write_bytes(write_midi(from_spans(melody + bass, beats), 112.0))
+    out = tmp_path / "report"
+    rc = main(["evaluate", "--style", "folk", "--model", str(get_style("folk").model_path), "--pieces", str(folder),
+               "--home", str(tmp_path / "home"), "--out-dir", str(out), "--realism-minutes", "0.5", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    realism = report["realism"]
+    assert realism["sample"]["beats"] == 224  # half a minute at the folk style's 112 bpm, under the 864 held-out beats
+    assert realism["real_beats"] == 864 and realism["ceiling"]["basis"] == "pieces"
+    assert realism["ceiling"]["beats_per_half"] == 416  # the best split, 160 + 288 against 192 + 224, trimmed to equal
+    assert set(realism["features"]) == set(FEATURE_NAMES)
+    assert all(0 <= v["overlap"] <= 1 and v["kl"] >= 0 for v in realism["features"].values())
+    for key in ("piano_roll_vs_real", "realism"):
+        assert open(report["plots"][key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    text = format_report(report)
+    assert "| **mean** |" in text and "of the ceiling" in text
+    assert json.loads((out / "report.json").read_text())["realism"]["mean_overlap"] == realism["mean_overlap"]
+
+
+def test_continuo_evaluate_refuses_a_realism_sample_of_no_length(tmp_path, capsys):
+    from radio.cli import main
+    from radio.music.midi_io import write_midi
+    from radio.styles import get_style
+
+    folder = tmp_path / "pieces"
+    folder.mkdir()
+    (folder / "a.mid").write_bytes(write_midi(piece_of(64), 112.0))
+    rc = main(["evaluate", "--style", "folk", "--model", str(get_style("folk").model_path), "--pieces", str(folder),
+               "--home", str(tmp_path / "home"), "--out-dir", str(tmp_path / "r"), "--realism-minutes", "0"])
+    assert rc == 1 and "more than 0 seconds" in capsys.readouterr().err
