@@ -282,7 +282,7 @@ def ceiling_splits(real: Sequence[ListOfNotes], n: int = CEILING_SPLITS, seed: i
             s = 0 if totals[0] <= totals[1] else 1
             side[i] = s
             totals[s] += lengths[i]
-        key = tuple(side if side[0] == 0 else 1 - side)  # a split and its mirror are the same split
+        key = tuple(int(s) for s in (side if side[0] == 0 else 1 - side))  # a split and its mirror are one split
         candidates[key] = abs(totals[0] - totals[1])
     best = sorted(candidates, key=lambda k: (candidates[k], k))[:n]
     splits = []
