@@ -180,6 +180,8 @@ def evaluate(
     """Compute the report, write its PNGs and report.json under ``out_dir``; return the report."""
     from trainer.plots import loss_curve, piano_roll, piano_roll_pair, realism_histograms
 
+    if not realism_seconds > 0:  # checked before the slow part, so a typo costs nothing
+        raise ContinuoError(f"the realism sample must last more than 0 seconds, got {realism_seconds:g}")
     home = Path(home) if home else continuo_home()
     style_info = resolve_style(style)
     if model_path is None:
