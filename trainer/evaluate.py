@@ -1,7 +1,11 @@
-"""Evaluate a style model: held-out NLL against the seed and unigram baselines, a 2-minute
-sample compared with the corpus, and PNGs (piano roll of the sample, loss curve).
+"""Evaluate a style model: held-out NLL against the seed and unigram baselines, how close its
+music comes to the held-out pieces (trainer/realism.py: feature overlaps beside their real-vs-real
+ceiling), sample statistics, and PNGs (piano rolls of the sample and of a real piece, feature
+histograms, loss curve).
 
 Runs on the exported model file in numpy (no TensorFlow), so it measures what the radio plays.
+One seeded stream of samples serves every figure: its first 2 minutes for the sample statistics
+and the piano roll, its first ``min(held-out beats, 10 minutes)`` for the realism measure.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from radio.config import continuo_home
 from radio.errors import ContinuoError, MidiError, ModelFileError, StyleError
@@ -28,10 +34,13 @@ from trainer.metrics import (
     struck_probs,
     targets_for,
 )
+from trainer.realism import format_realism_table, realism_report
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SECONDS = 120.0
+REALISM_SECONDS = 600.0  # the most music sampled for the realism measure (less if the held-out set is shorter)
+EXCERPT_BEATS = 256  # 16 bars of 4/4 in the side-by-side piano roll: enough to see voices move
 MEASURE = (
     "Bernoulli NLL in nats per beat of the pitches 21..108 sounding on the next beat (summed over pitches); "
     "frame accuracy = TP/(TP+FP+FN) of notes predicted at p>0.5; nll_full adds struck-vs-held for continuing pitches"
@@ -95,6 +104,48 @@ def model_scores(model: StyleModel, pieces: list[ListOfNotes], targets: Targets)
     return score(sound_probs(model, logits), targets, struck_probs(model, logits))
 
 
+def realism_sample_beats(pieces: list[ListOfNotes], bpm: float, seconds: float = REALISM_SECONDS) -> int:
+    """As many beats as the held-out pieces hold, but no more than ``seconds`` of music."""
+    if seconds <= 0:
+        raise ContinuoError(f"the realism sample must last more than 0 seconds, got {seconds:g}")
+    return max(1, min(sum(len(p) for p in pieces), beats_for_seconds(seconds, bpm)))
+
+
+def realism_for(
+    model: StyleModel,
+    pieces: list[ListOfNotes],
+    *,
+    bpm: float,
+    temperature: float,
+    seed: int = 0,
+    seconds: float = REALISM_SECONDS,
+    sample: ListOfNotes | None = None,
+) -> tuple[dict, ListOfNotes]:
+    """The realism report of ``model``'s music against ``pieces``, and the music it scored.
+
+    Samples ``realism_sample_beats`` beats from a fresh seeded sampler unless ``sample`` (a
+    longer stream from the same sampler) is given, in which case its opening is scored.
+    """
+    beats = realism_sample_beats(pieces, bpm, seconds)
+    if sample is None:
+        sample = model.sampler(temperature=temperature, seed=seed).next_beats(beats)
+    generated = sample[:beats]
+    report = realism_report([generated], pieces)
+    report["sample"] = {"beats": len(generated), "seconds": round(len(generated) * 60.0 / (bpm * 4), 1), "bpm": bpm,
+                        "temperature": temperature, "seed": seed}
+    return report, generated
+
+
+def real_excerpt(pieces: list[ListOfNotes], beats: int, seed: int = 0) -> tuple[int, ListOfNotes]:
+    """The opening of a held-out piece for the side-by-side roll: a random one long enough, else the longest."""
+    long_enough = [i for i, p in enumerate(pieces) if len(p) >= beats]
+    if long_enough:
+        index = long_enough[int(np.random.default_rng(seed).integers(len(long_enough)))]
+    else:
+        index = max(range(len(pieces)), key=lambda i: len(pieces[i]))
+    return index, pieces[index][:beats]
+
+
 def find_seed_model(style: str, home: Path, explicit: Path | None) -> StyleModel | None:
     if explicit is not None:
         return load_model(explicit)
@@ -124,10 +175,13 @@ def evaluate(
     seed_model_path: Path | None = None,
     out_dir: Path | None = None,
     sample_seed: int = 0,
+    realism_seconds: float = REALISM_SECONDS,
 ) -> dict:
     """Compute the report, write its PNGs and report.json under ``out_dir``; return the report."""
-    from trainer.plots import loss_curve, piano_roll
+    from trainer.plots import loss_curve, piano_roll, piano_roll_pair, realism_histograms
 
+    if not realism_seconds > 0:  # checked before the slow part, so a typo costs nothing
+        raise ContinuoError(f"the realism sample must last more than 0 seconds, got {realism_seconds:g}")
     home = Path(home) if home else continuo_home()
     style_info = resolve_style(style)
     if model_path is None:
@@ -158,12 +212,32 @@ def evaluate(
 
     bpm = style_info.tempo_bpm if style_info else 96.0
     temperature = style_info.temperature if style_info else 1.0
-    sample = model.sampler(temperature=temperature, seed=sample_seed).next_beats(beats_for_seconds(SAMPLE_SECONDS, bpm))
+    stats_beats = beats_for_seconds(SAMPLE_SECONDS, bpm)
+    stream = model.sampler(temperature=temperature, seed=sample_seed).next_beats(
+        max(stats_beats, realism_sample_beats(held.pieces, bpm, realism_seconds), EXCERPT_BEATS)
+    )
+    sample = stream[:stats_beats]
     sample_stats = music_stats(sample)
+    try:
+        realism, _ = realism_for(model, held.pieces, bpm=bpm, temperature=temperature, seed=sample_seed,
+                                 seconds=realism_seconds, sample=stream)
+    except ValueError as exc:  # held-out pieces without a note: the NLL figures still stand
+        realism = {"error": str(exc)}
 
     out_dir = Path(out_dir) if out_dir else home / "reports" / style
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = {"piano_roll": str(piano_roll(sample, out_dir / "sample_piano_roll.png", f"{style}: 2-minute sample ({model.encoding.name} model {model.version})", bpm))}
+    model_name = f"{model.encoding.name} model {model.version}"
+    plots = {"piano_roll": str(piano_roll(sample, out_dir / "sample_piano_roll.png", f"{style}: 2-minute sample ({model_name})", bpm))}
+    index, excerpt = real_excerpt(held.pieces, EXCERPT_BEATS, sample_seed)
+    plots["piano_roll_vs_real"] = str(piano_roll_pair(
+        stream[: len(excerpt) or EXCERPT_BEATS],
+        excerpt,
+        out_dir / "piano_roll_vs_real.png",
+        (f"{style}: generated, the opening of a sample ({model_name})", f"real: the opening of held-out piece {index + 1} of {len(held.pieces)}"),
+        bpm,
+    ))
+    if "features" in realism:
+        plots["realism"] = str(realism_histograms(realism, out_dir / "realism.png", f"{style}: generated vs held-out"))
     history = model.header.get("metrics", {}).get("history")
     if history:
         plots["loss_curve"] = str(loss_curve(history, out_dir / "loss_curve.png", f"{style}: training loss"))
@@ -189,6 +263,7 @@ def evaluate(
         "in_scale": sample_stats["in_scale"],
         "polyphony": sample_stats["polyphony"],
         "sample": {"seconds": SAMPLE_SECONDS, "bpm": bpm, "temperature": temperature, "seed": sample_seed, **sample_stats},
+        "realism": realism,
         "corpus": corpus_stats(held.pieces),
         "plots": plots,
     }
@@ -213,6 +288,24 @@ def format_report(report: dict) -> str:
         f"mean note length       {s['note_length']['mean']:8.2f}  {c['note_length']['mean']:8.2f}",
         f"pitch range            {str(s['pitch_range']):>8}  {str(c['pitch_range']):>8}",
         f"distinct 2-bar share   {s['repetitiveness']['distinct_fraction']:8.3f}  {c['repetitiveness']['distinct_fraction']:8.3f}",
+        "",
+        *format_realism_lines(report.get("realism")),
         "plots: " + ", ".join(report["plots"].values()),
     ]
     return "\n".join(lines)
+
+
+def format_realism_lines(realism: dict | None) -> list[str]:
+    if not realism:
+        return []
+    if "error" in realism:
+        return [f"realism: not measured ({realism['error']})", ""]
+    sample, ceiling = realism["sample"], realism["ceiling"]
+    return [
+        f"realism: a {sample['seconds']:g}-second sample ({sample['beats']} beats, seed {sample['seed']}) against the held-out pieces; "
+        f"overlapped area of feature histograms (1 = identical) and KL (0 = identical)",
+        f"ceiling: held-out against held-out, {ceiling['splits']} splits into halves of {ceiling['beats_per_half']} beats ({ceiling['basis']})",
+        format_realism_table(realism),
+        f"mean overlap {realism['mean_overlap']:.3f} = {realism['of_ceiling']:.0%} of the ceiling",
+        "",
+    ]

@@ -41,6 +41,10 @@ def test_evaluate_json_on_the_validation_split(tiny_home, tiny_models, tmp_path,
     assert abs(sum(sample["note_length"]["distribution"].values()) - 1) < 1e-9
     assert 0 < sample["repetitiveness"]["distinct_fraction"] <= 1 and sample["pitch_range"][0] <= sample["pitch_range"][1]
     assert report["corpus"]["in_scale"] == 1.0  # the synthetic corpus is all C major
+    realism = report["realism"]
+    assert realism["ceiling"]["basis"] == "one piece cut in two"  # one validation piece
+    assert realism["sample"]["beats"] == report["beats"]  # the held-out piece is shorter than 10 minutes
+    assert all(0 <= v["overlap"] <= 1 for v in realism["features"].values()) and 0 < realism["mean_ceiling"] <= 1
     for png in report["plots"].values():
         assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out_dir / "report.json").read_text())["nll_per_beat"] == nll

@@ -1,4 +1,4 @@
-"""``continuo evaluate``: held-out NLL against baselines, sample statistics and PNGs."""
+"""``continuo evaluate``: held-out NLL against baselines, realism against the held-out pieces, sample statistics and PNGs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed-model", type=Path, default=None, help="seed baseline model file (default <home>/models/<style>/seed.npz)")
     parser.add_argument("--home", type=Path, default=None, help="library location (default $CONTINUO_HOME or ./var)")
     parser.add_argument("--out-dir", type=Path, default=None, help="where the report and PNGs go (default <home>/reports/<style>)")
-    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the 2-minute sample")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampled music (the 2-minute statistics and the realism sample)")
+    parser.add_argument("--realism-minutes", type=float, default=10.0,
+                        help="the most music to sample for the realism measure, in minutes (default 10; less when the held-out pieces are shorter)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
@@ -29,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         seed_model_path=args.seed_model,
         out_dir=args.out_dir,
         sample_seed=args.sample_seed,
+        realism_seconds=args.realism_minutes * 60.0,
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
