@@ -36,7 +36,7 @@ class Model(Protocol):
 
     version: str
 
-    def sampler(self, *, temperature: float = 1.0, seed: int | None = None) -> BeatSource: ...
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0) -> BeatSource: ...
 
 
 class ModelMisbehaved(Exception):
@@ -187,7 +187,7 @@ class Composer:
         self._shift = self._rng.choice([s for s in SHIFTS if s != self._shift])
         try:
             self._sampler = self.model.sampler(
-                temperature=self.style.temperature, seed=(self.seed * 1_000_003 + counter) % 2**32
+                temperature=self.style.temperature, seed=(self.seed * 1_000_003 + counter) % 2**32, top_p=self.style.top_p
             )
         except Exception as exc:  # noqa: BLE001 - any failure of the model restarts the piece
             raise ModelMisbehaved("exception", f"sampler(): {exc!r}") from exc

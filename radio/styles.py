@@ -39,6 +39,7 @@ class Style:
     model_file: str = "model.npz"
     corpus_styles: tuple[str, ...] = ()
     timbre: Timbre = field(default_factory=Timbre)
+    top_p: float = 1.0  # nucleus sampling for token models: 1.0 samples the whole distribution
 
     @property
     def model_path(self) -> Path:
@@ -49,6 +50,12 @@ def check_style_name(name: str) -> str:
     if not STYLE_NAME.match(name or ""):
         raise StyleError(f"style name {name!r} is invalid: use 1-32 characters of a-z, 0-9 and '-'")
     return name
+
+
+def check_top_p(value: float) -> float:
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {value!r}")
+    return value
 
 
 def load_style(folder: Path) -> Style:
@@ -75,6 +82,7 @@ def load_style(folder: Path) -> Style:
             model_file=str(data.get("model", "model.npz")),
             corpus_styles=tuple(corpus.get("styles", [name])),
             timbre=timbre,
+            top_p=check_top_p(float(data.get("top_p", 1.0))),
         )
     except (TypeError, ValueError) as exc:
         raise StyleError(f"{path}: {exc}") from exc

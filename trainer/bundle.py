@@ -1,13 +1,20 @@
 """Retrain the bundled style models (what ``make train`` runs).
 
-    python -m trainer.bundle --corpus ../shared/corpus [--minutes 6] [--seed-minutes 2] [--styles a,b]
+    python -m trainer.bundle --corpus ../shared/corpus [--minutes 30] [--styles a,b] [--continue] [--augment N]
 
 For each style: import the corpus into a library under ``--home`` (default ``var/bundle``),
-train the ``continuo`` model into ``styles/<name>/model.npz``, train the ``seed`` baseline
-(kept under the home, not bundled) on the same split, evaluate both against the unigram
-baseline, and write ``styles/<name>/TRAINING.md`` (how it was made, on what, how well) and
-``styles/<name>/corpus.csv`` (every piece with its licence and split).
+train a ``token`` model candidate (early stopping on validation loss, ``--minutes`` as a safety
+cap) into ``<home>/models/<style>/token.npz``, then score the candidate and the model bundled
+now on the same held-out pieces: the exact NLL per beat (notes with struck/held) and the
+realism of their music against the held-out pieces (trainer/realism.py). The candidate replaces
+``styles/<name>/model.npz`` only if both figures improve. ``styles/<name>/TRAINING.md`` keeps the
+before/after table either way, ``styles/<name>/evaluation/`` the bundled model's report and
+plots, and ``styles/<name>/corpus.csv`` every piece with its licence and split.
+
+``--continue`` resumes from the candidate already under ``--home`` (same split, its weights as
+the start), for a budget spent in more than one sitting.
 """
+
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import csv
 import logging
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,13 +40,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m trainer.bundle", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="folder of style folders with MANIFEST.csv")
     parser.add_argument("--styles", default=None, help="comma-separated styles (default: every style folder with a style.toml)")
-    parser.add_argument("--minutes", type=float, default=6.0, help="training budget per continuo model (default 6)")
-    parser.add_argument("--seed-minutes", type=float, default=2.0, help="training budget per seed baseline (default 2)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="time cap per model; early stopping on validation loss usually ends it sooner (default 30)")
+    parser.add_argument("--augment", type=int, default=0, help="transpose training windows by up to ± this many semitones (default 0)")
+    parser.add_argument("--continue", dest="resume", action="store_true", help="continue from the candidate already under --home")
+    parser.add_argument("--no-train", action="store_true", help="only compare and publish the candidate already under --home")
     parser.add_argument("--epochs", type=int, default=60, help="most epochs per model (default 60)")
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads (default 2)")
-    parser.add_argument("--home", type=Path, default=REPO_ROOT / "var" / "bundle", help="library and baseline models")
+    parser.add_argument("--home", type=Path, default=REPO_ROOT / "var" / "bundle", help="library and candidate models")
     parser.add_argument("--styles-dir", type=Path, default=REPO_ROOT / "styles", help="where the bundled styles live")
     return parser.parse_args(argv)
 
@@ -61,47 +71,105 @@ def import_corpus(corpus: Path, styles: list[str], home: Path) -> None:
 
 
 def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
-    from trainer.evaluate import evaluate
     from trainer.export import amend_header
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
     folder = args.styles_dir / style
-    model_path = folder / "model.npz"
-    seed_path = args.home / "models" / style / "seed.npz"
-    common = dict(style=style, epochs=args.epochs, seed=args.seed, home=args.home, threads=args.threads, show_bar=False)
-    log.info("%s: training the continuo model (%.1f min budget)", style, args.minutes)
-    ours = train_style(
-        TrainConfig(model="continuo", minutes=args.minutes, out=model_path, hp=HyperParameters(hidden=args.hidden), **common),
-        emit=_log_epoch,
+    candidate = args.home / "models" / style / "token.npz"
+    resume = candidate if args.resume and candidate.is_file() else None
+    config = TrainConfig(
+        style=style, model="token", epochs=args.epochs, minutes=args.minutes, seed=args.seed, home=args.home,
+        threads=args.threads, show_bar=False, out=candidate, init_from=resume,
+        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment),
     )
-    log.info("%s: training the seed baseline (%.1f min budget)", style, args.seed_minutes)
-    seed = train_style(
-        TrainConfig(model="seed", minutes=args.seed_minutes, out=seed_path, hp=HyperParameters(hidden=256), **common),
-        emit=_log_epoch,
-    )
-    if [p.id for p in seed.data.val] != [p.id for p in ours.data.val]:
-        raise RuntimeError("the seed and continuo runs split the pieces differently")
-    amend_header(model_path, metrics={**ours.metrics, "seed": seed.metrics["model"]})
-    report = evaluate(style, model_path=model_path, home=args.home, seed_model_path=seed_path, out_dir=folder / "evaluation")
-    (folder / "model.loss.png").unlink(missing_ok=True)  # evaluation/loss_curve.png plots the same history
-    write_corpus_csv(folder / "corpus.csv", ours.data)
-    write_training_md(folder / "TRAINING.md", style, command, ours, seed, report, model_path)
-    return {
-        "style": style,
-        "nll": report["nll_per_beat"],
-        "nll_full": report["nll_full_per_beat"],
-        "in_scale": report["in_scale"],
-        "polyphony": report["polyphony"],
-        "train_seconds": ours.seconds,
-        "seed_seconds": seed.seconds,
-        "size": model_path.stat().st_size,
-    }
+    if args.no_train:
+        if not candidate.is_file():
+            raise SystemExit(f"--no-train: there is no candidate at {candidate}; train one first")
+        result = existing_run(config, candidate)
+    else:
+        log.info("%s: training a token model (%s, %.0f min cap)", style, f"continuing {resume}" if resume else "from scratch", args.minutes)
+        result = train_style(config, emit=_log_epoch)
+    comparison = compare(style, folder / "model.npz", candidate, args.home)
+    accepted = comparison["accepted"]
+    if accepted:
+        shutil.copyfile(candidate, folder / ".model.npz.tmp")
+        os.replace(folder / ".model.npz.tmp", folder / "model.npz")
+        amend_header(folder / "model.npz", bundle={"replaced": comparison["old"]["version"], "command": command})
+        log.info("%s: the token model replaces the bundled model (%s)", style, comparison["reason"])
+    else:
+        log.warning("%s: the bundled model stays (%s)", style, comparison["reason"])
+    from trainer.evaluate import evaluate
+
+    report = evaluate(style, model_path=folder / "model.npz", home=args.home, out_dir=folder / "evaluation")
+    (folder / "model.loss.png").unlink(missing_ok=True)
+    write_corpus_csv(folder / "corpus.csv", result.data)
+    write_training_md(folder / "TRAINING.md", style, command, result, comparison, report, folder / "model.npz")
+    return {"style": style, "comparison": comparison, "train_seconds": result.seconds, "size": (folder / "model.npz").stat().st_size}
 
 
-def _log_epoch(event: dict) -> None:
-    if event["event"] == "epoch":
-        log.info("  epoch %d: loss %.4f, val_loss %.4f (%.0f s)", event["epoch"], event["loss"] or 0, event["val_loss"] or 0, event["elapsed_s"])
+def existing_run(config, candidate: Path):
+    """A finished candidate as a TrainResult (its split rebuilt from the library, which the
+    header's validation ids must match)."""
+    from radio.model import load_model
+    from trainer.train import TrainResult, load_data
+
+    _styles, data = load_data(config, config.home)
+    header = load_model(candidate).header
+    if [p["id"] for p in header["training"]["validation"]] != [p.id for p in data.val]:
+        raise SystemExit(f"{candidate} was validated on another split than --seed {config.seed} gives: retrain it")
+    metrics = header["metrics"]
+    return TrainResult(candidate, load_model(candidate).version, metrics, metrics.get("history", {}),
+                       metrics.get("train_seconds", 0.0), candidate.with_suffix(".loss.png"), data)
+
+
+def compare(style: str, old_path: Path, new_path: Path, home: Path) -> dict:
+    """Score the bundled model and the candidate on the candidate's held-out pieces: exact
+    NLL per beat and the realism of a seeded sample. ``accepted`` when both improve."""
+    from radio.model import load_model
+    from radio.styles import get_style
+    from trainer.evaluate import held_out_from_library, realism_for
+    from trainer.metrics import score_model, targets_for
+
+    info = get_style(style)
+    new = load_model(new_path)
+    held = held_out_from_library(new, home)
+    targets = targets_for(held.pieces)
+    out: dict = {"pieces": len(held.pieces), "beats": targets.beats}
+    for name, model in (("old", load_model(old_path) if old_path.is_file() else None), ("new", new)):
+        if model is None:
+            out[name] = None
+            continue
+        scores = score_model(model, held.pieces, targets)
+        realism, _ = realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=info.temperature, seed=0)
+        same_split = [p.get("id") for p in model.header.get("training", {}).get("validation", [])] == [
+            p.get("id") for p in new.header["training"]["validation"]
+        ]
+        out[name] = {
+            "version": model.version,
+            "encoding": model.encoding.name,
+            "nll_full": scores.get("nll_full"),
+            "nll_sounding": scores.get("nll_sounding"),
+            "realism": realism,
+            "same_split": same_split,
+        }
+    out["accepted"], out["reason"] = decide(out["old"], out["new"])
+    return out
+
+
+def decide(old: dict | None, new: dict) -> tuple[bool, str]:
+    """A candidate replaces the bundled model only if it improves both the held-out NLL per beat
+    (when the old model has one) and the mean realism overlap."""
+    if old is None:
+        return True, "nothing bundled yet"
+    nll_better = old["nll_full"] is None or new["nll_full"] < old["nll_full"]
+    real_better = new["realism"]["mean_overlap"] > old["realism"]["mean_overlap"]
+    reason = (
+        f"NLL per beat {_f(old['nll_full'])} -> {_f(new['nll_full'])} ({'better' if nll_better else 'not better'}), "
+        f"realism {old['realism']['mean_overlap']:.3f} -> {new['realism']['mean_overlap']:.3f} "
+        f"({'better' if real_better else 'not better'})"
+    )
+    return nll_better and real_better, reason
 
 
 def write_corpus_csv(path: Path, data) -> None:
@@ -119,22 +187,27 @@ def _f(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def write_training_md(path: Path, style: str, command: str, ours, seed, report: dict, model_path: Path) -> None:
-    m = ours.metrics
-    training = ours.data
-    composers = {}
-    licences = {}
+def write_training_md(path: Path, style: str, command: str, run, comparison: dict, report: dict, model_path: Path) -> None:
+    from radio.model import load_model
+
+    m = run.metrics
+    training = run.data
+    composers: dict[str, int] = {}
+    licences: dict[str, int] = {}
     for p in training.train + training.val:
         composers[p.composer or "unknown"] = composers.get(p.composer or "unknown", 0) + 1
         licences[p.licence or "unknown"] = licences.get(p.licence or "unknown", 0) + 1
-    nll, full, acc = report["nll_per_beat"], report["nll_full_per_beat"], report["frame_accuracy"]
+    bundled = load_model(model_path)
+    candidate = load_model(run.model_path)
+    hp = candidate.header.get("hyperparameters", {})
+    old, new = comparison["old"], comparison["new"]
+    accepted = comparison["accepted"]
     s, c = report["sample"], report["corpus"]
-    beats_ok = nll["model"] < min(v for v in (nll["seed"], nll["unigram"]) if v is not None)
     lines = [
         f"# {style}: how the bundled model was trained",
         "",
-        f"`model.npz` here is a `continuo`-encoding LSTM (2 × {ours_hidden(ours)} units, float16 weights, "
-        f"{model_path.stat().st_size / 1e6:.2f} MB, version `{report['model_version']}`), trained by",
+        f"`model.npz` here is a `{bundled.encoding.name}`-encoding LSTM (version `{bundled.version}`, "
+        f"{model_path.stat().st_size / 1e6:.2f} MB, float16 weights).",
         "",
         "```",
         f"make train    # = {MAKE_COMMAND}",
@@ -148,19 +221,41 @@ def write_training_md(path: Path, style: str, command: str, ours, seed, report: 
         "- Composers: " + ", ".join(f"{k} ({v})" for k, v in sorted(composers.items(), key=lambda kv: -kv[1])) + ".",
         "- Licences (from the corpus `MANIFEST.csv`): " + ", ".join(f"`{k}` ({v})" for k, v in sorted(licences.items(), key=lambda kv: -kv[1])) + ".",
         "",
-        "## Held-out figures",
-        f"{report['pieces']} held-out pieces, {report['beats']} beats. NLL in nats per beat of the pitches 21..108 "
-        "sounding on the next beat (the measure both encodings support); frame accuracy = TP/(TP+FP+FN) at p > 0.5.",
+        "## The candidate: a token model",
+        f"Each beat is a position token, then its notes from the top down as `(pitch, struck|held)` tokens "
+        f"(radio/music/tokens.py): a {hp.get('embedding', '?')}-d embedding, {hp.get('layers', '?')} × LSTM-{hp.get('hidden', '?')}, "
+        f"dropout {hp.get('dropout', '?')}, {hp.get('window', '?')}-token windows, augmentation ±{hp.get('augment', 0)} semitones.",
+        f"- Training: {m['epochs_run']} epochs in {m['train_seconds'] / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
+        f"{m['train_timesteps_per_epoch']} tokens per epoch."
+        + (f" It continued model `{candidate.header['continued_from']}` (an earlier sitting of the same run, same split)." if candidate.header.get("continued_from") else ""),
+        f"- Held-out loss: {_f((m.get('history') or {}).get('val_loss', [None])[-1])} nats per token (Keras, every token) at the end; "
+        f"{_f(new['nll_full'])} nats per beat exact (grammar-restricted, as the sampler draws).",
         "",
-        "| model | NLL per beat (sounding) | full NLL (with struck/held) | frame accuracy |",
+        f"## Before and after, on the same {comparison['pieces']} held-out pieces ({comparison['beats']} beats)",
+        "NLL: nats per beat of the beat's notes with struck/held (lower is better; the `continuo` model's `nll_full` "
+        "and the token model's sum over the beat's tokens measure the same thing). Realism: overlapped area of "
+        "feature histograms between a 10-minute seeded sample (or the held-out length, if shorter) and the held-out "
+        "pieces, 1 = identical (higher is better); the ceiling is held-out music against other held-out music.",
+        "",
+        "| | before | after | ceiling |",
         "| --- | ---: | ---: | ---: |",
-        f"| continuo (bundled) | {_f(nll['model'])} | {_f(full['model'])} | {_f(acc['model'])} |",
-        f"| seed baseline | {_f(nll['seed'])} | n/a (no struck/held) | {_f(acc['seed'])} |",
-        f"| unigram | {_f(nll['unigram'])} | {_f(full['unigram'])} | {_f(acc['unigram'])} |",
+        f"| model | `{old['encoding']}` `{old['version']}` | `{new['encoding']}` `{new['version']}` | |" if old else "| model | none | | |",
+        f"| NLL per beat (with struck/held) | {_f(old and old['nll_full'])} | {_f(new['nll_full'])} | |",
+    ]
+    features = new["realism"]["features"]
+    for name, fig in features.items():
+        before = old["realism"]["features"][name]["overlap"] if old else None
+        lines.append(f"| realism: {name.replace('_', ' ')} | {_f(before)} | {fig['overlap']:.3f} | {fig['ceiling_overlap']:.3f} |")
+    lines += [
+        f"| **realism: mean** | **{_f(old and old['realism']['mean_overlap'])}** | **{new['realism']['mean_overlap']:.3f}** | {new['realism']['mean_ceiling']:.3f} |",
         "",
-        "continuo beats both baselines on held-out NLL." if beats_ok else "**continuo does NOT beat both baselines on held-out NLL** (see the training notes).",
+        ("**The token model replaced the bundled model**: " if accepted else "**The bundled model was kept**: ") + comparison["reason"] + ".",
+    ]
+    if old and not old["same_split"]:
+        lines.append("(The model before was trained on another split: some of these held-out pieces may have been in its training data, which flatters it.)")
+    lines += [
         "",
-        f"## A 2-minute sample (temperature {s['temperature']}, {s['bpm']:g} bpm) against the held-out corpus",
+        f"## The bundled model's 2-minute sample (temperature {s['temperature']}, {s['bpm']:g} bpm) against the held-out corpus",
         "",
         "| | sample | corpus |",
         "| --- | ---: | ---: |",
@@ -170,22 +265,13 @@ def write_training_md(path: Path, style: str, command: str, ours, seed, report: 
         f"| pitch range | {s['pitch_range']} | {c['pitch_range']} |",
         f"| distinct 2-bar patterns / total | {s['repetitiveness']['distinct_fraction']:.3f} | {c['repetitiveness']['distinct_fraction']:.3f} |",
         "",
-        "Plots: `evaluation/sample_piano_roll.png`, `evaluation/loss_curve.png`; all figures: `evaluation/report.json`.",
+        "Plots: `evaluation/piano_roll_vs_real.png` (generated above, real below), `evaluation/sample_piano_roll.png`, "
+        "`evaluation/realism.png`, `evaluation/loss_curve.png`; all figures: `evaluation/report.json`.",
         "",
-        "## Training run",
-        f"- continuo: {m['epochs_run']} epochs in {ours.seconds / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
-        f"{m['train_timesteps_per_epoch']} timesteps per epoch.",
-        f"- seed baseline: {seed.metrics['epochs_run']} epochs in {seed.seconds / 60:.1f} min (stopped by {seed.metrics['stopped_by']}); not bundled.",
-        f"- Trained on {os.cpu_count()} CPU cores shared with other work; TensorFlow {_tf_version()}.",
+        f"Trained on {os.cpu_count()} CPU cores shared with other work; TensorFlow {_tf_version()}.",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def ours_hidden(result) -> int:
-    from radio.model import load_model
-
-    return load_model(result.model_path).network.layers[0].units
 
 
 def _tf_version() -> str:
@@ -210,11 +296,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         results.append(bundle_style(style, args, command))
         log.info("%s: done in %.1f min", style, (time.monotonic() - started) / 60)
-    print(f"{'style':<12} {'continuo':>9} {'seed':>9} {'unigram':>9} {'in-scale':>9} {'poly':>6} {'train s':>8} {'MB':>6}")
+    print(f"{'style':<12} {'NLL/beat old':>12} {'new':>7} {'realism old':>12} {'new':>7} {'ceiling':>8}  decision")
     for r in results:
+        c = r["comparison"]
+        old, new = c["old"] or {}, c["new"]
         print(
-            f"{r['style']:<12} {_f(r['nll']['model']):>9} {_f(r['nll']['seed']):>9} {_f(r['nll']['unigram']):>9} "
-            f"{r['in_scale']:9.3f} {r['polyphony']:6.2f} {r['train_seconds']:8.0f} {r['size'] / 1e6:6.2f}"
+            f"{r['style']:<12} {_f(old.get('nll_full')):>12} {_f(new['nll_full']):>7} "
+            f"{_f((old.get('realism') or {}).get('mean_overlap')):>12} {new['realism']['mean_overlap']:7.3f} "
+            f"{new['realism']['mean_ceiling']:8.3f}  {'replaced' if c['accepted'] else 'kept the old model'}"
         )
     return 0
 

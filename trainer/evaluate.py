@@ -28,10 +28,7 @@ from trainer.metrics import (
     corpus_stats,
     music_stats,
     out_of_range_fraction,
-    predict_logits,
-    score,
-    sound_probs,
-    struck_probs,
+    score_model,
     targets_for,
 )
 from trainer.realism import format_realism_table, realism_report
@@ -43,7 +40,8 @@ REALISM_SECONDS = 600.0  # the most music sampled for the realism measure (less 
 EXCERPT_BEATS = 256  # 16 bars of 4/4 in the side-by-side piano roll: enough to see voices move
 MEASURE = (
     "Bernoulli NLL in nats per beat of the pitches 21..108 sounding on the next beat (summed over pitches); "
-    "frame accuracy = TP/(TP+FP+FN) of notes predicted at p>0.5; nll_full adds struck-vs-held for continuing pitches"
+    "frame accuracy = TP/(TP+FP+FN) of notes predicted at p>0.5; nll_full adds struck-vs-held for continuing pitches. "
+    "A token model has only nll_full: the exact NLL of each beat's notes with struck/held, the sum over its tokens"
 )
 
 
@@ -100,8 +98,9 @@ def held_out_from_folder(folder: Path) -> HeldOut:
 
 
 def model_scores(model: StyleModel, pieces: list[ListOfNotes], targets: Targets) -> dict[str, float]:
-    logits = predict_logits(model, pieces)
-    return score(sound_probs(model, logits), targets, struck_probs(model, logits))
+    """A frame model's per-pitch figures, or a token model's exact full NLL (it has no
+    per-pitch marginals, so no sounding-only NLL or frame accuracy)."""
+    return score_model(model, pieces, targets)
 
 
 def realism_sample_beats(pieces: list[ListOfNotes], bpm: float, seconds: float = REALISM_SECONDS) -> int:
@@ -186,9 +185,10 @@ def evaluate(
     style_info = resolve_style(style)
     if model_path is None:
         # `continuo train` then `continuo evaluate` should measure what was just trained.
-        trained = home / "models" / style / "continuo.npz"
-        if trained.is_file():
-            model_path = trained
+        trained = [home / "models" / style / f"{kind}.npz" for kind in ("token", "continuo")]
+        newest = max((p for p in trained if p.is_file()), key=lambda p: p.stat().st_mtime, default=None)
+        if newest is not None:
+            model_path = newest
         elif style_info is None:
             raise StyleError(f"unknown style {style!r} and no --model given")
         else:
@@ -255,9 +255,10 @@ def evaluate(
         "beats": targets.beats,
         "skipped": [{"piece": p, "reason": r} for p, r in held.skipped],
         "measure": MEASURE,
-        "nll_per_beat": {"model": ours["nll_sounding"], "seed": pick("nll_sounding", seed), "unigram": pick("nll_sounding", unigram)},
+        "nll_per_beat": {"model": ours.get("nll_sounding"), "seed": pick("nll_sounding", seed), "unigram": pick("nll_sounding", unigram)},
         "nll_full_per_beat": {"model": ours.get("nll_full"), "unigram": pick("nll_full", unigram)},
-        "frame_accuracy": {"model": ours["frame_accuracy"], "seed": pick("frame_accuracy", seed), "unigram": pick("frame_accuracy", unigram)},
+        "nll_per_token": ours.get("nll_per_token"),
+        "frame_accuracy": {"model": ours.get("frame_accuracy"), "seed": pick("frame_accuracy", seed), "unigram": pick("frame_accuracy", unigram)},
         "seed_source": seed_source,
         "out_of_range_notes": out_of_range_fraction(held.pieces),
         "in_scale": sample_stats["in_scale"],

@@ -44,6 +44,31 @@ def model_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     return {name: a.astype(STORAGE_DTYPE) for name, a in arrays.items()}
 
 
+def load_weights(model: keras.Model, path: str | Path, encoding: Encoding | TokenEncoding) -> None:
+    """Set a Keras model's weights from a model file (the inverse of :func:`model_arrays`), to
+    continue a training run. Raises ModelFileError when the file's kind or sizes differ."""
+    from radio.errors import ModelFileError
+
+    header, arrays, _ = read_model_file(path)
+    if header.get("encoding") != encoding.name:
+        raise ModelFileError(f"{path} is a {header.get('encoding')!r} model; cannot continue a {encoding.name!r} run from it")
+    expected = model_arrays(model)
+    mismatched = sorted(
+        name for name in set(expected) | set(arrays) if name not in arrays or name not in expected or arrays[name].shape != expected[name].shape
+    )
+    if mismatched:
+        raise ModelFileError(f"{path} does not fit this model's layers ({', '.join(mismatched)}): use the same --hidden and layers")
+    k = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            layer.set_weights([arrays[f"lstm{k}_kernel"], arrays[f"lstm{k}_recurrent"], arrays[f"lstm{k}_bias"]])
+            k += 1
+        elif isinstance(layer, keras.layers.Dense):
+            layer.set_weights([arrays["head_kernel"], arrays["head_bias"]])
+        elif isinstance(layer, keras.layers.Embedding):
+            layer.set_weights([arrays["embedding"]])
+
+
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__}
     for dist in ("tensorflow", "tensorflow-cpu", "continuo"):

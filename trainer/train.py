@@ -39,6 +39,7 @@ class TrainConfig:
     threads: int | None = None
     hp: HyperParameters = field(default_factory=HyperParameters)
     show_bar: bool = True
+    init_from: Path | None = None  # continue from this model file's weights (same kind and sizes)
 
 
 @dataclass
@@ -90,6 +91,7 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     home = Path(config.home) if config.home else continuo_home()
     out = Path(config.out) if config.out else default_model_path(home, config.style, config.model)
     corpus_styles, data = load_data(config, home)
+    continued = check_continuation(config.init_from, data) if config.init_from else None
     if emit:
         emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
 
@@ -110,6 +112,8 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
         "metrics": metrics,
         "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
     }
+    if continued:
+        header["continued_from"] = continued
     version = export_model(model, out, get_encoding(config.model), **header)
     title = f"{config.style}: {config.model} model ({config.hp.hidden} units)"
     if config.model == "token":
@@ -118,6 +122,21 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     if emit:
         emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
     return TrainResult(out, version, metrics, fit["history"], fit["train_seconds"], png, data)
+
+
+def check_continuation(path: Path, data: StyleData) -> str:
+    """The version of the model a run continues from; refuse one that was validated on other
+    pieces (continuing it would train on its held-out music)."""
+    from radio.model.modelfile import read_model_file
+
+    header, _arrays, version = read_model_file(path)
+    held = [p.get("id") for p in header.get("training", {}).get("validation", [])]
+    if held != [p.id for p in data.val]:
+        raise StyleError(
+            f"{path} was validated on other pieces than this run's split: continue it with the same style, "
+            "library and --seed it was trained with"
+        )
+    return version
 
 
 def load_data(config: TrainConfig, home: Path) -> tuple[tuple[str, ...], StyleData]:
@@ -172,6 +191,10 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
         model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
         per_epoch = train_windows.target_beats(hp.window)
+    if config.init_from:
+        from trainer.export import load_weights
+
+        load_weights(model, config.init_from, encoding)
 
     checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}-{os.getpid()}"
     checkpoints.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ chosen from the seed), with the breath between pieces.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output file: .mid, .wav or .mp3")
     parser.add_argument("--seed", type=int, default=0, help="seed: the same seed gives the same music (default 0)")
     parser.add_argument("--model", type=Path, default=None, help="model file (default: the style's bundled model)")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the style's)")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling for token models, in (0, 1] (default: the style's, usually 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +40,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.minutes <= 24 * 60:
         raise ContinuoError(f"--minutes must be between 0 and 1440, got {args.minutes}")
     style = get_style(args.style)
+    if args.temperature is not None and not args.temperature > 0:
+        raise ContinuoError(f"--temperature must be > 0, got {args.temperature}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise ContinuoError(f"--top-p must be in (0, 1], got {args.top_p}")
+    style = dataclasses.replace(
+        style,
+        temperature=style.temperature if args.temperature is None else args.temperature,
+        top_p=style.top_p if args.top_p is None else args.top_p,
+    )
     model = load_model(args.model or style.model_path)
     composer = Composer(style, model, seed=args.seed)
     wanted = max(1, beats_for_seconds(args.minutes * 60.0, style.tempo_bpm))

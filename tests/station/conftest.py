@@ -42,7 +42,7 @@ class DroneModel:
     version: str = "drone-aaaaaa"
     pitch: int = 57
 
-    def sampler(self, *, temperature: float = 1.0, seed: int | None = None) -> DroneSampler:
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0) -> DroneSampler:
         return DroneSampler(self.pitch)
 
 
@@ -54,7 +54,7 @@ class FlakyModel:
     fail_every: int = 3
     calls: list = field(default_factory=lambda: [0])
 
-    def sampler(self, *, temperature: float = 1.0, seed: int | None = None):
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0):
         model = self
 
         class Sampler(DroneSampler):
@@ -71,7 +71,7 @@ class FlakyModel:
 class SilentModel:
     version: str = "silent-cccccc"
 
-    def sampler(self, *, temperature: float = 1.0, seed: int | None = None):
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0):
         class Sampler:
             def next_beats(self, n: int) -> list:
                 return [[] for _ in range(n)]

@@ -143,3 +143,38 @@ def test_train_without_tensorflow_says_so(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "training needs TensorFlow" in done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["event"] == "error"
+
+
+def test_a_run_continues_from_an_earlier_model_on_the_same_split(tf, tiny_home, tmp_path):
+    from radio.errors import ModelFileError
+    from trainer.train import train_style
+
+    first = train_style(tiny_config(tiny_home, tmp_path / "a.npz"))
+    more = train_style(tiny_config(tiny_home, tmp_path / "b.npz", init_from=tmp_path / "a.npz"))
+    assert load_model(tmp_path / "b.npz").header["continued_from"] == first.version
+    # It starts where the first run stopped, not from scratch.
+    assert more.history["loss"][0] < first.history["loss"][0]
+    with pytest.raises(ModelFileError, match="same --hidden"):
+        cfg = tiny_config(tiny_home, tmp_path / "c.npz", init_from=tmp_path / "a.npz")
+        cfg.hp.hidden = 12
+        train_style(cfg)
+    from trainer.train import check_continuation
+
+    other = type(first.data)("folk", first.data.val, first.data.train)  # the held-out piece now trained on
+    with pytest.raises(StyleError, match="validated on other pieces"):
+        check_continuation(tmp_path / "a.npz", other)
+    assert check_continuation(tmp_path / "a.npz", first.data) == first.version
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_the_bundle_replaces_a_model_only_when_nll_and_realism_both_improve():
+    from trainer.bundle import decide
+
+    def fig(nll, realism):
+        return {"nll_full": nll, "realism": {"mean_overlap": realism}}
+
+    assert decide(None, fig(3.0, 0.8))[0]
+    assert decide(fig(3.2, 0.8), fig(3.0, 0.85))[0]
+    accepted, reason = decide(fig(3.2, 0.8), fig(3.0, 0.75))
+    assert not accepted and "realism 0.800 -> 0.750 (not better)" in reason
+    assert not decide(fig(3.0, 0.8), fig(3.1, 0.9))[0]

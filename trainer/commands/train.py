@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units per layer (default 256)")
     parser.add_argument("--stride", type=int, default=None, help="steps between training windows (default: 384 tokens for token, 64 beats otherwise)")
     parser.add_argument("--augment", type=int, default=0, help="transpose training batches by up to ± this many semitones (default 0: off)")
+    parser.add_argument("--init-from", type=Path, default=None, help="continue training from this model file's weights (same model kind and --hidden)")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow CPU threads (default: all)")
     parser.add_argument("--progress-jsonl", action="store_true", help="print JSON-lines progress events on stdout")
 
@@ -67,6 +68,7 @@ def _train(args: argparse.Namespace, emit) -> int:
         out=args.out,
         home=args.home,
         threads=args.threads,
+        init_from=args.init_from,
         hp=HyperParameters.for_model(args.model, hidden=args.hidden, stride=args.stride, augment=args.augment),
     )
     result = train_style(config, emit=emit)
