@@ -58,7 +58,7 @@ class MongoConnection:
         import pymongo
         from pymongo import AsyncMongoClient
 
-        given = {key.lower() for key, _ in parse_qsl(urlsplit(self.uri).query)}
+        given = {key.lower(): value for key, value in parse_qsl(urlsplit(self.uri).query)}
         options: dict[str, Any] = {"appname": "continuo"}
         # Options written in the URI win over our defaults.
         if "serverselectiontimeoutms" not in given:
@@ -72,7 +72,8 @@ class MongoConnection:
         try:
             # Fail now, clearly, rather than at the first query; timeoutMS would otherwise
             # stretch the wait for an unreachable server to the whole operation budget.
-            with pymongo.timeout(options.get("serverSelectionTimeoutMS", SERVER_SELECTION_MS) / 1000):
+            selection_ms = float(given.get("serverselectiontimeoutms") or SERVER_SELECTION_MS)
+            with pymongo.timeout(selection_ms / 1000):
                 await db.command("ping")
         except BaseException:
             await client.close()
