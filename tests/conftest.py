@@ -41,7 +41,7 @@ import sys  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/s3_server.py (pytest uses importlib mode)
 
-from s3_server import CREDENTIALS, MotoServer  # noqa: E402
+from s3_server import MotoServer  # noqa: E402
 
 MONGODB_SKIP_REASON = (
     "no MongoDB server: set CONTINUO_TEST_MONGODB_URI (e.g. mongodb://127.0.0.1:27017) to run the MongoDB "

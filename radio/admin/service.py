@@ -92,8 +92,12 @@ class AdminService:
             log.warning("admin: job %s (%s) marked failed: %s%s", job.id, job.style, job.error,
                         "; its trainer was still running and was killed" if killed else "")
         scratch = self.home / SCRATCH_DIR
+        # A worker sharing this data dir may be training right now: its files stay.
+        busy = {job.id for job in await asyncio.to_thread(self.store.active)}
         for leftover in scratch.glob("*") if scratch.is_dir() else ():
             # partial models of jobs that will never finish
+            if leftover.name.lstrip(".").split(".")[0] in busy:
+                continue
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

@@ -131,7 +131,7 @@ class Worker:
                 await keeper
             self.current = None
             if styles_dir:
-                shutil.rmtree(styles_dir.parent, ignore_errors=True)
+                shutil.rmtree(styles_dir, ignore_errors=True)  # this job's folder only: workers may share a home
         if leased.lost.is_set():
             log.warning("worker %s: job %s is no longer ours (cancelled or requeued); its trainer was stopped",
                         s.worker_id, job.id)
