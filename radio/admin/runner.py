@@ -132,7 +132,7 @@ class JobRunner:
         self.max_concurrent = max(1, max_concurrent)
         self.python = python
         self.env_for_style = env_for_style or (lambda style: {})
-        self.threads = threads  # None: the trainer uses every core (a dedicated worker machine)
+        self.threads = threads  # None: TensorFlow picks (every core: a dedicated worker machine)
         self._jobs: dict[str, Job] = {}  # queued and running, by id
         self._pending: deque[str] = deque()
         self._tasks: dict[str, asyncio.Task] = {}
@@ -271,7 +271,7 @@ class JobRunner:
         cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
                "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *threads,
                *train_arguments(job.options)]
-        env = {**os.environ, **trainer_env(self.threads), **self.env_for_style(job.style)}
+        env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
         job.state, job.started_at = RUNNING, utc_now()
         job.add_log("$ " + " ".join(cmd[3:]))
         await self._changed(job)
@@ -346,17 +346,6 @@ class JobRunner:
             line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1].strip()
             if line:
                 job.add_log(line)
-
-
-def trainer_env(threads: int | None) -> dict[str, str]:
-    """TRAINER_ENV with the thread caps set to ``threads`` (left out when None: every core)."""
-    env = dict(TRAINER_ENV)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        if threads:
-            env[name] = str(threads)
-        else:
-            del env[name]
-    return env
 
 
 def kill_leftover_trainer(job: Job, home: Path) -> bool:

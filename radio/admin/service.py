@@ -24,6 +24,7 @@ from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
 from radio.admin.versions import ModelVersion, VersionRegistry, check_model, should_activate
 from radio.errors import LibraryError, ModelFileError, StyleError
+from radio.library.backends import storage_env
 from radio.styles import Style, check_style_name, discover_styles, load_style
 
 log = logging.getLogger("radio.admin")
@@ -269,8 +270,12 @@ class AdminService:
         return (self.home_styles / style / "style.toml").read_text(encoding="utf-8")
 
     def _trainer_env(self, style: str) -> dict[str, str]:
+        # The trainer reads the library where this server does (MongoDB/S3 settings, if any).
+        env = storage_env()
         # A style created here lives in the data dir, where the trainer must look for it.
-        return {"CONTINUO_STYLES": str(self.home_styles)} if self.is_home_style(style) else {}
+        if self.is_home_style(style):
+            env["CONTINUO_STYLES"] = str(self.home_styles)
+        return env
 
     async def _job_done(self, job: Job, done: dict[str, Any]) -> None:
         plot = Path(done["model_path"]).with_suffix(".loss.png")  # the trainer's loss curve, if it drew one

@@ -30,12 +30,20 @@ from radio.admin.jobs import Job
 from radio.admin.runner import JobRunner
 from radio.admin.versions import VersionRegistry, should_activate
 from radio.errors import StyleError
+from radio.library.backends import storage_env
 from radio.styles import Style, get_style, load_style
 
 log = logging.getLogger("radio.worker")
 
 WORKER_STYLES_DIR = Path("models") / ".worker-styles"  # style.toml files that came with jobs
 LOST_CHECK_SECONDS = 0.5
+
+
+def thread_env(threads: int | None) -> dict[str, str]:
+    """The trainer's thread caps: ``threads`` each, or every core (a dedicated worker machine;
+    the admin's in-process runner keeps the trainer to one thread beside the channels)."""
+    n = str(threads or os.cpu_count() or 1)
+    return {name: n for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")}
 
 
 def default_worker_id() -> str:
@@ -118,7 +126,9 @@ class Worker:
                  job.attempts, job.max_attempts)
         leased = LeasedJobs(self.store, s.worker_id, s.lease_seconds)
         styles_dir = self._style_folder(job)
-        env = {"CONTINUO_STYLES": str(styles_dir)} if styles_dir else {}
+        env = {**storage_env(), **thread_env(s.threads)}  # the trainer reads the library where we do
+        if styles_dir:
+            env["CONTINUO_STYLES"] = str(styles_dir)
         runner = JobRunner(leased, s.home, on_done=lambda j, done: self._publish(j, done, styles_dir),
                            env_for_style=lambda style: env, threads=s.threads)
         self.current = (job, runner)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from radio.errors import LibraryError
@@ -86,6 +87,16 @@ class StorageConfig:
         else:
             blobs = "disk"
         return f"catalog: {catalog}; blobs and models: {blobs}"
+
+
+STORAGE_ENV_PREFIXES = ("CONTINUO_MONGODB_", "CONTINUO_S3_", "AWS_")
+
+
+def storage_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that choose and reach the shared catalog and store (credentials included).
+    A trainer child gets them explicitly: it reads the library wherever its parent does."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith(STORAGE_ENV_PREFIXES)}
 
 
 def redact_uri(uri: str | None) -> str:
