@@ -227,13 +227,14 @@ async def bench_on_air(moto: Moto, tmp: Path, rounds: int, poll: float) -> None:
     pending = variants[rounds]
     version, _ = await asyncio.to_thread(worker.register, "folk", pending, {}, "bench")
     mark = len(arrivals)
-    moto.stop()
+    # Starting and stopping the server block: in a thread, or they would stall the station's loop.
+    await asyncio.to_thread(moto.stop)
     down_at = time.monotonic()
     await asyncio.to_thread(worker.set_active, "folk", version)  # the catalog (SQLite) still works
     await asyncio.sleep(10)
     still = channel.model_version != version.version
-    back = Moto(moto.port).start()
-    back.bucket(bucket)
+    back = await asyncio.to_thread(Moto(moto.port).start)
+    await asyncio.to_thread(back.bucket, bucket)
     back_at = time.monotonic()
     await asyncio.to_thread(worker.shared.put_file, model_key("folk", version.version), pending)
     on_air = await until(lambda: channel.model_version == version.version, timeout=120)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -212,6 +213,15 @@ def open_version_table(home: Path) -> Any:
     return SqliteVersionTable(home)
 
 
+def file_version(path: Path) -> str:
+    """A model file's version id: the first 12 hex digits of its sha256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
 def model_key(style: str, version: str, suffix: str = ".npz") -> str:
     """Where a trained version's file lives in the shared store (and, below models/, on disk)."""
     return f"{MODELS_DIR}/{style}/{version}{suffix}"
@@ -280,6 +290,12 @@ class VersionRegistry:
             raise ModelFileError(
                 f"{version.style} version {version.version} is registered, but its file is not in the shared store"
             ) from None
+        if file_version(path) != version.version:  # a version is its file's hash: anything else is not it
+            path.unlink(missing_ok=True)
+            raise ModelFileError(
+                f"the shared store's file for {version.style} version {version.version} is another model; "
+                "register the version again"
+            )
         with contextlib.suppress(KeyError, ContinuoError):  # the loss plot is a nicety
             self.shared.get_to(model_key(version.style, version.version, ".loss.png"), path.with_suffix(".loss.png"))
         return path

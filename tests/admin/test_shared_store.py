@@ -53,13 +53,13 @@ async def test_a_node_fetches_what_a_worker_registered_and_plays_on_through_an_s
         assert not (local / f"{first.version}.npz").exists()  # only in the bucket and on the worker
 
         async with Listener(client, "folk") as listener:
-            worker.set_active("folk", first)  # the worker's activation: nothing tells the node but the store
+            await asyncio.to_thread(worker.set_active, "folk", first)  # nothing tells the node but the store
             await wait_for_version(client, "folk", first.version, timeout=30)
             fetched = local / f"{first.version}.npz"
             assert hashlib.sha256(fetched.read_bytes()).hexdigest() == hashlib.sha256(BAROQUE.read_bytes()).hexdigest()
 
-            server.stop()  # S3 goes away mid-play
-            worker.set_active("folk", second)  # a version this node has never fetched
+            await asyncio.to_thread(server.stop)  # S3 goes away mid-play (in a thread: stopping it blocks)
+            await asyncio.to_thread(worker.set_active, "folk", second)  # a version this node has never fetched
             await asyncio.sleep(3)
             assert await channel_version(client, "folk") == first.version  # the old model plays on
 
@@ -78,9 +78,10 @@ async def test_a_node_fetches_what_a_worker_registered_and_plays_on_through_an_s
             assert pieces == []  # no catalog row points at a blob that was never stored
 
             # S3 comes back (empty, as a fresh moto is): the worker uploads again, the node catches up.
-            MotoServer(port=server.port).start()
-            server.create_bucket(env["CONTINUO_S3_BUCKET"])
-            worker.shared.put_file(model_key("folk", second.version), CLASSICAL)
+            restarted = await asyncio.to_thread(MotoServer(port=server.port).start)
+            server.proc = restarted.proc  # the fixture stops it
+            await asyncio.to_thread(server.create_bucket, env["CONTINUO_S3_BUCKET"])
+            await asyncio.to_thread(worker.shared.put_file, model_key("folk", second.version), CLASSICAL)
             await wait_for_version(client, "folk", second.version, timeout=60)
             await asyncio.sleep(1)
         figures = listener.check_continuous()
@@ -106,3 +107,24 @@ async def test_every_node_follows_an_activation_made_on_another(home, monkeypatc
         r = await a.post(f"/admin/styles/folk/models/{bundled}/activate", headers=AUTH, json={})  # roll back
         assert r.status == 200, await r.text()
         await wait_for_version(b, "folk", bundled, timeout=20)
+
+
+def test_a_node_never_plays_a_file_that_is_not_the_version_it_asked_for(tmp_path, s3_env):
+    from radio.errors import ModelFileError
+
+    table_home = tmp_path / "catalog"
+    table_home.mkdir()
+    shared = S3BlobStore(s3_env["CONTINUO_S3_BUCKET"], endpoint_url=s3_env["CONTINUO_S3_ENDPOINT_URL"])
+    worker = VersionRegistry(tmp_path / "worker", table=SqliteVersionTable(table_home), shared=shared)
+    node = VersionRegistry(tmp_path / "node", table=SqliteVersionTable(table_home), shared=shared)
+    registered, _ = worker.register("folk", BAROQUE, {}, None)
+    wanted = node.find("folk", registered.version)
+    assert node.fetch(wanted).read_bytes() == BAROQUE.read_bytes()  # fetched, checked, cached
+    other, _ = worker.register("folk", CLASSICAL, {}, None)
+    # Another tool overwrites the object with a valid model of another version (sha256 metadata and all).
+    shared.put_file(model_key("folk", other.version), BAROQUE)
+    with pytest.raises(ModelFileError, match="another model"):
+        node.fetch(node.find("folk", other.version))
+    assert not (tmp_path / "node" / "models" / "folk" / f"{other.version}.npz").exists()
+    worker.close()
+    node.close()
