@@ -25,12 +25,12 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,train,scrape,corpus]'
+	$(BIN)/pip install -q -e '.[dev,train,scrape,corpus,scale]'
 	touch $(VENV)/.runtime $@
 
 install: $(VENV)/.runtime ## create .venv with the station installed (.venv/bin/continuo)
 
-install-dev: $(VENV)/.dev ## install the test, training and scraping extras too
+install-dev: $(VENV)/.dev ## install the test, training, scraping and scale-out (MongoDB/S3) extras too
 
 system-deps: ## Debian packages the tests use (chromium, icecast2)
 	@missing=""; \

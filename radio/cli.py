@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("trainer.commands.train", "train a style model (needs the 'train' extra)"),
     "evaluate": ("trainer.commands.evaluate", "evaluate a style model on held-out pieces"),
     "scrape": ("scraper.command", "collect openly licensed MIDI (needs the 'scrape' extra)"),
+    "worker": ("radio.commands.worker", "train queued retrain jobs from the shared catalog (needs 'train')"),
 }
 
 

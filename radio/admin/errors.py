@@ -27,3 +27,9 @@ class Unprocessable(AdminError):
 
 class UnsupportedMediaType(AdminError):
     status = 415
+
+
+class ServiceUnavailable(AdminError):
+    """The shared catalog or store cannot be reached; the station plays on."""
+
+    status = 503

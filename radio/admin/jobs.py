@@ -1,19 +1,31 @@
 """Training jobs and their persistence.
 
-Jobs live in their own table of the catalog's SQLite file (``<home>/catalog.sqlite3``),
-so they survive a restart. A job that was queued or running when the server stopped
-is marked failed on the next start, with the reason, instead of staying "running".
+Jobs live in their own table of the catalog's SQLite file (``<home>/catalog.sqlite3``), or in
+MongoDB when ``CONTINUO_MONGODB_URI`` is set (:func:`open_job_store`), so they survive a
+restart. A job the server trains itself (``train_on == "here"``) that was queued or running
+when the server stopped is marked failed on the next start, with the reason, instead of
+staying "running".
+
+A job for trainer workers (``train_on == "workers"``) waits in the store until a
+``continuo worker`` claims it. The claim is atomic (one worker wins) and comes with a lease
+that the worker renews while it trains; the worker can write the job only while it holds the
+lease. A worker that dies stops renewing: once its lease has run out, any node requeues the
+job (or marks it failed with the reason after ``max_attempts`` claims). Lease times are wall
+clock seconds, so the machines' clocks must agree to well within a lease (NTP does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from radio.library.base import utc_now
 
@@ -22,6 +34,9 @@ ACTIVE_STATES = (QUEUED, RUNNING)
 FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
 LOG_TAIL_LINES = 40
 DB_FILE = "catalog.sqlite3"
+HERE, WORKERS = "here", "workers"
+TRAIN_ON = (HERE, WORKERS)
+DEFAULT_MAX_ATTEMPTS = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,6 +49,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_style ON jobs(style);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
+# Added for trainer workers; a table made before them gains the column on open.
+TRAIN_ON_COLUMN = "ALTER TABLE jobs ADD COLUMN train_on TEXT NOT NULL DEFAULT 'here'"
 
 
 @dataclass
@@ -59,6 +76,12 @@ class Job:
     created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
     finished_at: str | None = None
+    train_on: str = HERE  # HERE: the server's own runner; WORKERS: a `continuo worker` claims it
+    worker: str | None = None  # the worker holding the lease
+    lease_until: float | None = None  # wall-clock time (epoch seconds) the lease runs out
+    attempts: int = 0  # times a worker claimed it
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # claims before a lost lease fails the job
+    style_spec: str | None = None  # style.toml text, for a style that exists only on the server
 
     @classmethod
     def new(cls, style: str, options: dict[str, Any]) -> "Job":
@@ -81,8 +104,37 @@ class Job:
         return self.state in FINAL_STATES
 
 
+def open_job_store(home: Path) -> "JobStore":
+    """The jobs of this deployment: MongoDB when CONTINUO_MONGODB_URI is set, else SQLite in ``home``."""
+    from radio.library.backends import StorageConfig
+
+    config = StorageConfig.from_env()
+    if config.mongodb_uri:
+        from radio.admin.mongo_stores import MongoJobStore
+
+        return MongoJobStore(config.mongodb_uri, timeout_ms=config.mongodb_timeout_ms)  # type: ignore[return-value]
+    return JobStore(home)
+
+
+def lost_lease(job: Job, now: float) -> str:
+    """Requeue or fail a job whose worker's lease ran out (the caller stores it); return what happened."""
+    when = datetime.fromtimestamp(job.lease_until or now, timezone.utc).isoformat(timespec="seconds")
+    why = f"worker {job.worker} stopped renewing its lease (it ran out at {when})"
+    job.worker, job.lease_until, job.pid = None, None, None
+    if job.attempts < job.max_attempts:
+        job.state, job.error = QUEUED, f"{why}; queued again for attempt {job.attempts + 1} of {job.max_attempts}"
+        job.started_at = None
+    else:
+        job.state, job.error, job.finished_at = FAILED, f"{why}; gave up after {job.attempts} attempts", utc_now()
+    job.add_log(job.error)
+    return job.state
+
+
 class JobStore:
-    """Jobs as JSON rows in SQLite; one connection guarded by a lock (called from threads)."""
+    """Jobs as JSON rows in SQLite; one connection guarded by a lock (called from threads).
+
+    The queue operations for trainer workers run in ``BEGIN IMMEDIATE`` transactions: SQLite
+    lets one writer in at a time across every process sharing the file, so a claim is atomic."""
 
     def __init__(self, home: Path) -> None:
         path = Path(home) / DB_FILE
@@ -91,14 +143,120 @@ class JobStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "train_on" not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                self._db.execute(TRAIN_ON_COLUMN)
 
     def save(self, job: Job) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, style, state, created_at, body) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body",
-                (job.id, job.style, job.state, job.created_at, json.dumps(job.to_dict())),
-            )
+            self._write(job)
+
+    def _write(self, job: Job) -> None:
+        self._db.execute(
+            "INSERT INTO jobs (id, style, state, created_at, body, train_on) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, train_on = excluded.train_on",
+            (job.id, job.style, job.state, job.created_at, json.dumps(job.to_dict()), job.train_on),
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _select(self, where: str, params: tuple = ()) -> list[Job]:
+        rows = self._db.execute(f"SELECT body FROM jobs WHERE {where} ORDER BY created_at, rowid", params).fetchall()
+        return [Job.from_dict(json.loads(r[0])) for r in rows]
+
+    # --- the queue for trainer workers --------------------------------------------------
+    def add_if_idle(self, job: Job) -> Job | None:
+        """Store ``job`` unless its style has a queued or running job; return that job if so."""
+        with self._transaction():
+            busy = self._select("style = ? AND state IN (?, ?)", (job.style, *ACTIVE_STATES))
+            if busy:
+                return busy[0]
+            self._write(job)
+        return None
+
+    def active(self) -> list[Job]:
+        """Every queued or running job, oldest first."""
+        with self._lock:
+            return self._select("state IN (?, ?)", ACTIVE_STATES)
+
+    def claim(self, worker: str, lease_seconds: float, styles: tuple[str, ...] = ()) -> Job | None:
+        """Atomically take the oldest queued worker job (of ``styles``, if given) for ``worker``."""
+        with self._transaction():
+            for job in self._select("state = ? AND train_on = ?", (QUEUED, WORKERS)):
+                if styles and job.style not in styles:
+                    continue
+                claimed(job, worker, lease_seconds)
+                self._write(job)
+                return job
+        return None
+
+    def renew(self, job_id: str, worker: str, lease_seconds: float) -> bool:
+        """Extend ``worker``'s lease; False if it no longer holds it (cancelled, or requeued)."""
+        with self._transaction():
+            job = self._owned(job_id, worker)
+            if job is None:
+                return False
+            job.lease_until = time.time() + lease_seconds
+            self._write(job)
+        return True
+
+    def save_if_owned(self, job: Job, worker: str, lease_seconds: float) -> bool:
+        """Write ``job`` (renewing the lease) only while ``worker`` holds it; False if it does not."""
+        with self._transaction():
+            if self._owned(job.id, worker) is None:
+                return False
+            job.worker = worker
+            job.lease_until = time.time() + lease_seconds if job.state == RUNNING else None
+            self._write(job)
+        return True
+
+    def release(self, job_id: str, worker: str, reason: str) -> bool:
+        """Put a job back in the queue because its worker is stopping; the claim does not count."""
+        with self._transaction():
+            job = self._owned(job_id, worker)
+            if job is None:
+                return False
+            released(job, reason)
+            self._write(job)
+        return True
+
+    def expire_leases(self, now: float | None = None) -> list[Job]:
+        """Requeue (or fail) every running worker job whose lease has run out."""
+        now = time.time() if now is None else now
+        changed = []
+        with self._transaction():
+            for job in self._select("state = ? AND train_on = ?", (RUNNING, WORKERS)):
+                if job.lease_until is not None and job.lease_until < now:
+                    lost_lease(job, now)
+                    self._write(job)
+                    changed.append(job)
+        return changed
+
+    def cancel(self, job_id: str, reason: str) -> Job | None:
+        """Cancel a queued or running job; None if it is not active. A worker training it
+        finds out at its next lease renewal and stops its trainer."""
+        with self._transaction():
+            jobs = self._select("id = ? AND state IN (?, ?)", (job_id, *ACTIVE_STATES))
+            if not jobs:
+                return None
+            job = jobs[0]
+            cancelled(job, reason)
+            self._write(job)
+        return job
+
+    def _owned(self, job_id: str, worker: str) -> Job | None:
+        jobs = self._select("id = ? AND state = ?", (job_id, RUNNING))
+        return jobs[0] if jobs and jobs[0].worker == worker else None
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -114,10 +272,11 @@ class JobStore:
         return [Job.from_dict(json.loads(r[0])) for r in rows]
 
     def fail_interrupted(self, reason: str) -> list[Job]:
-        """Mark every queued or running job failed (the process that ran it is gone)."""
+        """Mark every queued or running job of the server's own runner failed (the process that
+        ran it is gone). Jobs for trainer workers are left to the workers and their leases."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT body FROM jobs WHERE state IN (?, ?)", ACTIVE_STATES
+                "SELECT body FROM jobs WHERE state IN (?, ?) AND train_on = ?", (*ACTIVE_STATES, HERE)
             ).fetchall()
         failed = []
         for row in rows:
@@ -132,3 +291,25 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+# The state changes of the worker queue, shared by the SQLite and MongoDB stores.
+def claimed(job: Job, worker: str, lease_seconds: float) -> None:
+    job.state, job.worker = RUNNING, worker
+    job.lease_until = time.time() + lease_seconds
+    job.attempts += 1
+    job.started_at, job.error, job.pid = utc_now(), None, None
+    # A retry starts from scratch: the lost attempt's progress must not mix with this one's.
+    job.progress, job.epoch, job.history, job.loss, job.val_loss = 0.0, 0, [], None, None
+    job.add_log(f"claimed by worker {worker} (attempt {job.attempts} of {job.max_attempts})")
+
+
+def released(job: Job, reason: str) -> None:
+    job.add_log(f"worker {job.worker} gave the job back: {reason}")
+    job.state, job.worker, job.lease_until, job.pid, job.started_at = QUEUED, None, None, None, None
+    job.attempts = max(0, job.attempts - 1)
+
+
+def cancelled(job: Job, reason: str) -> None:
+    job.state, job.error, job.finished_at = CANCELLED, reason, utc_now()
+    job.lease_until = None

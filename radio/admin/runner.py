@@ -124,6 +124,7 @@ class JobRunner:
         max_concurrent: int = 1,
         python: str = sys.executable,
         env_for_style: Callable[[str], dict[str, str]] | None = None,
+        threads: int | None = TRAINER_THREADS,
     ) -> None:
         self.store = store
         self.home = Path(home)
@@ -131,6 +132,7 @@ class JobRunner:
         self.max_concurrent = max(1, max_concurrent)
         self.python = python
         self.env_for_style = env_for_style or (lambda style: {})
+        self.threads = threads  # None: TensorFlow picks (every core: a dedicated worker machine)
         self._jobs: dict[str, Job] = {}  # queued and running, by id
         self._pending: deque[str] = deque()
         self._tasks: dict[str, asyncio.Task] = {}
@@ -165,6 +167,18 @@ class JobRunner:
             self._watchers.pop(job_id, None)
 
     # --- commands ------------------------------------------------------------------
+    async def start(self) -> None:
+        """Nothing to start: jobs run as they are submitted (the worker queue has a poller)."""
+
+    async def run_claimed(self, job: Job) -> Job:
+        """Run a job a trainer worker claimed from the shared queue, to its end (`continuo worker`)."""
+        self._jobs[job.id] = job
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks[job.id] = task
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+        return job
+
     async def submit(self, style: str, options: dict[str, Any]) -> Job:
         running = self.active_job(style)
         if running:
@@ -253,8 +267,9 @@ class JobRunner:
         self._pump()
 
     async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
+        threads = ["--threads", str(self.threads)] if self.threads else []
         cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
-               "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), "--threads", str(TRAINER_THREADS),
+               "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *threads,
                *train_arguments(job.options)]
         env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
         job.state, job.started_at = RUNNING, utc_now()

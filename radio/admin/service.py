@@ -16,12 +16,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from radio.admin.errors import BadRequest, Conflict, NotFound, Unprocessable
-from radio.admin.jobs import Job, JobStore
+from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from radio.admin.follow import ActiveFollower
+from radio.admin.jobs import HERE, TRAIN_ON, WORKERS, Job, open_job_store
+from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
 from radio.admin.versions import ModelVersion, VersionRegistry, check_model, should_activate
-from radio.errors import ModelFileError, StyleError
+from radio.errors import LibraryError, ModelFileError, StyleError
+from radio.library.backends import storage_env
 from radio.styles import Style, check_style_name, discover_styles, load_style
 
 log = logging.getLogger("radio.admin")
@@ -54,8 +57,13 @@ class AdminService:
         swap_seconds: float | None = None,
         max_jobs: int = 1,
         limits: UploadLimits | None = None,
+        train_on: str = HERE,
+        poll_seconds: float | None = None,
     ) -> None:
         from radio.library import open_library
+
+        if train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON)}, not {train_on!r}")
 
         self.station = station
         self.home = Path(home)
@@ -64,11 +72,17 @@ class AdminService:
         self.swap_seconds = swap_seconds
         self.limits = limits or UploadLimits()
         self.library = open_library(self.home)
-        self.store = JobStore(self.home)
+        self.store = open_job_store(self.home)
         self.registry = VersionRegistry(self.home)
-        self.runner = JobRunner(
-            self.store, self.home, on_done=self._job_done, max_concurrent=max_jobs, env_for_style=self._trainer_env,
-        )
+        self.train_on = train_on
+        if train_on == WORKERS:  # `continuo worker`s claim the jobs from the shared store
+            self.runner: JobRunner | WorkerQueue = WorkerQueue(self.store, style_spec=self._style_spec)
+        else:
+            self.runner = JobRunner(
+                self.store, self.home, on_done=self._job_done, max_concurrent=max_jobs, env_for_style=self._trainer_env,
+            )
+        poll = poll_seconds if poll_seconds is not None else env_float("CONTINUO_ACTIVE_POLL_SECONDS")
+        self.follower = ActiveFollower(self, poll or ActiveFollower.POLL_SECONDS)
         self._lock = asyncio.Lock()  # serialises activations and style creation
 
     # --- lifecycle -----------------------------------------------------------------
@@ -79,13 +93,18 @@ class AdminService:
             log.warning("admin: job %s (%s) marked failed: %s%s", job.id, job.style, job.error,
                         "; its trainer was still running and was killed" if killed else "")
         scratch = self.home / SCRATCH_DIR
+        # A worker sharing this data dir may be training right now: its files stay.
+        busy = {job.id for job in await asyncio.to_thread(self.store.active)}
         for leftover in scratch.glob("*") if scratch.is_dir() else ():
             # partial models of jobs that will never finish
+            if leftover.name.lstrip(".").split(".")[0] in busy:
+                continue
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
-        for name, version in (await asyncio.to_thread(self.registry.styles_with_active)).items():
+        pointers = await asyncio.to_thread(self.registry.styles_with_active)
+        for name, version in pointers.items():
             # Channels the server was asked to play get their active version; a style created
             # here comes on air by itself. Other bundled styles stay off, as the server chose.
             if name not in self.station.channels and not self.is_home_style(name):
@@ -94,8 +113,11 @@ class AdminService:
                 await self.activate(name, version, within_seconds=0.0, reason="restoring the active version at start")
             except Exception as exc:  # one broken style must not stop the station
                 log.error("admin: cannot restore %s version %s: %s", name, version, exc)
+        await self.runner.start()
+        self.follower.start(pointers)  # activations made elsewhere (other nodes, workers) come on air here too
 
     async def close(self) -> None:
+        await self.follower.close()
         await self.runner.close()
         self.store.close()
         self.registry.close()
@@ -241,16 +263,26 @@ class AdminService:
         log.info("admin: retrain %s queued as job %s with %s", name, job.id, options)
         return job
 
+    def _style_spec(self, style: str) -> str | None:
+        """A style created here travels with its job: a worker elsewhere has no copy of it."""
+        if not self.is_home_style(style):
+            return None
+        return (self.home_styles / style / "style.toml").read_text(encoding="utf-8")
+
     def _trainer_env(self, style: str) -> dict[str, str]:
+        # The trainer reads the library where this server does (MongoDB/S3 settings, if any).
+        env = storage_env()
         # A style created here lives in the data dir, where the trainer must look for it.
-        return {"CONTINUO_STYLES": str(self.home_styles)} if self.is_home_style(style) else {}
+        if self.is_home_style(style):
+            env["CONTINUO_STYLES"] = str(self.home_styles)
+        return env
 
     async def _job_done(self, job: Job, done: dict[str, Any]) -> None:
+        plot = Path(done["model_path"]).with_suffix(".loss.png")  # the trainer's loss curve, if it drew one
         version, _ = await asyncio.to_thread(
-            self.registry.register, job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id
+            lambda: self.registry.register(job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id, plot=plot)
         )
         job.model_version = version.version
-        plot = Path(done["model_path"]).with_suffix(".loss.png")  # the trainer's loss curve, if it drew one
         if plot.is_file():
             os.replace(plot, Path(version.path).with_suffix(".loss.png"))
         style = self.style(job.style)
@@ -276,16 +308,19 @@ class AdminService:
         }
 
     async def activate(self, name: str, version: str, *, within_seconds: float | None = None,
-                       reason: str = "activated by an admin") -> dict[str, Any]:
+                       reason: str = "activated by an admin", record: bool = True) -> dict[str, Any]:
+        """Put a version on air here and (``record``) make it the style's active version everywhere."""
         style = self.style(name)
         async with self._lock:
-            found: ModelVersion | None = await asyncio.to_thread(self.registry.find, style, version)
-            if found is None:
-                raise NotFound(f"style {name!r} has no model version {version!r}")
             try:
-                model = await asyncio.to_thread(check_model, Path(found.path))
+                found: ModelVersion | None = await asyncio.to_thread(self.registry.find, style, version)
+                if found is None:
+                    raise NotFound(f"style {name!r} has no model version {version!r}")
+                model = await asyncio.to_thread(lambda: check_model(self.registry.fetch(found)))
             except ModelFileError as exc:
                 raise Unprocessable(f"version {version} was rejected, the current model keeps playing: {exc}") from exc
+            except LibraryError as exc:  # the shared catalog or store is unreachable
+                raise ServiceUnavailable(f"version {version} cannot be had now, the current model keeps playing: {exc}") from exc
             within = self.swap_seconds if within_seconds is None else within_seconds
             channel = self.station.channels.get(name)
             if channel is None:
@@ -299,7 +334,8 @@ class AdminService:
             else:
                 channel.swap_model(model, within_seconds=within)
                 how = "next piece boundary" if within is None else f"within {within:g} s"
-            await asyncio.to_thread(self.registry.set_active, name, found)
+            if record:
+                await asyncio.to_thread(self.registry.set_active, name, found)
         log.info("admin: %s version %s activated (%s; %s)", name, version, how, reason)
         return {"style": name, "version": found.version, "swap": how, "reason": reason}
 

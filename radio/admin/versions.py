@@ -2,13 +2,18 @@
 
 A trained version is stored as ``<home>/models/<style>/<version>.npz`` (version = the
 model's own id: the first 12 hex digits of the file's sha256) and registered in the
-``model_versions`` table of the catalog's SQLite file. The style's bundled model is listed
+``model_versions`` table of the catalog's SQLite file, or in MongoDB. With a shared store (S3)
+the file is uploaded there too, as ``models/<style>/<version>.npz``, and every node fetches it
+from there into its own ``<home>/models/``. The style's bundled model is listed
 as a version too (``source: "bundled"``), so a rollback to it is an ordinary activation.
 No pointer row means the bundled model is active.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -21,7 +26,7 @@ from typing import Any
 
 from radio.admin.jobs import DB_FILE
 from radio.library.base import utc_now
-from radio.errors import ModelFileError
+from radio.errors import ContinuoError, ModelFileError
 from radio.styles import Style
 
 MODELS_DIR = "models"
@@ -140,23 +145,121 @@ def check_model(path: Path):
     return model
 
 
-class VersionRegistry:
+class SqliteVersionTable:
+    """The version rows and active pointers in the catalog's SQLite file."""
+
     def __init__(self, home: Path) -> None:
-        self.home = Path(home)
-        self.root = self.home / MODELS_DIR
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.home / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(Path(home) / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
-        self._bundled: dict[tuple[str, float], ModelVersion] = {}
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def register(self, style: str, model_file: Path, metrics: dict[str, Any], job_id: str | None):
-        """Validate ``model_file``, copy it into the store and record it. Returns (version, model)."""
+    def insert(self, v: ModelVersion) -> None:
+        """Record a version; a version already recorded is left as it is."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO model_versions (style, version, path, source, job_id, created_at, metrics) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (v.style, v.version, v.path, v.source, v.job_id, v.created_at, json.dumps(v.metrics)),
+            )
+
+    def trained(self, style: str) -> list[ModelVersion]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM model_versions WHERE style = ? ORDER BY created_at, rowid", (style,)
+            ).fetchall()
+        return [
+            ModelVersion(r["style"], r["version"], r["path"], r["source"], r["created_at"], r["job_id"], json.loads(r["metrics"]))
+            for r in rows
+        ]
+
+    def active_version(self, style: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT version FROM model_active WHERE style = ?", (style,)).fetchone()
+        return row[0] if row else None
+
+    def styles_with_active(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute("SELECT style, version FROM model_active").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def set_active(self, style: str, version: str | None) -> None:
+        """Point ``style`` at ``version``; None points it back at the bundled model."""
+        with self._lock:
+            if version is None:
+                self._db.execute("DELETE FROM model_active WHERE style = ?", (style,))
+            else:
+                self._db.execute(
+                    "INSERT INTO model_active (style, version, activated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(style) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at",
+                    (style, version, utc_now()),
+                )
+
+
+def open_version_table(home: Path) -> Any:
+    """MongoDB when CONTINUO_MONGODB_URI is set, else the catalog's SQLite file."""
+    from radio.library.backends import StorageConfig
+
+    config = StorageConfig.from_env()
+    if config.mongodb_uri:
+        from radio.admin.mongo_stores import MongoVersionTable
+
+        return MongoVersionTable(config.mongodb_uri, timeout_ms=config.mongodb_timeout_ms)
+    return SqliteVersionTable(home)
+
+
+def file_version(path: Path) -> str:
+    """A model file's version id: the first 12 hex digits of its sha256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def model_key(style: str, version: str, suffix: str = ".npz") -> str:
+    """Where a trained version's file lives in the shared store (and, below models/, on disk)."""
+    return f"{MODELS_DIR}/{style}/{version}{suffix}"
+
+
+class VersionRegistry:
+    """Model versions: the rows in a version table, the files on this machine's disk and, when
+    the deployment has one, in the shared store (S3) that every node reads.
+
+    ``<home>/models/<style>/<version>.npz`` is the file a channel loads. With a shared store it
+    is a cache: :meth:`fetch` downloads a version another machine registered (its sha256 is
+    checked on the way, and the model's own id must match the version)."""
+
+    def __init__(self, home: Path, *, table: Any = None, shared: Any = None) -> None:
+        from radio.library.backends import StorageConfig, shared_store
+
+        self.home = Path(home)
+        self.root = self.home / MODELS_DIR
+        self.table = table if table is not None else open_version_table(self.home)
+        try:
+            self.shared = shared if shared is not None else shared_store(StorageConfig.from_env())
+        except BaseException:
+            self.table.close()
+            raise
+        self._bundled: dict[tuple[str, float], ModelVersion] = {}
+
+    def close(self) -> None:
+        self.table.close()
+
+    def local_path(self, style: str, version: str) -> Path:
+        return self.root / style / f"{version}.npz"
+
+    def register(self, style: str, model_file: Path, metrics: dict[str, Any], job_id: str | None,
+                 *, plot: Path | None = None):
+        """Validate ``model_file``, copy it into the store and record it. Returns (version, model).
+
+        With a shared store the file (and its loss plot) is uploaded before the row is written,
+        so no node ever sees a version whose file it cannot fetch."""
         model = check_model(model_file)
         folder = self.root / style
         folder.mkdir(parents=True, exist_ok=True)
@@ -165,14 +268,37 @@ class VersionRegistry:
             partial = folder / f".{model.version}.npz.partial"
             shutil.copyfile(model_file, partial)
             os.replace(partial, target)  # readers see the whole file or none
+        if self.shared is not None:
+            self.shared.put_file(model_key(style, model.version), target)
+            if plot is not None and plot.is_file():
+                self.shared.put_file(model_key(style, model.version, ".loss.png"), plot)
         record = ModelVersion(style, model.version, str(target), "trained", utc_now(), job_id, dict(metrics or {}))
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO model_versions (style, version, path, source, job_id, created_at, metrics) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (style, record.version, record.path, record.source, job_id, record.created_at, json.dumps(record.metrics)),
-            )
+        self.table.insert(record)
         return record, model
+
+    def fetch(self, version: ModelVersion) -> Path:
+        """The version's file on this machine, downloaded from the shared store if need be.
+        Raises ModelFileError when it is nowhere to be had (LibraryError: the store failed)."""
+        path = Path(version.path)
+        if path.is_file() or version.source == "bundled":
+            return path
+        if self.shared is None:
+            raise ModelFileError(f"the file of {version.style} version {version.version} is missing: {path}")
+        try:
+            self.shared.get_to(model_key(version.style, version.version), path)
+        except KeyError:
+            raise ModelFileError(
+                f"{version.style} version {version.version} is registered, but its file is not in the shared store"
+            ) from None
+        if file_version(path) != version.version:  # a version is its file's hash: anything else is not it
+            path.unlink(missing_ok=True)
+            raise ModelFileError(
+                f"the shared store's file for {version.style} version {version.version} is another model; "
+                "register the version again"
+            )
+        with contextlib.suppress(KeyError, ContinuoError):  # the loss plot is a nicety
+            self.shared.get_to(model_key(version.style, version.version, ".loss.png"), path.with_suffix(".loss.png"))
+        return path
 
     def bundled(self, style: Style) -> ModelVersion | None:
         """The style's bundled model as a version (header metrics), or None if it has none."""
@@ -197,25 +323,15 @@ class VersionRegistry:
         return self._bundled[key]
 
     def trained(self, style: str) -> list[ModelVersion]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM model_versions WHERE style = ? ORDER BY created_at, rowid", (style,)
-            ).fetchall()
-        return [
-            ModelVersion(r["style"], r["version"], r["path"], r["source"], r["created_at"], r["job_id"], json.loads(r["metrics"]))
-            for r in rows
-        ]
+        # The path is this machine's: another node may have registered the version.
+        return [dataclasses.replace(v, path=str(self.local_path(v.style, v.version))) for v in self.table.trained(style)]
 
     def active_version(self, style: str) -> str | None:
         """The activated version, or None when the bundled model is the active one."""
-        with self._lock:
-            row = self._db.execute("SELECT version FROM model_active WHERE style = ?", (style,)).fetchone()
-        return row[0] if row else None
+        return self.table.active_version(style)
 
     def styles_with_active(self) -> dict[str, str]:
-        with self._lock:
-            rows = self._db.execute("SELECT style, version FROM model_active").fetchall()
-        return {r[0]: r[1] for r in rows}
+        return self.table.styles_with_active()
 
     def versions(self, style: Style | str, bundled: ModelVersion | None = None) -> list[ModelVersion]:
         """Every version of a style, bundled first, with ``active`` set on the active one."""
@@ -235,15 +351,7 @@ class VersionRegistry:
         return next((v for v in self.versions(style) if v.active), None)
 
     def set_active(self, style: str, version: ModelVersion) -> None:
-        with self._lock:
-            if version.source == "bundled":
-                self._db.execute("DELETE FROM model_active WHERE style = ?", (style,))
-            else:
-                self._db.execute(
-                    "INSERT INTO model_active (style, version, activated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(style) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at",
-                    (style, version.version, utc_now()),
-                )
+        self.table.set_active(style, None if version.source == "bundled" else version.version)
 
 
 def should_activate(new: ModelVersion, active: ModelVersion | None, *, force: bool) -> tuple[bool, str]:

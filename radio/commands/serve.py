@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-interval", type=float, default=0.5,
                         help="seconds of audio per write to each listener (default 0.5)")
     parser.add_argument("--seed", type=int, default=None, help="composer seed (default: random)")
+    parser.add_argument("--train-on", default=os.environ.get("CONTINUO_TRAIN_ON") or "here", metavar="WHERE",
+                        help="where retrain jobs run: 'here' (a niced process beside the station, the default) or "
+                             "'workers' (queued for `continuo worker`s on any machine) (env CONTINUO_TRAIN_ON)")
     parser.add_argument("--icecast", default=os.environ.get("CONTINUO_ICECAST_URL") or None, metavar="URL",
                         help="also push every channel to Icecast: icecast://source:PASSWORD@HOST:PORT[/prefix] "
                              "(env CONTINUO_ICECAST_URL)")
@@ -110,11 +113,15 @@ async def serve(args: argparse.Namespace) -> int:
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
     from radio.icecast import IcecastTarget, push_all, start_pusher
+    from radio.library.backends import StorageConfig
     from radio.station import Station
     from radio.web.app import create_app
 
     log = logging.getLogger("radio.serve")
+    if args.train_on not in ("here", "workers"):
+        raise ContinuoError(f"--train-on (or CONTINUO_TRAIN_ON) must be 'here' or 'workers', not {args.train_on!r}")
     settings = build_settings(args)
+    storage = StorageConfig.from_env()  # a malformed setting fails before anything starts
     Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.quality)  # bad --bitrate fails here, clearly
     styles = chosen_styles(args.styles)
     if args.icecast:
@@ -126,7 +133,7 @@ async def serve(args: argparse.Namespace) -> int:
             f"no style could start (skipped: {', '.join(skipped) or 'none found'}); "
             "run `make train` or check styles/<name>/model.npz"
         )
-    app = create_app(station)
+    app = create_app(station, train_on=args.train_on)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, backlog=4096, reuse_address=True)
@@ -145,6 +152,9 @@ async def serve(args: argparse.Namespace) -> int:
         "listening on http://%s:%d/ with %d channel(s): %s",
         args.host, port, len(station.channels), ", ".join(station.channels),
     )
+    if storage.shared or args.train_on != "here":
+        log.info("%s; retrain jobs run %s", storage.describe(),
+                 "on `continuo worker`s" if args.train_on == "workers" else "here")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

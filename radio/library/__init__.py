@@ -1,7 +1,8 @@
 """The library: a catalog of pieces plus a blob store of their MIDI files.
 
-``open_library()`` gives the embedded default (SQLite + a folder) under the data dir;
-it needs no setup. Ingesting and reading pieces lives in :mod:`radio.library.ingest`.
+``open_library()`` gives the embedded default (SQLite + a folder) under the data dir, which
+needs no setup, or the shared MongoDB catalog and S3 store when the environment names them
+(:mod:`radio.library.backends`). Ingesting and reading pieces lives in :mod:`radio.library.ingest`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radio.config import continuo_home
+from radio.library.backends import BLOBS_DIR, CATALOG_FILE, StorageConfig  # noqa: F401 - re-exported
 from radio.library.base import BlobStore, Catalog, PieceRecord, SourceRecord
 
-CATALOG_FILE = "catalog.sqlite3"
-BLOBS_DIR = "blobs"
 
 __all__ = ["Library", "open_library", "Catalog", "BlobStore", "PieceRecord", "SourceRecord"]
 
@@ -28,11 +28,19 @@ class Library:
         self.catalog.close()
 
 
-def open_library(home: Path | None = None) -> Library:
-    """The embedded library: ``<home>/catalog.sqlite3`` and ``<home>/blobs/`` (home: CONTINUO_HOME)."""
-    from radio.library.disk_blobs import DiskBlobStore
-    from radio.library.sqlite_catalog import SqliteCatalog
+def open_library(home: Path | None = None, config: StorageConfig | None = None) -> Library:
+    """The library of this process (home: CONTINUO_HOME). Embedded by default:
+    ``<home>/catalog.sqlite3`` and ``<home>/blobs/``; MongoDB and S3 when ``config`` (by
+    default the environment, :class:`StorageConfig`) names them."""
+    from radio.library.backends import open_blobs, open_catalog
 
     home = Path(home).resolve() if home is not None else continuo_home()
     home.mkdir(parents=True, exist_ok=True)
-    return Library(catalog=SqliteCatalog(home / CATALOG_FILE), blobs=DiskBlobStore(home / BLOBS_DIR), home=home)
+    config = config if config is not None else StorageConfig.from_env()
+    catalog = open_catalog(home, config)
+    try:
+        blobs = open_blobs(home, config)
+    except BaseException:
+        catalog.close()
+        raise
+    return Library(catalog=catalog, blobs=blobs, home=home)

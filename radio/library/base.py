@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Protocol
 
 
 def utc_now() -> str:
@@ -84,8 +85,17 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store atomically: a reader sees the whole blob or none of it."""
 
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        """Store what ``stream`` yields, read in chunks; if reading fails halfway, store nothing."""
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store a file without holding it in memory (model files)."""
+
     def get(self, key: str) -> bytes:
         """Raise KeyError if absent."""
+
+    def get_to(self, key: str, path: Path) -> None:
+        """Write the blob to ``path`` in chunks, atomically (a whole file or none); KeyError if absent."""
 
     def exists(self, key: str) -> bool: ...
 

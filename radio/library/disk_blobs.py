@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from radio.errors import LibraryError
 
@@ -14,6 +16,7 @@ from radio.errors import LibraryError
 # which rules out '..' and keeps our own temp files (".tmp-*") out of every listing.
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_KEY_LENGTH = 512
+CHUNK_BYTES = 1 << 20  # streaming reads and writes go in pieces of this size
 
 
 def check_key(key: str) -> str:
@@ -46,24 +49,25 @@ class DiskBlobStore:
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(bytes(data))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        self.put_stream(key, io.BytesIO(bytes(data)))
+
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        write_atomically(self._path(key), stream)
+
+    def put_file(self, key: str, path: Path) -> None:
+        with open(path, "rb") as fh:
+            self.put_stream(key, fh)
 
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise KeyError(key) from None
+
+    def get_to(self, key: str, path: Path) -> None:
+        try:
+            with self._path(key).open("rb") as fh:
+                write_atomically(Path(path), fh)
         except (FileNotFoundError, IsADirectoryError):
             raise KeyError(key) from None
 
@@ -85,6 +89,28 @@ class DiskBlobStore:
                 if key.startswith(prefix):
                     found.append(key)
         return iter(sorted(found))
+
+
+def write_atomically(path: Path, stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> str:
+    """Copy ``stream`` to ``path`` through a temp file beside it; return the sha256 of what was
+    written. A reader sees the whole file or none: a failure halfway leaves nothing behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            while chunk := stream.read(chunk_bytes):
+                digest.update(chunk)
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return digest.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -229,6 +230,7 @@ def setup(
     ``app["options"]`` (``home``, ``swap_seconds``, ``max_jobs``, ``upload_limits``), then the environment:
     CONTINUO_SWAP_SECONDS (hot swap deadline; unset = next piece boundary),
     CONTINUO_ADMIN_MAX_JOBS (concurrent training jobs, default 1),
+    CONTINUO_TRAIN_ON (``here``, the default, or ``workers``: see ``continuo serve --train-on``),
     CONTINUO_ADMIN_MAX_UPLOAD_BYTES / CONTINUO_ADMIN_MAX_UPLOAD_FILES (per upload)."""
     options = app.get("options") or {}  # create_app(station, **options) keeps them here
     home = home or options.get("home")
@@ -241,6 +243,8 @@ def setup(
         swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS"),
         max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
         limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
+        # "workers": retrain jobs wait in the shared store for `continuo worker`s (--train-on)
+        train_on=options.get("train_on") or os.environ.get("CONTINUO_TRAIN_ON") or "here",
     )
     app[ADMIN] = AdminState(load_or_create_token(home), service)
 
