@@ -53,10 +53,16 @@ class TrainResult:
     data: StyleData
 
 
-def configure_tensorflow(threads: int | None, seed: int) -> None:
+def configure_tensorflow(threads: int | None, seed: int) -> str:
+    """Threads and seed; returns the device Keras will train on. TensorFlow places the model on
+    a GPU by itself when one is visible (a CUDA build of TensorFlow on a GPU machine); the
+    CPU build that `make install-dev` installs trains on the CPU cores."""
     import keras
     import tensorflow as tf
 
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"GPU ({', '.join(g.name for g in gpus)})" if gpus else "CPU"
+    log.info("training on %s", device)
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -64,6 +70,7 @@ def configure_tensorflow(threads: int | None, seed: int) -> None:
         except RuntimeError:
             log.debug("TensorFlow threads were already fixed for this process")
     keras.utils.set_random_seed(seed)
+    return device
 
 
 def default_model_path(home: Path, style: str, model: str) -> Path:
@@ -95,7 +102,7 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     if emit:
         emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
 
-    configure_tensorflow(config.threads, config.seed)
+    device = configure_tensorflow(config.threads, config.seed)
     from trainer.export import export_model, model_arrays, round_to_storage
     from trainer.metrics import Unigram
     from trainer.plots import loss_curve
@@ -108,6 +115,7 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
         "model": config.model,
         "seed": config.seed,
         "hyperparameters": config.hp.to_dict(),
+        "device": device,
         "training": corpus_summary(data, corpus_styles),
         "metrics": metrics,
         "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
