@@ -225,6 +225,7 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
         f"Each beat is a position token, then its notes from the top down as `(pitch, struck|held)` tokens "
         f"(radio/music/tokens.py): a {hp.get('embedding', '?')}-d embedding, {hp.get('layers', '?')} × LSTM-{hp.get('hidden', '?')}, "
         f"dropout {hp.get('dropout', '?')}, {hp.get('window', '?')}-token windows, augmentation ±{hp.get('augment', 0)} semitones.",
+        (f"- Command: `{candidate.header['command']}`." if candidate.header.get("command") else "- Command: not recorded in the candidate's header."),
         f"- Training: {m['epochs_run']} epochs in {m['train_seconds'] / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
         f"{m['train_timesteps_per_epoch']} tokens per epoch."
         + (f" It continued model `{candidate.header['continued_from']}` (an earlier sitting of the same run, same split)." if candidate.header.get("continued_from") else ""),

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shlex
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -116,6 +118,7 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
         "seed": config.seed,
         "hyperparameters": config.hp.to_dict(),
         "device": device,
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "training": corpus_summary(data, corpus_styles),
         "metrics": metrics,
         "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
