@@ -248,7 +248,7 @@ class MongoVersionTable(MongoStore):
 
     async def _insert(self, v: ModelVersion) -> None:
         doc = {"style": v.style, "version": v.version, "source": v.source, "job_id": v.job_id,
-               "created_at": v.created_at, "metrics": dict(v.metrics or {}), "inserted": time.time()}
+               "created_at": v.created_at, "metrics": dict(v.metrics or {}), "facts": dict(v.facts or {}), "inserted": time.time()}
         await self.db.model_versions.update_one({"_id": f"{v.style}/{v.version}"}, {"$setOnInsert": doc}, upsert=True)
 
     def trained(self, style: str) -> list[ModelVersion]:
@@ -258,7 +258,7 @@ class MongoVersionTable(MongoStore):
         cursor = self.db.model_versions.find({"style": style}).sort([("created_at", 1), ("inserted", 1)])
         # The path is filled in by the registry: each node keeps its own copy of the file.
         return [ModelVersion(d["style"], d["version"], "", d["source"], d["created_at"], d.get("job_id"),
-                             dict(d.get("metrics") or {})) async for d in cursor]
+                             dict(d.get("metrics") or {}), facts=dict(d.get("facts") or {})) async for d in cursor]
 
     def active_version(self, style: str) -> str | None:
         return self.run(self._active_version, style)

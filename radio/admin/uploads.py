@@ -142,11 +142,16 @@ async def read_limited(part: BodyPartReader, limit: int) -> bytes:
     return bytes(data)
 
 
-async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, composer: str = "") -> tuple[list, list]:
-    """Ingest each file into ``style``; return (accepted, rejected) report rows."""
+async def ingest_files(
+    library: Any, style: str, files: list[UploadedFile], *, composer: str = ""
+) -> tuple[list, list, list]:
+    """Ingest each file into ``style``; return (accepted, duplicates, rejected) report rows.
+
+    A duplicate is a file the library already holds (the same bytes), under any style: it is
+    not added again, and its row names the piece it matches."""
     from radio.library.ingest import ingest_midi
 
-    accepted, rejected = [], []
+    accepted, duplicates, rejected = [], [], []
     for f in files:
         title = re.sub(r"[_]+", " ", f.filename.rsplit(".", 1)[0]).strip()
         try:
@@ -164,14 +169,14 @@ async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, c
             rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {exc}"})
             continue
         piece = result.piece
-        if result.status == "duplicate" and piece.style != style:
-            rejected.append({
-                "filename": f.filename,
-                "reason": f"duplicate: the same file is already piece {piece.id} of style {piece.style!r}",
+        if result.status == "duplicate":
+            duplicates.append({
+                "filename": f.filename, "status": "duplicate", "piece": piece_json(piece),
+                "reason": f"already in the library as {piece.title or piece.id!r} (style {piece.style!r}); not added again",
             })
             continue
         accepted.append({"filename": f.filename, "status": result.status, "piece": piece_json(piece)})
-    return accepted, rejected
+    return accepted, duplicates, rejected
 
 
 def piece_json(piece: Any) -> dict[str, Any]:
