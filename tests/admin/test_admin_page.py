@@ -20,6 +20,9 @@ async def test_sign_in_retrain_with_a_budget_and_read_the_result(home, corpus_di
     fill_library(home, corpus_dir, "folk", count=4)
     async with admin_client(home, swap_seconds=1.0) as client:
         async with admin_page(client, sign_in=False) as (page, console):
+            # Signed out, nothing of the signed-in page shows.
+            await expect(page.locator("#logout")).to_be_hidden()
+            await expect(page.locator("#live")).to_be_hidden()
             # A wrong token is refused and the prompt stays.
             await page.fill("#token", "not-the-token-at-all")
             await page.click("#login-form button")

@@ -194,3 +194,35 @@ async def test_a_stopped_early_job_is_explained_on_a_phone(home):
             await page.screenshot(path=str(path), full_page=True)
             save_artifact(path, "admin-phone-stopped-early.png")
             assert not console.errors, console.errors
+
+
+async def test_keyboard_reaches_every_control_with_a_name_and_a_visible_focus(home):
+    from playwright.async_api import expect
+
+    async with admin_client(home) as client, admin_page(client) as (page, console):
+        await page.get_by_text("New style", exact=True).click()
+        await page.locator("button[data-open=folk]").click()
+        await expect(page.locator("#style-detail")).to_be_visible()
+        # Every field and button has a name a screen reader can say.
+        unnamed = await page.evaluate("""() => [...document.querySelectorAll('#app input, #app select, #app textarea, #app button')]
+            .filter((n) => n.offsetParent !== null)
+            .filter((n) => !(n.labels && n.labels.length) && !n.getAttribute('aria-label') && !n.textContent.trim())
+            .map((n) => n.outerHTML)""")
+        assert unnamed == [], unnamed
+        # The first Tab finds the skip link; following it lands on the styles, then the first card's fields.
+        await page.reload()  # the tab keeps its token: signed in again at once
+        await expect(page.locator("#style-cards li")).not_to_have_count(0)
+        await page.keyboard.press("Tab")
+        await expect(page.locator(".skip-link")).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#styles-heading")).to_be_focused()
+        await page.keyboard.press("Tab")
+        first = await page.evaluate("() => document.activeElement.id")
+        assert first.startswith("style-") and first.endswith("-minutes"), first
+        for _ in range(2):  # the epochs bound, then the button
+            await page.keyboard.press("Tab")
+        retrain = page.locator(":focus")
+        await expect(retrain).to_have_text("Retrain")
+        outline = await page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "a focused control must show where the focus is"
+        assert not console.errors, console.errors

@@ -128,9 +128,16 @@ function renderStyles(list) {
     card.update(s);
   }
   const like = $("#ns-like");
-  const chosen = like.value;
-  like.replaceChildren(...list.map((s) => el("option", { value: s.style }, s.name)));
-  if (chosen && state.styles.has(chosen)) like.value = chosen;
+  const options = list.map((s) => `${s.style}:${s.name}`).join("|");
+  if (like.dataset.options !== options) { // rebuilt only when the styles change, not on every update
+    const chosen = like.value;
+    like.replaceChildren(...list.map((s) => el("option", { value: s.style }, s.name)));
+    if (chosen && state.styles.has(chosen)) like.value = chosen;
+    like.dataset.options = options;
+  }
+  const pieces = list.map((s) => s.pieces).join(",");
+  if (state.piecesSeen !== undefined && state.piecesSeen !== pieces) loadLibrary().catch(() => {});
+  state.piecesSeen = pieces;
   if (state.selectedStyle) refreshDetailHeader(state.styles.get(state.selectedStyle));
 }
 
@@ -277,6 +284,9 @@ async function retrain(style, f) {
 async function loadLibrary() {
   const library = await api("GET", "/admin/library");
   const box = $("#ns-library-list");
+  const key = JSON.stringify(library.styles);
+  if (box.dataset.key === key) return; // unchanged: keep the boxes (and the focus) as they are
+  box.dataset.key = key;
   const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   box.replaceChildren(...library.styles.map((s) => el("label", {},
     el("input", { type: "checkbox", name: "from_styles", value: s.style, checked: checked.has(s.style) }),
