@@ -496,7 +496,7 @@ class AdminService:
                 try:
                     channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
                 except StyleError as exc:  # its style.toml asks for something a channel cannot play
-                    raise Unprocessable(f"style {name!r} cannot go on air: {exc}") from exc
+                    raise Unprocessable(f"style {name!r} cannot go on air: {hide_paths(str(exc))}") from exc
                 how = "a new channel"
             elif channel.model_version == found.version == channel.upcoming_model_version:
                 how = "already playing"

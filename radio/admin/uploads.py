@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from radio.admin.errors import BadRequest, UnsupportedMediaType
+from radio.admin.jobs import hide_paths
 from radio.config import env_int
 from radio.errors import ContinuoError, MidiError, NotesError
 
@@ -162,11 +163,11 @@ async def ingest_files(
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
             continue
         except ContinuoError as exc:
-            rejected.append({"filename": f.filename, "reason": f"could not be stored: {exc}"})
+            rejected.append({"filename": f.filename, "reason": f"could not be stored: {hide_paths(str(exc))}"})
             continue
         except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not lose the report of the others
             log.exception("admin: unexpected error ingesting %s", f.filename)
-            rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {exc}"})
+            rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {hide_paths(str(exc))}"})
             continue
         piece = result.piece
         if result.status == "duplicate":
