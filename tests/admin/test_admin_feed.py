@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 from admin_helpers import AUTH, admin_client, fill_library, tune
 from admin_page_helpers import fake_version
 
@@ -142,3 +143,15 @@ def test_the_job_log_keeps_training_lines_and_hides_server_paths():
     job.error = "the trained model was rejected: /home/x/var/models/.jobs/1.npz: bad header"
     assert job.to_dict()["error"] == "the trained model was rejected: 1.npz: bad header"
     assert hide_paths("see http://host:8000/admin/styles") == "see http://host:8000/admin/styles"  # URLs stay
+
+
+@pytest.mark.train
+def test_the_retrain_precheck_matches_the_trainer():
+    """The 422 pre-check mirrors trainer/dataset.py: two pieces and more beats than one window."""
+    pytest.importorskip("tensorflow")
+    from trainer.models import HyperParameters
+
+    from radio.admin.service import MIN_TRAIN_BEATS, MIN_TRAIN_PIECES
+
+    assert MIN_TRAIN_PIECES == 2
+    assert MIN_TRAIN_BEATS == HyperParameters().window + 1
