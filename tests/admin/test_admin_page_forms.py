@@ -22,6 +22,12 @@ async def test_a_retrain_that_cannot_work_is_refused_beside_its_button(home):
         folk = card(page, "folk")
         # "Pieces 0" is explained: the bundled model learnt from a corpus that is not here.
         await expect(folk.locator("[data-f=pieces]")).to_contain_text(re.compile(r"0 in the library.*learnt from \d+ pieces .*not in this library"))
+        # The epochs are bounded in the form itself, and the page says so beside the button.
+        await folk.get_by_label("Epochs, at most").fill("5000")
+        await folk.get_by_role("button", name="Retrain").click()
+        await expect(folk.locator("[data-f=feedback]")).to_contain_text("Epochs, at most:")
+        await expect(folk.get_by_label("Epochs, at most")).to_be_focused()
+        await folk.get_by_label("Epochs, at most").fill("30")
         # Keyboard only: into the budget field, type, Enter submits the card's retrain form.
         await folk.get_by_label("Time budget, minutes").focus()
         await page.keyboard.press("Control+A")
