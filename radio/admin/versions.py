@@ -51,16 +51,13 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("heldout_nll", "Held-out NLL", "lower", "nats per beat",
-           "How surprised the model is by held-out music it never trained on: the notes sounding on the next beat."),
-    Metric("full_nll", "Full NLL", "lower", "nats per beat",
-           "The same surprise, counting whether each note is struck anew or held."),
+           "How surprised the model is by held-out music it never trained on: the next beat's notes, each struck "
+           "or held. Versions are compared, and put on air automatically, by this figure."),
     Metric("frame_accuracy", "Frame accuracy", "higher", "",
-           "Share of the next beat's notes the model predicts (right / (right + wrong + missed))."),
-    Metric("unigram_nll", "No-context baseline NLL", None, "nats per beat",
-           "A model that ignores context, on the same held-out set: a trained model should score below it."),
+           "Share of the next beat's sounding notes the model predicts (right / (right + wrong + missed))."),
+    Metric("baseline_nll", "No-context baseline", None, "nats per beat",
+           "The same NLL for a model that ignores context, on the same held-out set: a trained model should score below it."),
 )
-# The figures a comparison between two versions uses, in order: the first both versions have.
-COMPARED = ("heldout_nll", "full_nll")
 SAME_SCORE = 1e-4  # nats per beat: closer than this is a tie
 
 SCHEMA = """
@@ -107,9 +104,36 @@ class ModelVersion:
         del data["path"]  # a server path: the API names versions, never files
         data["heldout_nll"] = self.heldout_nll
         data["summary"] = metrics_summary(self.metrics)
+        data["figures"] = figures(self.metrics)  # what the page shows, per METRICS
         data["heldout"] = heldout_set(self)
         data["training"] = {k: self.facts.get(k) for k in ("pieces", "epochs_run", "best_epoch", "stopped_by")}
         return data
+
+
+def figures(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures of METRICS, each measured the same way as its neighbours: the baseline is the
+    unigram's NLL on the same measure as the model's held-out NLL (full, or sounding notes only for
+    a model without struck/held), and ``measure`` says which one it is."""
+    m = metrics or {}
+    summary = metrics_summary(m)
+    full = summary["full_nll"] is not None and summary["heldout_nll"] == summary["full_nll"]
+    baseline = (_number(m, "nll_full_per_beat.unigram", "unigram.nll_full") if full else None)
+    return {
+        "heldout_nll": summary["heldout_nll"],
+        "frame_accuracy": summary["frame_accuracy"],
+        "baseline_nll": baseline if baseline is not None else (None if full else summary["unigram_nll"]),
+        "measure": None if summary["heldout_nll"] is None else ("full" if full else "sounding"),
+    }
+
+
+def _number(data: dict[str, Any], *paths: str) -> float | None:
+    for path in paths:
+        value: Any = data
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
 
 
 def heldout_set(version: ModelVersion) -> dict[str, Any]:
@@ -163,12 +187,13 @@ def compare(new: ModelVersion, base: ModelVersion | None) -> dict[str, Any] | No
     and whether the two were measured on the same held-out pieces."""
     if base is None or base.version == new.version:
         return None
-    a, b = metrics_summary(new.metrics), metrics_summary(base.metrics)
-    metric = next((k for k in COMPARED if a.get(k) is not None and b.get(k) is not None), None)
+    a, b = figures(new.metrics), figures(base.metrics)
+    metric = "heldout_nll" if a["heldout_nll"] is not None and b["heldout_nll"] is not None else None
     result: dict[str, Any] = {"against": base.version, "metric": metric, "value": None, "base_value": None,
-                              "delta": None, "verdict": "unknown", "same_heldout": None}
+                              "delta": None, "verdict": "unknown", "same_heldout": None,
+                              "same_measure": None if metric is None else a["measure"] == b["measure"]}
     if metric is not None:
-        value, base_value = float(a[metric]), float(b[metric])  # both NLLs: lower is better
+        value, base_value = float(a[metric]), float(b[metric])  # NLLs: lower is better
         delta = value - base_value
         verdict = "same" if abs(delta) < SAME_SCORE else ("better" if delta < 0 else "worse")
         result.update(value=value, base_value=base_value, delta=delta, verdict=verdict)

@@ -81,7 +81,10 @@ async def test_versions_say_how_to_read_them_and_flag_different_heldout_sets(hom
         c = new["comparison"]
         assert c["against"] == bundled["version"] and c["metric"] == "heldout_nll" and c["verdict"] == "worse"
         assert abs(c["delta"] - (3.24 - bundled["heldout_nll"])) < 1e-9
-        assert c["same_heldout"] is False
+        assert c["same_heldout"] is False and c["same_measure"] is True
+        # The page's figures: the baseline on the same (full) measure as the model's NLL.
+        assert new["figures"] == {"heldout_nll": 3.24, "frame_accuracy": 0.2, "baseline_nll": 3.8, "measure": "full"}
+        assert bundled["figures"]["measure"] == "full" and bundled["figures"]["baseline_nll"] > bundled["heldout_nll"]
         assert all("path" not in v for v in models["versions"])  # no server paths
         # Rolled forward, the bundled model reads as the better one, on a different set.
         r = await client.post(f"/admin/styles/folk/models/{worse}/activate", headers=AUTH)

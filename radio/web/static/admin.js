@@ -387,7 +387,7 @@ function refreshDetailHeader(s) {
 }
 
 function renderVersions(style, models) {
-  const present = models.metrics.filter((m) => models.versions.some((v) => Number.isFinite(v.summary?.[m.key])));
+  const present = models.metrics.filter((m) => models.versions.some((v) => Number.isFinite(v.figures?.[m.key])));
   const head = el("tr", {},
     el("th", { scope: "col" }, "Version"),
     el("th", { scope: "col" }, "Created"),
@@ -433,7 +433,7 @@ function versionRow(style, models, v, present, labels) {
   const cells = [
     [el("code", {}, shortVersion(v.version)), " ", ...badges.flatMap((b) => [b, " "])],
     [timeEl(v.created_at)],
-    ...present.map((m) => [fmt(v.summary?.[m.key], m.key === "frame_accuracy" ? 3 : 3)]),
+    ...present.map((m) => [fmt(v.figures?.[m.key])]),
     [held.pieces != null ? `${plural(held.pieces, "piece")}${held.beats != null ? ` · ${held.beats} beats` : ""}` : "not recorded"],
     [trainingWords(t)],
     [comparisonCell(v.comparison)],
@@ -467,6 +467,9 @@ function comparisonCell(c) {
   if (c.same_heldout === false) {
     parts.push(el("span", { class: "cmp unreliable", "data-unreliable": "" }, "⚠ different held-out sets: not a fair comparison"));
   }
+  if (c.same_measure === false) {
+    parts.push(el("span", { class: "cmp unreliable", "data-unreliable": "" }, "⚠ measured differently (one model has no struck/held figure)"));
+  }
   return el("span", {}, ...parts);
 }
 
@@ -487,6 +490,7 @@ function askActivate(style, v, models, feedback) {
   const box = el("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm a worse version" },
     el("p", {}, `This version scores worse than the active one: ${metric?.label || c.metric} ${fmt(c.value)} against ${fmt(c.base_value)} (lower is better).`
       + (c.same_heldout === false ? " They were measured on different held-out sets, so the gap is not reliable either way." : "")
+      + (c.same_measure === false ? " One of them has no struck/held figure, so they were not measured the same way." : "")
       + " Put it on air anyway?"),
     go, " ", keep);
   const close = () => { box.remove(); feedback.parentElement.querySelector("[data-activate]")?.focus(); };
