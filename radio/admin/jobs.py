@@ -130,6 +130,12 @@ class Job:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def note_training(self, facts: dict[str, Any], metrics: dict[str, Any] | None) -> None:
+        """How training ended, from the registered version's header facts (see
+        radio.admin.versions.header_facts): the page explains an early stop with these."""
+        self.stopped_by, self.best_epoch = facts.get("stopped_by"), facts.get("best_epoch")
+        self.epochs_run = facts.get("epochs_run") or (metrics or {}).get("epochs_run") or self.epoch
+
     def add_log(self, line: str) -> None:
         if is_framework_noise(line):
             return

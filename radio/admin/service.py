@@ -436,9 +436,7 @@ class AdminService:
             lambda: self.registry.register(job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id, plot=plot)
         )
         job.model_version = version.version
-        facts = version.facts  # how training ended, from the model's header
-        job.stopped_by, job.best_epoch = facts.get("stopped_by"), facts.get("best_epoch")
-        job.epochs_run = facts.get("epochs_run") or (done.get("metrics") or {}).get("epochs_run") or job.epoch
+        job.note_training(version.facts, done.get("metrics"))  # how training ended, from the model's header
         if plot.is_file():
             os.replace(plot, Path(version.path).with_suffix(".loss.png"))
         style = self.style(job.style)
