@@ -9,7 +9,8 @@ operation (claim, renew, a worker's save, requeue, cancel) is a compare-and-swap
 reads the job, decides in Python with the same functions the SQLite store uses, and writes only
 if nobody wrote in between; otherwise it reads again. So exactly one worker wins a claim.
 
-Versions: ``model_versions`` (``_id`` = ``<style>/<version>``) and ``model_active``
+Versions: ``model_versions`` (``_id`` = ``<style>/<version>``; its metrics and its model header's
+``facts``, so a node shows them before it has fetched the file) and ``model_active``
 (``_id`` = the style; no document means the bundled model is active).
 """
 
