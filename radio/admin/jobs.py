@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -37,6 +38,34 @@ DB_FILE = "catalog.sqlite3"
 HERE, WORKERS = "here", "workers"
 TRAIN_ON = (HERE, WORKERS)
 DEFAULT_MAX_ATTEMPTS = 3
+
+# What TensorFlow, absl and Python's warnings machinery print while the trainer starts up.
+# An admin reading a job's log wants the training's own lines (epochs, losses, its errors);
+# these are dropped from the log tail (the server's own log still shows the trainer's
+# command and its failures).
+FRAMEWORK_NOISE = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog"
+    r"|^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w./-]+:\d+\]"  # absl/glog: I0000 00:00:17.2 8591 port.cc:153]
+    r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] (tensorflow|external|xla)/"  # older TensorFlow
+    r"|oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized|To enable the following instructions|rebuild TensorFlow with"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|Could not find cuda drivers|TF-TRT Warning"
+    r"|^\s*warnings\.warn\(|/site-packages/.*Warning:"
+)
+# An absolute filesystem path of at least two parts (not a URL's path): reduced to its last part,
+# so that no server path reaches the page.
+SERVER_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`:,;()\[\]]+/)+([^\s/'\"`:,;()\[\]]*)")
+
+
+def is_framework_noise(line: str) -> bool:
+    return bool(FRAMEWORK_NOISE.search(line))
+
+
+def hide_paths(text: str | None) -> str | None:
+    """``text`` with every absolute server path cut down to its file name."""
+    if not text:
+        return text
+    return SERVER_PATH.sub(lambda m: m.group(1) or "…", text)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -72,6 +101,10 @@ class Job:
     model_version: str | None = None  # the version the job registered
     activated: bool = False
     activation_reason: str | None = None
+    # How training ended, from the model's header: "early stopping", "time budget" or "epochs".
+    stopped_by: str | None = None
+    epochs_run: int | None = None
+    best_epoch: int | None = None  # the epoch whose weights were kept (early stopping restores them)
     pid: int | None = None  # the trainer's process (group) id while it runs
     created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
@@ -88,15 +121,25 @@ class Job:
         return cls(id=uuid.uuid4().hex[:12], style=style, options=dict(options))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["error"] = hide_paths(self.error)  # trainer errors may name files on the server
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Job":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def note_training(self, facts: dict[str, Any], metrics: dict[str, Any] | None) -> None:
+        """How training ended, from the registered version's header facts (see
+        radio.admin.versions.header_facts): the page explains an early stop with these."""
+        self.stopped_by, self.best_epoch = facts.get("stopped_by"), facts.get("best_epoch")
+        self.epochs_run = facts.get("epochs_run") or (metrics or {}).get("epochs_run") or self.epoch
+
     def add_log(self, line: str) -> None:
-        self.log_tail.append(line.rstrip()[:500])
+        if is_framework_noise(line):
+            return
+        self.log_tail.append(hide_paths(line.rstrip()[:500]) or "")
         del self.log_tail[:-LOG_TAIL_LINES]
 
     @property

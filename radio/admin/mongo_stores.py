@@ -9,7 +9,8 @@ operation (claim, renew, a worker's save, requeue, cancel) is a compare-and-swap
 reads the job, decides in Python with the same functions the SQLite store uses, and writes only
 if nobody wrote in between; otherwise it reads again. So exactly one worker wins a claim.
 
-Versions: ``model_versions`` (``_id`` = ``<style>/<version>``) and ``model_active``
+Versions: ``model_versions`` (``_id`` = ``<style>/<version>``; its metrics and its model header's
+``facts``, so a node shows them before it has fetched the file) and ``model_active``
 (``_id`` = the style; no document means the bundled model is active).
 """
 
@@ -248,7 +249,7 @@ class MongoVersionTable(MongoStore):
 
     async def _insert(self, v: ModelVersion) -> None:
         doc = {"style": v.style, "version": v.version, "source": v.source, "job_id": v.job_id,
-               "created_at": v.created_at, "metrics": dict(v.metrics or {}), "inserted": time.time()}
+               "created_at": v.created_at, "metrics": dict(v.metrics or {}), "facts": dict(v.facts or {}), "inserted": time.time()}
         await self.db.model_versions.update_one({"_id": f"{v.style}/{v.version}"}, {"$setOnInsert": doc}, upsert=True)
 
     def trained(self, style: str) -> list[ModelVersion]:
@@ -258,7 +259,7 @@ class MongoVersionTable(MongoStore):
         cursor = self.db.model_versions.find({"style": style}).sort([("created_at", 1), ("inserted", 1)])
         # The path is filled in by the registry: each node keeps its own copy of the file.
         return [ModelVersion(d["style"], d["version"], "", d["source"], d["created_at"], d.get("job_id"),
-                             dict(d.get("metrics") or {})) async for d in cursor]
+                             dict(d.get("metrics") or {}), facts=dict(d.get("facts") or {})) async for d in cursor]
 
     def active_version(self, style: str) -> str | None:
         return self.run(self._active_version, style)

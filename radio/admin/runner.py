@@ -273,7 +273,8 @@ class JobRunner:
                *train_arguments(job.options)]
         env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
         job.state, job.started_at = RUNNING, utc_now()
-        job.add_log("$ " + " ".join(cmd[3:]))
+        # The command goes to the server's log, not the job's: the page shows training's own lines.
+        log.info("admin: job %s (%s): %s", job.id, job.style, " ".join(cmd))
         await self._changed(job)
         if job.id in self._cancelled:
             return CANCELLED, "cancelled by an admin"

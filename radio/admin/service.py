@@ -8,21 +8,24 @@ its public surface: ``channels``, ``Channel.swap_model`` and ``Station.add_style
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from radio.admin.follow import ActiveFollower
-from radio.admin.jobs import HERE, TRAIN_ON, WORKERS, Job, open_job_store
+from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_paths, open_job_store
 from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
-from radio.admin.versions import ModelVersion, VersionRegistry, check_model, should_activate
+from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, should_activate
 from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env
 from radio.styles import Style, check_style_name, discover_styles, load_style
@@ -30,6 +33,12 @@ from radio.styles import Style, check_style_name, discover_styles, load_style
 log = logging.getLogger("radio.admin")
 
 HOME_STYLES_DIR = "styles"
+# What the trainer needs before it can start (trainer/dataset.py): two pieces, one to learn
+# from and one to hold out, and more beats than one 128-beat training window. A retrain
+# below this is refused up front instead of failing seconds later inside TensorFlow.
+MIN_TRAIN_PIECES = 2
+MIN_TRAIN_BEATS = 129
+FEED_QUEUE = 256  # events a slow admin page may fall behind before its feed is ended
 STYLE_FIELDS = ("name", "display_name", "description", "composer", "from_styles", "like",
                 "tempo_bpm", "temperature", "piece_minutes")
 
@@ -84,6 +93,9 @@ class AdminService:
         poll = poll_seconds if poll_seconds is not None else env_float("CONTINUO_ACTIVE_POLL_SECONDS")
         self.follower = ActiveFollower(self, poll or ActiveFollower.POLL_SECONDS)
         self._lock = asyncio.Lock()  # serialises activations and style creation
+        self._feeds: set[asyncio.Queue] = set()  # open /admin/events feeds
+        self._forwarders: set[asyncio.Task] = set()  # one per job being followed for the feeds
+        self._swaps: dict[str, tuple[str, float | None]] = {}  # style -> (version, monotonic deadline) of a pending swap
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -117,8 +129,15 @@ class AdminService:
         self.follower.start(pointers)  # activations made elsewhere (other nodes, workers) come on air here too
 
     async def close(self) -> None:
+        for feed in list(self._feeds):
+            self._end_feed(feed)
         await self.follower.close()
         await self.runner.close()
+        for task in list(self._forwarders):
+            task.cancel()
+        for task in list(self._forwarders):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self.store.close()
         self.registry.close()
         self.library.close()
@@ -159,20 +178,109 @@ class AdminService:
                 "name": style.display_name,
                 "description": style.description,
                 "corpus_styles": list(style.corpus_styles),
-                "pieces": sum(counts.get(s, 0) for s in style.corpus_styles),
+                "pieces": sum(counts.get(s, (0, 0))[0] for s in style.corpus_styles),
+                "beats": sum(counts.get(s, (0, 0))[1] for s in style.corpus_styles),
+                "pieces_needed": MIN_TRAIN_PIECES,
+                "beats_needed": MIN_TRAIN_BEATS,
                 "on_air": channel is not None,
                 "playing_version": getattr(channel, "model_version", None),
                 "active_version": active.version if active else None,
+                "active_source": active.source if active else None,
+                # How many pieces the active model learnt from: a bundled model learnt from a
+                # corpus that need not be in this library, which is why "pieces" can be 0.
+                "active_trained_on": (active.facts.get("pieces") if active else None),
+                "active_heldout_pieces": (active.facts.get("heldout_pieces") if active else None),
                 "created_here": self.is_home_style(name),
                 "job": job.to_dict() if job else None,
+                "swap": self.swap_state(name),
             })
         return out
 
-    def _piece_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def _piece_counts(self) -> dict[str, tuple[int, int]]:
+        """Library style -> (pieces, beats)."""
+        counts: dict[str, tuple[int, int]] = {}
         for piece in self.library.catalog.list_pieces():
-            counts[piece.style] = counts.get(piece.style, 0) + 1
+            n, beats = counts.get(piece.style, (0, 0))
+            counts[piece.style] = (n + 1, beats + piece.beats)
         return counts
+
+    async def library_styles(self) -> dict[str, Any]:
+        """The library's own styles (where pieces are filed) with their sizes: what a new
+        style can be built from (``from_styles``)."""
+        counts = await asyncio.to_thread(self._piece_counts)
+        return {"styles": [{"style": name, "pieces": n, "beats": beats} for name, (n, beats) in sorted(counts.items())],
+                "pieces_needed": MIN_TRAIN_PIECES}
+
+    # --- the live feed of /admin/events --------------------------------------------------
+    def subscribe(self) -> asyncio.Queue:
+        """A queue of ``(event, data)``: ``("job", job)`` after every change of a job this server
+        runs, ``("styles", None)`` when a style, its pieces or its versions changed, and ``None``
+        when the feed ends."""
+        feed: asyncio.Queue = asyncio.Queue(FEED_QUEUE)
+        self._feeds.add(feed)
+        return feed
+
+    def unsubscribe(self, feed: asyncio.Queue) -> None:
+        self._feeds.discard(feed)
+
+    def _publish(self, event: str, data: Any = None) -> None:
+        for feed in list(self._feeds):
+            try:
+                feed.put_nowait((event, data))
+            except asyncio.QueueFull:  # a page that stopped reading: end its feed, it reconnects
+                self._end_feed(feed)
+
+    def _end_feed(self, feed: asyncio.Queue) -> None:
+        self._feeds.discard(feed)
+        while True:
+            try:
+                feed.put_nowait(None)
+                return
+            except asyncio.QueueFull:
+                feed.get_nowait()
+
+    def _follow(self, job: Job) -> None:
+        """Forward every change of ``job`` to the feeds until it ends."""
+        queue = self.runner.watch(job.id)
+        self._publish("job", job.to_dict())
+
+        async def forward() -> None:
+            try:
+                while True:
+                    snapshot = await queue.get()
+                    self._publish("job", snapshot)
+                    if snapshot["state"] in FINAL_STATES:
+                        self._publish("styles")
+                        return
+            finally:
+                self.runner.unwatch(job.id, queue)
+
+        task = asyncio.get_running_loop().create_task(forward())
+        self._forwarders.add(task)
+        task.add_done_callback(self._forwarders.discard)
+
+    def on_air_signature(self) -> tuple:
+        """What changes on air without an admin action (a swap being heard): a feed compares
+        this every second and sends the styles again when it differs."""
+        return tuple(sorted(
+            (name, c.model_version, c.upcoming_model_version) for name, c in self.station.channels.items()
+        ))
+
+    def swap_state(self, name: str) -> dict[str, Any] | None:
+        """Whether a newly activated version is still on its way to listeners' ears, and about when
+        it will be heard. None for a style that is not on air."""
+        channel = self.station.channels.get(name)
+        if channel is None:
+            return None
+        playing, upcoming = channel.model_version, channel.upcoming_model_version
+        if playing == upcoming:
+            self._swaps.pop(name, None)
+            return {"pending": False, "version": None, "eta_seconds": None, "expected_at": None, "deadline": None}
+        version, deadline = self._swaps.get(name, (upcoming, None))
+        eta = swap_eta(channel, deadline)
+        expected = None if eta is None else (datetime.now(timezone.utc) + timedelta(seconds=eta)).isoformat(timespec="seconds")
+        return {"pending": True, "version": upcoming, "eta_seconds": None if eta is None else round(eta, 1),
+                "expected_at": expected, "deadline": "piece boundary" if deadline is None else "within_seconds"}
 
     async def create_style(self, fields: dict[str, Any], upload: Upload | None = None) -> dict[str, Any]:
         unknown = set(fields) - set(STYLE_FIELDS)
@@ -193,6 +301,13 @@ class AdminService:
                 check_style_name(str(s))
             except StyleError as exc:
                 raise BadRequest(f"from_styles: {exc}") from exc
+        if from_styles:
+            counts = await asyncio.to_thread(self._piece_counts)
+            empty = [s for s in from_styles if s not in counts]
+            if empty:
+                known = ", ".join(sorted(counts)) or "none yet: upload MIDI files instead"
+                raise BadRequest(f"from_styles: the library has no pieces filed under {', '.join(map(repr, empty))} "
+                                 f"(library styles: {known})")
         composer = str(fields.get("composer") or "").strip()
         base = self.style(str(fields["like"])) if fields.get("like") else next(iter(self.all_styles().values()), None)
         settings = {
@@ -211,9 +326,9 @@ class AdminService:
             # The trainer selects pieces by library style; the composer filter is recorded in
             # [corpus] composers, and the styles holding that composer's pieces are included.
             source_styles = sorted({p.style for p in matches} | set(from_styles))
-            accepted, rejected = [], list(upload.rejected if upload else [])
+            accepted, duplicates, rejected = [], [], list(upload.rejected if upload else [])
             if upload and upload.files:
-                accepted, bad = await ingest_files(self.library, name, upload.files, composer=composer)
+                accepted, duplicates, bad = await ingest_files(self.library, name, upload.files, composer=composer)
                 rejected += bad
             folder = self.home_styles / name
             write_style_toml(
@@ -222,11 +337,25 @@ class AdminService:
                 corpus_styles=[name, *[s for s in source_styles if s != name]],
                 composers=[composer] if composer else [], timbre=base.timbre if base else None,
             )
-        log.info("admin: created style %s (%d uploaded, %d by composer %r)", name, len(accepted), len(matches), composer)
-        return {"style": name, "folder": str(folder), "accepted": accepted, "rejected": rejected,
-                "composer_matches": len(matches), "corpus_styles": [name, *[s for s in source_styles if s != name]],
-                "on_air": False,
-                "next": f"upload pieces, then POST /admin/styles/{name}/retrain; it goes on air once a model is activated"}
+        corpus_styles = [name, *[s for s in source_styles if s != name]]
+        log.info("admin: created style %s in %s (%d uploaded, %d by composer %r)", name, folder, len(accepted), len(matches), composer)
+        self._publish("styles")
+        counts = await asyncio.to_thread(self._piece_counts)
+        pieces = sum(counts.get(s, (0, 0))[0] for s in corpus_styles)
+        return {"style": name, "accepted": accepted, "duplicates": self._mark_duplicates(duplicates, corpus_styles),
+                "rejected": rejected, "composer_matches": len(matches), "corpus_styles": corpus_styles,
+                "pieces": pieces, "pieces_needed": MIN_TRAIN_PIECES, "on_air": False,
+                "next": (f"retrain it (POST /admin/styles/{name}/retrain); it goes on air once a model is activated"
+                         if pieces >= MIN_TRAIN_PIECES else
+                         f"add at least {MIN_TRAIN_PIECES - pieces} more piece(s) (POST /admin/styles/{name}/pieces), then retrain")}
+
+    @staticmethod
+    def _mark_duplicates(duplicates: list[dict[str, Any]], corpus_styles: list[str] | tuple[str, ...]) -> list[dict[str, Any]]:
+        """Say of each duplicate whether the style trains on it anyway (it is filed under one of
+        the library styles the style learns from) or not."""
+        for d in duplicates:
+            d["counts_here"] = d["piece"]["style"] in corpus_styles
+        return duplicates
 
     # --- pieces --------------------------------------------------------------------
     async def list_pieces(self, name: str) -> list[dict[str, Any]]:
@@ -242,9 +371,13 @@ class AdminService:
         # trains on it, else the first library style it trains on.
         target = name if name in style.corpus_styles or not style.corpus_styles else style.corpus_styles[0]
         composer = upload.fields.get("composer", "")
-        accepted, rejected = await ingest_files(self.library, target, upload.files, composer=composer)
-        log.info("admin: upload to %s: %d accepted, %d rejected", name, len(accepted), len(upload.rejected) + len(rejected))
-        return {"style": name, "accepted": accepted, "rejected": upload.rejected + rejected}
+        accepted, duplicates, rejected = await ingest_files(self.library, target, upload.files, composer=composer)
+        log.info("admin: upload to %s: %d accepted, %d duplicates, %d rejected",
+                 name, len(accepted), len(duplicates), len(upload.rejected) + len(rejected))
+        if accepted:
+            self._publish("styles")
+        return {"style": name, "accepted": accepted, "duplicates": self._mark_duplicates(duplicates, style.corpus_styles),
+                "rejected": upload.rejected + rejected}
 
     async def delete_piece(self, piece_id: str) -> dict[str, Any]:
         piece = await asyncio.to_thread(self.library.catalog.get_piece, piece_id)
@@ -254,14 +387,34 @@ class AdminService:
         # Blobs are content-addressed and a sha256 belongs to one piece, so the file goes too.
         await asyncio.to_thread(self.library.blobs.delete, piece.blob_key)
         log.info("admin: deleted piece %s (%s) of %s", piece.id, piece.title, piece.style)
+        self._publish("styles")
         return {"deleted": piece_json(piece)}
 
     # --- jobs ----------------------------------------------------------------------
     async def retrain(self, name: str, options: dict[str, Any]) -> Job:
-        self.style(name)
+        style = self.style(name)
+        await self.check_trainable(name, style)
         job = await self.runner.submit(name, options)
         log.info("admin: retrain %s queued as job %s with %s", name, job.id, options)
+        self._follow(job)
         return job
+
+    async def check_trainable(self, name: str, style: Style) -> None:
+        """Refuse (422) a retrain the trainer would refuse: too few pieces or beats in the library."""
+        counts = await asyncio.to_thread(self._piece_counts)
+        pieces = sum(counts.get(s, (0, 0))[0] for s in style.corpus_styles)
+        beats = sum(counts.get(s, (0, 0))[1] for s in style.corpus_styles)
+        if pieces >= MIN_TRAIN_PIECES and beats >= MIN_TRAIN_BEATS:
+            return
+        where = (f"add MIDI files to it with Upload in the style's pieces on /admin "
+                 f"(POST /admin/styles/{name}/pieces), then retrain")
+        if pieces < MIN_TRAIN_PIECES:
+            raise Unprocessable(
+                f"style {name!r} has {pieces} piece{'' if pieces == 1 else 's'} in the library and training needs at least "
+                f"{MIN_TRAIN_PIECES} (one to learn from, one to test on): {where}")
+        raise Unprocessable(
+            f"style {name!r} has {pieces} pieces but only {beats} beats of music in the library, and training needs "
+            f"at least {MIN_TRAIN_BEATS}: {where}")
 
     def _style_spec(self, style: str) -> str | None:
         """A style created here travels with its job: a worker elsewhere has no copy of it."""
@@ -283,6 +436,7 @@ class AdminService:
             lambda: self.registry.register(job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id, plot=plot)
         )
         job.model_version = version.version
+        job.note_training(version.facts, done.get("metrics"))  # how training ended, from the model's header
         if plot.is_file():
             os.replace(plot, Path(version.path).with_suffix(".loss.png"))
         style = self.style(job.style)
@@ -301,10 +455,19 @@ class AdminService:
         style = self.style(name)
         versions = await asyncio.to_thread(self.registry.versions, style)
         channel = self.station.channels.get(name)
+        active = next((v for v in versions if v.active), None)
+        out = []
+        for v in versions:
+            data = v.to_dict()
+            data["comparison"] = compare(v, active)  # against the active version: same held-out set? better?
+            out.append(data)
         return {
             "style": name,
             "playing_version": getattr(channel, "model_version", None),
-            "versions": [v.to_dict() for v in versions],
+            "active_version": active.version if active else None,
+            "swap": self.swap_state(name),
+            "metrics": [dataclasses.asdict(m) for m in METRICS],
+            "versions": out,
         }
 
     async def activate(self, name: str, version: str, *, within_seconds: float | None = None,
@@ -318,26 +481,62 @@ class AdminService:
                     raise NotFound(f"style {name!r} has no model version {version!r}")
                 model = await asyncio.to_thread(lambda: check_model(self.registry.fetch(found)))
             except ModelFileError as exc:
-                raise Unprocessable(f"version {version} was rejected, the current model keeps playing: {exc}") from exc
+                log.warning("admin: %s version %s refused: %s", name, version, exc)
+                raise Unprocessable(f"version {version} was rejected, the current model keeps playing: {hide_paths(str(exc))}") from exc
             except LibraryError as exc:  # the shared catalog or store is unreachable
-                raise ServiceUnavailable(f"version {version} cannot be had now, the current model keeps playing: {exc}") from exc
+                log.warning("admin: %s version %s cannot be fetched: %s", name, version, exc)
+                raise ServiceUnavailable(
+                    f"version {version} cannot be had now, the current model keeps playing: {hide_paths(str(exc))}"
+                ) from exc
             within = self.swap_seconds if within_seconds is None else within_seconds
             channel = self.station.channels.get(name)
             if channel is None:
                 try:
                     channel = await self.station.add_style(dataclasses.replace(style, model_file=found.path), model)
                 except StyleError as exc:  # its style.toml asks for something a channel cannot play
-                    raise Unprocessable(f"style {name!r} cannot go on air: {exc}") from exc
+                    raise Unprocessable(f"style {name!r} cannot go on air: {hide_paths(str(exc))}") from exc
                 how = "a new channel"
             elif channel.model_version == found.version == channel.upcoming_model_version:
                 how = "already playing"
             else:
                 channel.swap_model(model, within_seconds=within)
                 how = "next piece boundary" if within is None else f"within {within:g} s"
+                self._swaps[name] = (found.version, None if within is None else time.monotonic() + within)
             if record:
                 await asyncio.to_thread(self.registry.set_active, name, found)
         log.info("admin: %s version %s activated (%s; %s)", name, version, how, reason)
-        return {"style": name, "version": found.version, "swap": how, "reason": reason}
+        self._publish("styles")
+        return {"style": name, "version": found.version, "swap": how, "reason": reason,
+                "swap_state": self.swap_state(name)}
+
+
+def swap_eta(channel: Any, deadline: float | None) -> float | None:
+    """About how many seconds until listeners hear the channel's upcoming model.
+
+    The composer takes a pending model at its next piece (or, with a deadline, at the first
+    chunk past it) and the new piece is heard once the audio ahead of it has played. This reads
+    only the channel's public surface, so it is an estimate, good to a beat or two."""
+    composer, broadcaster = channel.composer, channel.broadcaster
+    heard = broadcaster.heard_time()
+    ahead = max(0.0, composer.beat * channel.beat_seconds - heard)  # composed but not yet heard
+    if composer.model_version == channel.upcoming_model_version:
+        return ahead  # already composing with it: heard once the buffer ahead has played
+    breath = composer.settings.breath_beats * channel.beat_seconds
+    if deadline is not None:  # the composer starts a new piece at the deadline (in its own, earlier time)
+        return max(ahead, deadline - time.monotonic()) + breath
+    piece = channel.heard_piece()
+    if piece is None:
+        return None
+    from radio.music.notes import beats_for_seconds
+
+    style = channel.style
+    length = max(composer.settings.chunk_beats, beats_for_seconds(style.piece_minutes * 60.0, style.tempo_bpm))
+    cycle = length * channel.beat_seconds + breath
+    boundary = piece.t + cycle  # the heard piece's end, breath included
+    now_composing = composer.beat * channel.beat_seconds
+    while boundary < now_composing:  # the composer is already past it, still with the old model
+        boundary += cycle
+    return max(0.0, boundary - heard)
 
 
 def number(fields: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from radio.admin.errors import BadRequest, UnsupportedMediaType
+from radio.admin.jobs import hide_paths
 from radio.config import env_int
 from radio.errors import ContinuoError, MidiError, NotesError
 
@@ -142,11 +143,16 @@ async def read_limited(part: BodyPartReader, limit: int) -> bytes:
     return bytes(data)
 
 
-async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, composer: str = "") -> tuple[list, list]:
-    """Ingest each file into ``style``; return (accepted, rejected) report rows."""
+async def ingest_files(
+    library: Any, style: str, files: list[UploadedFile], *, composer: str = ""
+) -> tuple[list, list, list]:
+    """Ingest each file into ``style``; return (accepted, duplicates, rejected) report rows.
+
+    A duplicate is a file the library already holds (the same bytes), under any style: it is
+    not added again, and its row names the piece it matches."""
     from radio.library.ingest import ingest_midi
 
-    accepted, rejected = [], []
+    accepted, duplicates, rejected = [], [], []
     for f in files:
         title = re.sub(r"[_]+", " ", f.filename.rsplit(".", 1)[0]).strip()
         try:
@@ -157,21 +163,21 @@ async def ingest_files(library: Any, style: str, files: list[UploadedFile], *, c
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
             continue
         except ContinuoError as exc:
-            rejected.append({"filename": f.filename, "reason": f"could not be stored: {exc}"})
+            rejected.append({"filename": f.filename, "reason": f"could not be stored: {hide_paths(str(exc))}"})
             continue
         except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not lose the report of the others
             log.exception("admin: unexpected error ingesting %s", f.filename)
-            rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {exc}"})
+            rejected.append({"filename": f.filename, "reason": f"unexpected {type(exc).__name__}: {hide_paths(str(exc))}"})
             continue
         piece = result.piece
-        if result.status == "duplicate" and piece.style != style:
-            rejected.append({
-                "filename": f.filename,
-                "reason": f"duplicate: the same file is already piece {piece.id} of style {piece.style!r}",
+        if result.status == "duplicate":
+            duplicates.append({
+                "filename": f.filename, "status": "duplicate", "piece": piece_json(piece),
+                "reason": f"already in the library as {piece.title or piece.id!r} (style {piece.style!r}); not added again",
             })
             continue
         accepted.append({"filename": f.filename, "status": result.status, "piece": piece_json(piece)})
-    return accepted, rejected
+    return accepted, duplicates, rejected
 
 
 def piece_json(piece: Any) -> dict[str, Any]:

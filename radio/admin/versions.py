@@ -7,6 +7,10 @@ the file is uploaded there too, as ``models/<style>/<version>.npz``, and every n
 from there into its own ``<home>/models/``. The style's bundled model is listed
 as a version too (``source: "bundled"``), so a rollback to it is an ordinary activation.
 No pointer row means the bundled model is active.
+
+Each row also keeps the version's ``facts`` (:func:`header_facts`: its held-out set and how its
+training ended), read from the model file's header when it is registered, so that every node
+can show them without having fetched the file.
 """
 
 from __future__ import annotations
@@ -32,6 +36,30 @@ from radio.styles import Style
 MODELS_DIR = "models"
 SMOKE_BEATS = 32  # beats generated to check that a loaded model really produces valid notes
 
+
+@dataclass(frozen=True)
+class Metric:
+    """How to read one figure of a version's summary: the page labels its columns from these."""
+
+    key: str
+    label: str
+    better: str | None  # "lower" | "higher" | None (a reference figure, not a score)
+    unit: str
+    help: str
+    digits: int = 3
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("heldout_nll", "Held-out NLL", "lower", "nats per beat",
+           "How surprised the model is by held-out music it never trained on: the next beat's notes, each struck "
+           "or held. Versions are compared, and put on air automatically, by this figure."),
+    Metric("frame_accuracy", "Frame accuracy", "higher", "",
+           "Share of the next beat's sounding notes the model predicts (right / (right + wrong + missed))."),
+    Metric("baseline_nll", "No-context baseline", None, "nats per beat",
+           "The same NLL for a model that ignores context, on the same held-out set: a trained model should score below it."),
+)
+SAME_SCORE = 1e-4  # nats per beat: closer than this is a tie
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_versions (
     style TEXT NOT NULL,
@@ -41,6 +69,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
     job_id TEXT,
     created_at TEXT NOT NULL,
     metrics TEXT NOT NULL DEFAULT '{}',
+    facts TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (style, version)
 );
 CREATE TABLE IF NOT EXISTS model_active (
@@ -49,6 +78,8 @@ CREATE TABLE IF NOT EXISTS model_active (
     activated_at TEXT NOT NULL
 );
 """
+# Added for the admin page (header_facts); a table made before it gains the column on open.
+FACTS_COLUMN = "ALTER TABLE model_versions ADD COLUMN facts TEXT NOT NULL DEFAULT '{}'"
 
 
 @dataclass
@@ -61,6 +92,8 @@ class ModelVersion:
     job_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     active: bool = False
+    # From the model file's header: the held-out set and how training went (see header_facts).
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def heldout_nll(self) -> float | None:
@@ -68,9 +101,108 @@ class ModelVersion:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["path"]  # a server path: the API names versions, never files
         data["heldout_nll"] = self.heldout_nll
         data["summary"] = metrics_summary(self.metrics)
+        data["figures"] = figures(self.metrics)  # what the page shows, per METRICS
+        data["heldout"] = heldout_set(self)
+        data["training"] = {k: self.facts.get(k) for k in ("pieces", "epochs_run", "best_epoch", "stopped_by")}
         return data
+
+
+def figures(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures of METRICS, each measured the same way as its neighbours: the baseline is the
+    unigram's NLL on the same measure as the model's held-out NLL (full, or sounding notes only for
+    a model without struck/held), and ``measure`` says which one it is."""
+    m = metrics or {}
+    summary = metrics_summary(m)
+    full = summary["full_nll"] is not None and summary["heldout_nll"] == summary["full_nll"]
+    baseline = (_number(m, "nll_full_per_beat.unigram", "unigram.nll_full") if full else None)
+    return {
+        "heldout_nll": summary["heldout_nll"],
+        "frame_accuracy": summary["frame_accuracy"],
+        "baseline_nll": baseline if baseline is not None else (None if full else summary["unigram_nll"]),
+        "measure": None if summary["heldout_nll"] is None else ("full" if full else "sounding"),
+    }
+
+
+def _number(data: dict[str, Any], *paths: str) -> float | None:
+    for path in paths:
+        value: Any = data
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def heldout_set(version: ModelVersion) -> dict[str, Any]:
+    """The held-out set a version was measured on: its size and, when the header lists its
+    pieces, a fingerprint that is equal only for the very same pieces."""
+    held = version.metrics.get("held_out") if isinstance(version.metrics.get("held_out"), dict) else {}
+    facts = version.facts
+
+    def count(key: str) -> int | None:
+        value = held.get(key, facts.get(f"heldout_{key}"))
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return {"pieces": count("pieces"), "beats": count("beats"), "fingerprint": facts.get("heldout_fingerprint")}
+
+
+def header_facts(header: dict[str, Any]) -> dict[str, Any]:
+    """What a model file's header says about its training, read defensively: any part may be missing."""
+    training = header.get("training") if isinstance(header.get("training"), dict) else {}
+    metrics = header.get("metrics") if isinstance(header.get("metrics"), dict) else {}
+    held = metrics.get("held_out") if isinstance(metrics.get("held_out"), dict) else {}
+    validation = training.get("validation") if isinstance(training.get("validation"), list) else None
+    facts: dict[str, Any] = {
+        "pieces": len(training["pieces"]) if isinstance(training.get("pieces"), list) else None,
+        "heldout_pieces": held.get("pieces", len(validation) if validation is not None else None),
+        "heldout_beats": held.get("beats"),
+        "heldout_fingerprint": None,
+        "epochs_run": metrics.get("epochs_run"),
+        "best_epoch": metrics.get("best_epoch"),
+        "stopped_by": metrics.get("stopped_by"),
+    }
+    if validation:
+        keys = sorted(str(p.get("sha256") or p.get("id")) for p in validation if isinstance(p, dict))
+        facts["heldout_fingerprint"] = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    return facts
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """A model file's JSON header alone (the weights stay on disk); {} if it cannot be read."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(z["header"].tobytes().decode("utf-8"))
+    except Exception:  # noqa: BLE001 - a version whose file is gone or odd still lists, without facts
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def compare(new: ModelVersion, base: ModelVersion | None) -> dict[str, Any] | None:
+    """How ``new`` scores against ``base`` (the active version): on which figure, by how much,
+    and whether the two were measured on the same held-out pieces."""
+    if base is None or base.version == new.version:
+        return None
+    a, b = figures(new.metrics), figures(base.metrics)
+    metric = "heldout_nll" if a["heldout_nll"] is not None and b["heldout_nll"] is not None else None
+    result: dict[str, Any] = {"against": base.version, "metric": metric, "value": None, "base_value": None,
+                              "delta": None, "verdict": "unknown", "same_heldout": None,
+                              "same_measure": None if metric is None else a["measure"] == b["measure"]}
+    if metric is not None:
+        value, base_value = float(a[metric]), float(b[metric])  # NLLs: lower is better
+        delta = value - base_value
+        verdict = "same" if abs(delta) < SAME_SCORE else ("better" if delta < 0 else "worse")
+        result.update(value=value, base_value=base_value, delta=delta, verdict=verdict)
+    mine, theirs = heldout_set(new), heldout_set(base)
+    if mine["fingerprint"] and theirs["fingerprint"]:
+        result["same_heldout"] = mine["fingerprint"] == theirs["fingerprint"]
+    elif (mine["pieces"], mine["beats"]) != (theirs["pieces"], theirs["beats"]) and None not in (mine["pieces"], theirs["pieces"]):
+        result["same_heldout"] = False
+    return result
 
 
 def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, float | None]:
@@ -154,6 +286,10 @@ class SqliteVersionTable:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(model_versions)")}
+        if "facts" not in columns:  # a table made before the facts column gains it on open
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                self._db.execute(FACTS_COLUMN)
 
     def close(self) -> None:
         with self._lock:
@@ -163,9 +299,9 @@ class SqliteVersionTable:
         """Record a version; a version already recorded is left as it is."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO model_versions (style, version, path, source, job_id, created_at, metrics) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (v.style, v.version, v.path, v.source, v.job_id, v.created_at, json.dumps(v.metrics)),
+                "INSERT OR IGNORE INTO model_versions (style, version, path, source, job_id, created_at, metrics, facts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (v.style, v.version, v.path, v.source, v.job_id, v.created_at, json.dumps(v.metrics), json.dumps(v.facts)),
             )
 
     def trained(self, style: str) -> list[ModelVersion]:
@@ -174,7 +310,8 @@ class SqliteVersionTable:
                 "SELECT * FROM model_versions WHERE style = ? ORDER BY created_at, rowid", (style,)
             ).fetchall()
         return [
-            ModelVersion(r["style"], r["version"], r["path"], r["source"], r["created_at"], r["job_id"], json.loads(r["metrics"]))
+            ModelVersion(r["style"], r["version"], r["path"], r["source"], r["created_at"], r["job_id"],
+                         json.loads(r["metrics"]), facts=json.loads(r["facts"] or "{}"))
             for r in rows
         ]
 
@@ -247,6 +384,7 @@ class VersionRegistry:
             self.table.close()
             raise
         self._bundled: dict[tuple[str, float], ModelVersion] = {}
+        self._facts: dict[tuple[str, float], dict[str, Any]] = {}  # (file, mtime) -> header_facts
 
     def close(self) -> None:
         self.table.close()
@@ -272,7 +410,10 @@ class VersionRegistry:
             self.shared.put_file(model_key(style, model.version), target)
             if plot is not None and plot.is_file():
                 self.shared.put_file(model_key(style, model.version, ".loss.png"), plot)
-        record = ModelVersion(style, model.version, str(target), "trained", utc_now(), job_id, dict(metrics or {}))
+        # The header's facts go into the row too: a node that has not fetched the file yet
+        # (a version a worker trained) still shows the held-out set and how training ended.
+        record = ModelVersion(style, model.version, str(target), "trained", utc_now(), job_id, dict(metrics or {}),
+                              facts=header_facts(model.header or {}))
         self.table.insert(record)
         return record, model
 
@@ -319,12 +460,28 @@ class VersionRegistry:
             self._bundled[key] = ModelVersion(
                 style.name, model.version, str(path), "bundled",
                 str(header.get("created_at", "")), None, dict(header.get("metrics") or {}),
+                facts=header_facts(header),
             )
         return self._bundled[key]
 
+    def facts(self, path: str) -> dict[str, Any]:
+        """header_facts of a stored version's file, read once per file."""
+        try:
+            key = (path, os.stat(path).st_mtime)
+        except OSError:
+            return {}
+        if key not in self._facts:
+            self._facts[key] = header_facts(read_header(Path(path)))
+        return self._facts[key]
+
     def trained(self, style: str) -> list[ModelVersion]:
-        # The path is this machine's: another node may have registered the version.
-        return [dataclasses.replace(v, path=str(self.local_path(v.style, v.version))) for v in self.table.trained(style)]
+        # The path is this machine's: another node may have registered the version. A row
+        # written before versions carried their facts gets them from the file, if it is here.
+        return [
+            dataclasses.replace(v, path=str(path), facts=v.facts or self.facts(str(path)))
+            for v in self.table.trained(style)
+            for path in (self.local_path(v.style, v.version),)
+        ]
 
     def active_version(self, style: str) -> str | None:
         """The activated version, or None when the bundled model is the active one."""

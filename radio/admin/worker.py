@@ -206,6 +206,7 @@ class Worker:
             self.registry.register, job.style, model_path, done.get("metrics") or {}, job.id, plot=plot
         )
         job.model_version = version.version
+        job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
         if plot.is_file():
             os.replace(plot, Path(version.path).with_suffix(".loss.png"))
         style = self._style(job.style, styles_dir)

@@ -32,6 +32,7 @@ log = logging.getLogger("radio.admin")
 
 STATIC = Path(__file__).parent / "static"
 SSE_KEEPALIVE_SECONDS = 15.0
+ON_AIR_POLL_SECONDS = 1.0  # how often an admin feed looks for a swap that has reached listeners
 MAX_JSON_BYTES = 64 * 1024
 
 Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
@@ -98,7 +99,8 @@ async def upload_pieces(request: web.Request, admin: AdminService) -> web.Respon
     if not upload.files and not upload.rejected:
         raise BadRequest("the upload holds no files: send MIDI files as multipart parts with a filename")
     report = await admin.add_pieces(request.match_info["style"], upload)
-    return json_response(report, status=200 if report["accepted"] else 422)
+    # 422 only when every file was refused; a duplicate is already there, which is no error.
+    return json_response(report, status=200 if report["accepted"] or report["duplicates"] else 422)
 
 
 async def delete_piece(request: web.Request, admin: AdminService) -> web.Response:
@@ -156,6 +158,63 @@ async def send_event(response: web.StreamResponse, event: str, data: Any) -> Non
     await response.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode("utf-8"))
 
 
+async def library_styles(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.library_styles())
+
+
+async def admin_events(request: web.Request, admin: AdminService) -> web.StreamResponse:
+    """Server-sent events for the admin page: ``styles`` (every style, as GET /admin/styles) at
+    the start and whenever a style, its pieces, its versions or what it plays changes; ``jobs``
+    (as GET /admin/jobs) at the start; ``job`` after every change of a job. The page follows the
+    server with this one feed, and a reconnect starts again from a full snapshot."""
+    feed = admin.subscribe()  # before the snapshot, so no change falls between
+    try:
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+        })
+        await response.prepare(request)
+        try:
+            await response.write(b"retry: 2000\n\n")
+            await send_event(response, "styles", await admin.list_styles())
+            await send_event(response, "jobs", [j.to_dict() for j in await admin.runner.list()])
+            signature = admin.on_air_signature()
+            quiet = 0.0
+            while True:
+                try:
+                    item = await asyncio.wait_for(feed.get(), ON_AIR_POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    item = ("tick", None)
+                if item is None:
+                    break  # the server is closing, or this feed fell too far behind
+                kind, data = item
+                styles_due = kind == "styles"
+                if kind == "job":
+                    await send_event(response, "job", data)
+                while not feed.empty():  # a burst of changes: one styles event for all of it
+                    more = feed.get_nowait()
+                    if more is None:
+                        break
+                    if more[0] == "job":
+                        await send_event(response, "job", more[1])
+                    styles_due = styles_due or more[0] == "styles"
+                now = admin.on_air_signature()
+                if styles_due or now != signature:
+                    signature = now
+                    await send_event(response, "styles", await admin.list_styles())
+                    quiet = 0.0
+                elif kind == "tick":
+                    quiet += ON_AIR_POLL_SECONDS
+                    if quiet >= SSE_KEEPALIVE_SECONDS:
+                        await response.write(b": keepalive\n\n")
+                        quiet = 0.0
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the page went away
+        return response
+    finally:
+        admin.unsubscribe(feed)
+
+
 async def list_models(request: web.Request, admin: AdminService) -> web.Response:
     return json_response(await admin.list_versions(request.match_info["style"]))
 
@@ -178,6 +237,8 @@ async def unknown_admin_route(request: web.Request, admin: AdminService) -> web.
 # The whole admin API, in one place. Tests walk this table to check auth on every route.
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/admin/styles", list_styles),
+    ("GET", "/admin/events", admin_events),
+    ("GET", "/admin/library", library_styles),
     ("POST", "/admin/styles", create_style),
     ("GET", "/admin/styles/{style}/pieces", list_pieces),
     ("POST", "/admin/styles/{style}/pieces", upload_pieces),

@@ -167,8 +167,10 @@ async def test_queue_calls_from_worker_threads(store):
 
 def test_version_table(table):
     assert table.trained("folk") == [] and table.active_version("folk") is None
+    facts = {"pieces": 12, "heldout_pieces": 2, "heldout_beats": 640, "heldout_fingerprint": "0123456789abcdef",
+             "epochs_run": 7, "best_epoch": 5, "stopped_by": "early stopping"}
     v1 = ModelVersion("folk", "aaaaaaaaaaaa", "/x/aaaaaaaaaaaa.npz", "trained", "2026-01-01T00:00:01+00:00", "job1",
-                      {"nll_per_beat": {"model": 1.5}})
+                      {"nll_per_beat": {"model": 1.5}}, facts=facts)
     v2 = ModelVersion("folk", "bbbbbbbbbbbb", "/x/bbbbbbbbbbbb.npz", "trained", "2026-01-01T00:00:02+00:00", None, {})
     table.insert(v1)
     table.insert(v2)
@@ -177,6 +179,7 @@ def test_version_table(table):
     got = table.trained("folk")
     assert [v.version for v in got] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
     assert got[0].job_id == "job1" and got[0].metrics == {"nll_per_beat": {"model": 1.5}}  # the first insert stays
+    assert got[0].facts == facts and got[1].facts == {}  # the header's facts travel with the row
     table.set_active("folk", "bbbbbbbbbbbb")
     table.set_active("baroque", "cccccccccccc")
     assert table.active_version("folk") == "bbbbbbbbbbbb"

@@ -56,7 +56,9 @@ async def test_upload_validates_each_file(home):
 
         # Same file again: a duplicate, reported, nothing added.
         r = await client.post("/admin/styles/folk/pieces", headers=AUTH, data=form(("again.mid", tune(1), "audio/midi")))
-        assert (await r.json())["accepted"][0]["status"] == "duplicate"
+        dup = await r.json()
+        assert r.status == 200 and dup["accepted"] == [] and dup["duplicates"][0]["status"] == "duplicate", dup
+        assert dup["duplicates"][0]["counts_here"] and "already in the library" in dup["duplicates"][0]["reason"]
 
         # Delete one: gone from the list and its blob gone from the store.
         victim = pieces[0]

@@ -60,6 +60,7 @@ async def test_retrain_end_to_end_with_a_listener_throughout(home, corpus_dir):
 
 async def test_cancel_kills_the_trainer_and_registers_nothing(home, corpus_dir):
     fill_library(home, corpus_dir, "folk", count=3)
+    fill_library(home, corpus_dir, "baroque", count=2)
     async with admin_client(home) as client:
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 50})
         job = await r.json()
@@ -93,8 +94,14 @@ async def test_cancel_kills_the_trainer_and_registers_nothing(home, corpus_dir):
         assert time.monotonic() - started < 8
 
 
-async def test_a_failing_job_leaves_the_old_model_playing(home):
-    # An empty library: the trainer has nothing to learn from and says so.
+async def test_a_failing_job_leaves_the_old_model_playing(home, corpus_dir):
+    # The catalog lists pieces (so the retrain is accepted) whose files are gone: the trainer
+    # has nothing it can read, and says so.
+    fill_library(home, corpus_dir, "folk", count=2)
+    fill_library(home, corpus_dir, "baroque", count=2)
+    for blob in (home / "blobs").rglob("*"):
+        if blob.is_file():
+            blob.unlink()
     async with admin_client(home, start=True, swap_seconds=0.5) as client:
         playing = client.app[ADMIN].service.station.channels["folk"].composer.model_version
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
@@ -165,3 +172,21 @@ async def test_a_new_style_goes_on_air_once_trained(home, corpus_dir):
         async with Listener(client, "tiny-folk") as listener:
             await asyncio.sleep(3)
         listener.check_continuous()
+
+
+async def test_a_retrain_that_cannot_work_is_refused_up_front(home, corpus_dir):
+    async with admin_client(home) as client:
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
+        assert r.status == 422
+        error = (await r.json())["error"]
+        # How many it has, how many it needs, where to add them; no server path.
+        assert "has 0 pieces" in error and "at least 2" in error and "Upload" in error, error
+        assert "/admin/styles/folk/pieces" in error and str(home) not in error
+        assert await (await client.get("/admin/jobs", headers=AUTH)).json() == []  # nothing was started
+        fill_library(home, corpus_dir, "folk", count=1)
+        r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json=TINY)
+        assert r.status == 422 and "has 1 piece in the library" in (await r.json())["error"]
+        styles = {s["style"]: s for s in await (await client.get("/admin/styles", headers=AUTH)).json()}
+        assert styles["folk"]["pieces"] == 1 and styles["folk"]["pieces_needed"] == 2
+        # The bundled model learnt from a corpus that is not in this library: the API says how big.
+        assert styles["folk"]["active_source"] == "bundled" and styles["folk"]["active_trained_on"] > 100

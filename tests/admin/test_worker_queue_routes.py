@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from admin_helpers import AUTH, admin_client, job_events, tune, wait_for_state
+from admin_helpers import AUTH, admin_client, fill_library, job_events, tune, wait_for_state
 
 from radio.admin.jobs import JobStore
 from radio.admin.worker import Worker, WorkerSettings
@@ -15,7 +15,8 @@ from radio.styles import load_style
 from radio.web.admin_routes import ADMIN
 
 
-async def test_jobs_wait_for_a_worker_and_a_dead_workers_job_is_requeued(home):
+async def test_jobs_wait_for_a_worker_and_a_dead_workers_job_is_requeued(home, corpus_dir):
+    fill_library(home, corpus_dir, "folk", count=2)  # enough for the retrain pre-check
     async with admin_client(home, train_on="workers") as client:
         service = client.app[ADMIN].service
         service.runner.poll_seconds = 0.2
@@ -44,7 +45,8 @@ async def test_jobs_wait_for_a_worker_and_a_dead_workers_job_is_requeued(home):
         other.close()
 
 
-async def test_cancel_reaches_the_worker_through_its_lease(home):
+async def test_cancel_reaches_the_worker_through_its_lease(home, corpus_dir):
+    fill_library(home, corpus_dir, "folk", count=2)
     async with admin_client(home, train_on="workers") as client:
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 1})
         queued = await r.json()
@@ -66,10 +68,12 @@ async def test_cancel_reaches_the_worker_through_its_lease(home):
         worker_store.close()
 
 
-async def test_a_style_created_here_travels_with_its_job(home, tmp_path):
+async def test_a_style_created_here_travels_with_its_job(home, tmp_path, corpus_dir):
+    fill_library(home, corpus_dir, "folk", count=2)
     async with admin_client(home, train_on="workers") as client:
         r = await client.post("/admin/styles", headers=AUTH, json={"name": "night-folk", "display_name": "Night Folk",
-                                                                   "like": "folk", "tempo_bpm": 72})
+                                                                   "like": "folk", "tempo_bpm": 72,
+                                                                   "from_styles": ["folk"]})
         assert r.status == 201, await r.text()
         r = await client.post("/admin/styles/night-folk/retrain", headers=AUTH, json={"epochs": 1})
         job = await r.json()
@@ -80,7 +84,7 @@ async def test_a_style_created_here_travels_with_its_job(home, tmp_path):
     worker = Worker(WorkerSettings(home=tmp_path / "worker-home", worker_id="w1"), store, registry=None)
     folder = worker._style_folder(claimed)  # what the worker's trainer gets as CONTINUO_STYLES
     style = load_style(folder / "night-folk")
-    assert style.display_name == "Night Folk" and style.tempo_bpm == 72
+    assert style.display_name == "Night Folk" and style.tempo_bpm == 72 and "folk" in style.corpus_styles
     assert worker._style("night-folk", folder).name == "night-folk"
     store.close()
 

@@ -137,6 +137,8 @@ async def test_a_worker_trains_a_queued_job_and_the_running_station_puts_it_on_a
                 assert done["worker"] == "gpu-box-1" and done["attempts"] == 1
                 assert done["epoch"] == 2 and [h["epoch"] for h in done["history"]] == [1, 2]
                 assert done["activated"] and done["activation_reason"] == "force=true"
+                # How training ended, as the admin page shows it, from the worker's model header.
+                assert done["stopped_by"] in ("epochs", "early stopping") and done["epochs_run"] in (1, 2), done
                 version = done["model_version"]
                 assert version and version != before
 
@@ -153,6 +155,9 @@ async def test_a_worker_trains_a_queued_job_and_the_running_station_puts_it_on_a
             models = await get_json(session, f"{base}/admin/styles/folk/models")
             trained = {v["version"]: v for v in models["versions"]}[version]
             assert trained["active"] and trained["source"] == "trained"
+            # The header's facts came with the version's row: held-out set and training, as on one box.
+            assert trained["heldout"]["pieces"] >= 1 and trained["heldout"]["fingerprint"], trained["heldout"]
+            assert trained["training"]["epochs_run"] == done["epochs_run"] and trained["training"]["pieces"] >= 1
         assert await worker.stop() == 0  # --once: it left by itself
         assert "claimed job" in worker.text()
         # The model (and its loss curve) is in the shared bucket, sha256 in its metadata.
