@@ -144,7 +144,10 @@ class TokenSampler:
     def _draw(self, logits: np.ndarray, mask: np.ndarray, temp: float) -> int:
         allowed = np.flatnonzero(mask)
         z = logits[allowed].astype(np.float64) / temp
-        p = np.exp(z - z.max())
+        top = z.max()
+        if not np.isfinite(top):  # NaN or inf logits: the model is broken, and must say so
+            raise FloatingPointError(f"the model produced non-finite logits ({top!r})")
+        p = np.exp(z - top)
         p /= p.sum()
         if self.top_p < 1.0 and len(allowed) > 1:
             order = np.argsort(-p)

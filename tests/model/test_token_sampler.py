@@ -122,3 +122,10 @@ def test_held_out_likelihood_is_exact_and_finite(token_model_file):
     alone = token_scores(model, pieces[:1])
     assert alone["nll_full"] != scores["nll_full"]
     assert token_scores(model, pieces[:1])["nll_full"] == pytest.approx(alone["nll_full"])
+
+
+def test_a_model_gone_nan_raises_instead_of_playing_garbage(token_model_file):
+    model = load_model(token_model_file)
+    model.network.head_bias[:] = np.nan
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        model.sampler(seed=1).next_beats(4)
