@@ -133,7 +133,8 @@ async def test_worse_version_asks_first_and_the_swap_is_followed_live(home, tmp_
             await expect(bundled).to_contain_text("34 pieces")
             await expect(trained).to_contain_text("1 piece · 100 beats")
             models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
-            best = next(v for v in models["versions"] if v["source"] == "bundled")["heldout_nll"]
+            bundled_version = next(v for v in models["versions"] if v["source"] == "bundled")
+            best, bundled_id = bundled_version["heldout_nll"], bundled_version["version"]
             await expect(trained).to_contain_text(f"worse by {3.24 - best:.3f}")
             await expect(trained.locator("[data-unreliable]")).to_contain_text("different held-out sets")
             await expect(trained).to_contain_text("5 epochs, stopped early")
@@ -150,7 +151,7 @@ async def test_worse_version_asks_first_and_the_swap_is_followed_live(home, tmp_
             await expect(confirm.get_by_role("button", name="Put it on air anyway")).to_be_focused()
             await page.keyboard.press("Escape")
             await expect(confirm).to_have_count(0)
-            await expect(page.locator("#versions-feedback")).to_contain_text("Kept 89a390c081eb on air")
+            await expect(page.locator("#versions-feedback")).to_contain_text(f"Kept {bundled_id} on air")
             models = await (await client.get("/admin/styles/folk/models", headers=AUTH)).json()
             assert models["active_version"] != worse
 
@@ -165,7 +166,7 @@ async def test_worse_version_asks_first_and_the_swap_is_followed_live(home, tmp_
             await expect(page.locator("#swap-now")).to_be_hidden()
             # Rolling back to the better bundled model asks nothing.
             await page.locator("#versions tbody tr").nth(0).get_by_role("button", name="Roll back to this").click()
-            await expect(page.locator("#versions-feedback")).to_contain_text("89a390c081eb is now the active version")
+            await expect(page.locator("#versions-feedback")).to_contain_text(f"{bundled_id} is now the active version")
             assert not console.errors, console.errors
 
 
