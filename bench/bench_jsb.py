@@ -97,9 +97,9 @@ def main() -> None:
             print(f"  {kind}: {r['nll']:.3f} nats/frame ({r['epochs']} epochs, best {r['best_epoch']}, "
                   f"stopped by {r['stopped_by']}, {r['seconds'] / 60:.1f} min)")
     print(f"\nJSB Chorales, test NLL per quarter-note frame ({results[0]['frames']} test frames; lower is better)")
-    print(f"{"model":<46} {"NLL":>7}")
+    print(f"{'model':<46} {'NLL':>7}")
     for name, nll in PUBLISHED:
-        print(f"{"published: " + name:<46} {'≈':>2}{nll:5.2f}")
+        print(f"{'published: ' + name:<46} {'≈':>2}{nll:5.2f}")
     for r in results:
         print(f"{'continuo ' + r['kind'] + f' ({minutes:g} min)':<46} {r['nll']:7.2f}")
 
