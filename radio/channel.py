@@ -18,6 +18,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
 from radio.broadcast import Broadcaster, BroadcastSettings
@@ -63,6 +64,10 @@ def check_playable(style: Style) -> None:
         check_timbre(style.timbre)
     except StyleError as exc:
         raise StyleError(f"{where}: {exc}") from exc
+    try:
+        MasterSettings(gain_db=style.loudness_gain_db)
+    except ValueError as exc:
+        raise StyleError(f"{where}: [loudness] {exc}") from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +142,10 @@ class Channel:
             return
         self._loop = asyncio.get_running_loop()
         # Built here, not in the thread, so bad settings fail the caller instead of a thread.
-        synth = Synth(self.style.timbre, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE)
+        synth = Synth(
+            self.style.timbre, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE,
+            master=MasterSettings(gain_db=self.style.loudness_gain_db),
+        )
         encoder = Mp3Encoder(bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality)
         self._thread = threading.Thread(
             target=self._produce, args=(synth, encoder), name=f"channel-{self.name}", daemon=True

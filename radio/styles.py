@@ -40,6 +40,9 @@ class Style:
     corpus_styles: tuple[str, ...] = ()
     timbre: Timbre = field(default_factory=Timbre)
     top_p: float = 1.0  # nucleus sampling for token models: 1.0 samples the whole distribution
+    # dB applied to the synth's voices so the style's music sits at -16 LUFS; written into
+    # style.toml's [loudness] table by `python -m radio.audio.calibrate`.
+    loudness_gain_db: float = 0.0
 
     @property
     def model_path(self) -> Path:
@@ -83,6 +86,7 @@ def load_style(folder: Path) -> Style:
             corpus_styles=tuple(corpus.get("styles", [name])),
             timbre=timbre,
             top_p=check_top_p(float(data.get("top_p", 1.0))),
+            loudness_gain_db=float(data.get("loudness", {}).get("gain_db", 0.0)),
         )
     except (TypeError, ValueError) as exc:
         raise StyleError(f"{path}: {exc}") from exc

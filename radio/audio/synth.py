@@ -23,7 +23,10 @@ absolute stream position, never of where a chunk was cut:
 - envelopes are read from precomputed attack/decay and release curves at ``t`` and at
   ``t - note_off``;
 - voices are summed in the order they were struck, and the soft limiter works on one
-  sample at a time, so it has no state to carry between chunks.
+  sample at a time, so it has no state to carry between chunks;
+- a channel's synth ends in a :class:`radio.audio.master.Master` instead (style gain, a
+  slow loudness follower, then a limiter), whose follower state advances on 100 ms blocks
+  aligned to absolute sample 0: the same invariance, kept block by block.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from radio.audio.master import Master, MasterSettings
 from radio.errors import NotesError, StyleError
 from radio.music.notes import BEATS_PER_QUARTER, HELD, STRUCK, ListOfNotes
 from radio.styles import Timbre
@@ -159,7 +163,9 @@ class Synth:
     or is struck again (the old voice's release overlaps the new attack).
     """
 
-    def __init__(self, timbre: Timbre, *, bpm: float, sample_rate: int = 44100):
+    def __init__(
+        self, timbre: Timbre, *, bpm: float, sample_rate: int = 44100, master: MasterSettings | None = None
+    ):
         check_timbre(timbre)
         if not (isinstance(sample_rate, int) and 8000 <= sample_rate <= 192000):
             raise ValueError(f"sample_rate {sample_rate!r} must be an int in 8000..192000 Hz")
@@ -188,6 +194,8 @@ class Synth:
         self._f32 = np.empty(oscillators * BLOCK, dtype=np.float32)
         self._index = np.empty(BLOCK, dtype=np.intp)
         self._ramp = np.arange(BLOCK, dtype=np.uint32)
+        # Without a master stage the voices go through the plain soft limiter (knee 0.7).
+        self.master = Master(master, sample_rate=sample_rate) if master is not None else None
 
     @property
     def bpm(self) -> float:
@@ -234,7 +242,7 @@ class Synth:
                 self._add_voice(voice, a, b, seg)
         self._voices = [v for v in self._voices if v.off is None or v.off + self._release > end]
         self._pos = end
-        return soft_limit(out)
+        return self.master.process(out) if self.master is not None else soft_limit(out)
 
     def _apply_beat(self, ties: dict[int, str], at: int) -> None:
         for pitch in [p for p, v in self._sounding.items() if ties.get(p) != HELD]:
@@ -352,13 +360,19 @@ class Synth:
 
 
 def render_notes(
-    notes: ListOfNotes, timbre: Timbre, bpm: float, sample_rate: int = 44100, tail_seconds: float = 1.0
+    notes: ListOfNotes,
+    timbre: Timbre,
+    bpm: float,
+    sample_rate: int = 44100,
+    tail_seconds: float = 1.0,
+    master: MasterSettings | None = None,
 ) -> np.ndarray:
     """Render a whole piece in one go, followed by the release of its last notes.
 
     The tail is at least the timbre's release, so the last notes never end in a click.
+    With ``master`` (a style's loudness settings) it sounds as loud as the channel would.
     """
-    synth = Synth(timbre, bpm=bpm, sample_rate=sample_rate)
+    synth = Synth(timbre, bpm=bpm, sample_rate=sample_rate, master=master)
     body = synth.render(notes)
     tail = max(0, round(max(float(tail_seconds), timbre.release) * sample_rate))
     rest_beats = math.ceil(tail / synth.samples_per_beat()) + 1

@@ -73,9 +73,11 @@ def _encode(suffix: str, notes, style) -> bytes:
         from radio.music.midi_io import write_midi
 
         return write_midi(notes, style.tempo_bpm)
+    from radio.audio.master import MasterSettings
     from radio.audio.synth import render_notes
 
-    samples = render_notes(notes, style.timbre, style.tempo_bpm)
+    # As loud as the style's channel: its calibrated gain, follower and limiter.
+    samples = render_notes(notes, style.timbre, style.tempo_bpm, master=MasterSettings(gain_db=style.loudness_gain_db))
     if suffix == ".mp3":
         from radio.audio.mp3 import encode_mp3
 

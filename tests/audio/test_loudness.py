@@ -1,0 +1,212 @@
+"""Loudness: our BS.1770 meter against pyloudnorm, true peak, LRA, the master stage and
+every bundled style at -16 LUFS."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+from radio.audio import loudness as L
+from radio.audio.calibrate import Calibration, calibrate, channel_master, render_channel_audio, write_gain
+from radio.audio.master import BLOCK_SECONDS, SLEW_DB_PER_SECOND, Master, MasterSettings
+from radio.audio.synth import Synth
+from radio.model import load_model
+from radio.styles import Timbre, discover_styles, load_style
+
+pyln = pytest.importorskip("pyloudnorm")
+SR = 44100
+
+
+def _signals(sr: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    t = np.arange(sr * 12) / sr
+    return {
+        "noise": 0.1 * rng.standard_normal(len(t)),
+        "swell": 0.4 * np.sin(2 * np.pi * 220 * t) * (0.2 + 0.8 * np.sin(np.pi * t / 12) ** 2),
+        "bright": 0.2 * np.sin(2 * np.pi * 6000 * t) + 0.05 * np.sin(2 * np.pi * 60 * t),
+        "gappy": 0.3 * np.sin(2 * np.pi * 880 * t) * (np.sin(2 * np.pi * 0.2 * t) > 0.5),
+    }
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_integrated_loudness_agrees_with_pyloudnorm(sr):
+    meter = pyln.Meter(sr)
+    for name, x in _signals(sr).items():
+        ours = L.integrated_loudness(x.astype(np.float32), sr)
+        theirs = meter.integrated_loudness(x.astype(np.float32).astype(np.float64))
+        assert ours == pytest.approx(theirs, abs=0.02), name
+
+
+def test_a_full_scale_1khz_sine_reads_minus_3_lufs_and_silence_is_gated():
+    t = np.arange(SR * 5) / SR
+    for db in (0.0, -20.0):
+        x = 10 ** (db / 20) * np.sin(2 * np.pi * 997 * t)
+        assert L.integrated_loudness(x, SR) == pytest.approx(db - 3.01, abs=0.1)
+    assert L.integrated_loudness(np.zeros(SR * 3), SR) == float("-inf")
+
+
+def test_true_peak_finds_the_peak_between_samples():
+    # A quarter-sample-rate sine at 45 degrees: every sample is at 0.707, the wave reaches 1.0.
+    x = np.sin(2 * np.pi * 0.25 * np.arange(4096) + np.pi / 4)
+    assert np.abs(x).max() == pytest.approx(0.7071, abs=1e-3)
+    assert L.to_db(L.true_peak(x, SR)) == pytest.approx(0.0, abs=0.2)
+
+
+def test_true_peak_agrees_with_scipy_4x_resampling_on_music(baroque_audio):
+    signal = pytest.importorskip("scipy.signal")
+    reference = np.abs(signal.resample_poly(baroque_audio.astype(np.float64), 4, 1)).max()
+    assert L.to_db(L.true_peak(baroque_audio, SR)) == pytest.approx(L.to_db(reference), abs=0.1)
+
+
+def test_loudness_range_spans_a_quiet_and_a_loud_section():
+    rng = np.random.default_rng(0)
+    loud = 0.2 * rng.standard_normal(SR * 20)
+    quiet = loud * 10 ** (-10 / 20)
+    lra = L.loudness_range(np.concatenate([quiet, loud]), SR)
+    assert lra == pytest.approx(10.0, abs=1.0)
+    assert L.loudness_range(loud, SR) < 1.0
+
+
+# --- the master stage ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_master_stage_is_chunk_invariant(timbre, random_stream, seed):
+    notes = random_stream(4, 900, seed) + [[]] * 8
+    settings = MasterSettings(gain_db=6.0)
+    whole = Synth(timbre, bpm=97, master=settings).render(notes)
+    synth = Synth(timbre, bpm=97, master=settings)
+    rng = random.Random(seed)
+    parts, i = [], 0
+    while i < len(notes):
+        n = rng.choice([1, 1, 2, 3, rng.randint(1, 64)])
+        parts.append(synth.render(notes[i : i + n]))
+        i += n
+    chunked = np.concatenate(parts)
+    assert synth.master is not None and synth.master.correction_db != 0.0  # the follower did move
+    assert np.array_equal(chunked, whole)
+
+
+def _gain_track(master: Master, x: np.ndarray, chunk: int = 4410) -> np.ndarray:
+    """The follower's correction (dB) after each 100 ms of ``x``."""
+    track = []
+    for i in range(0, len(x), chunk):
+        master.process(x[i : i + chunk])
+        track.append(master.correction_db)
+    return np.array(track)
+
+
+def test_the_follower_is_slow_bounded_and_does_not_pump():
+    t = np.arange(SR * 120) / SR
+    # Loud accented chords once a bar (2 s) over a quiet bed: strong short-term dynamics.
+    bar = np.exp(-((t % 2.0) / 0.15)) * 0.5 + 0.05
+    x = (bar * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    master = Master(MasterSettings(gain_db=0.0, limit=False))
+    track = _gain_track(master, x)
+    per_block = SLEW_DB_PER_SECOND * BLOCK_SECONDS
+    assert np.abs(np.diff(track)).max() <= per_block + 1e-9
+    # Pumping would show as a gain that rises and falls with the bars. Over the last 30 s
+    # the gain departs from a straight line (its slow drift) by less than 0.1 dB.
+    settled = track[-300:]
+    line = np.polyval(np.polyfit(np.arange(300), settled, 1), np.arange(300))
+    assert np.abs(settled - line).max() < 0.1
+    # ... and it does its job: the last minute sits at the target.
+    out = Master(MasterSettings(gain_db=0.0, limit=False)).process(x)
+    assert L.integrated_loudness(out[len(x) // 2 :], SR) == pytest.approx(-16.0, abs=0.5)
+
+
+def test_the_follower_holds_through_rests_and_corrects_a_miscalibrated_gain():
+    t = np.arange(SR * 90) / SR
+    tone = (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)  # about -29 LUFS: 13 dB under the target
+    tone[(t > 40) & (t < 50)] = 0.0  # a 10 s rest
+    master = Master(MasterSettings(gain_db=0.0))
+    gains, estimates = [], []
+    for i in range(0, len(tone), 4410):
+        master.process(tone[i : i + 4410])
+        gains.append(master.correction_db)
+        estimates.append(master.estimate_lufs)
+    assert 9.0 < gains[399] <= 10.0  # close to MAX_CORRECTION_DB after 40 s, and never past it
+    assert max(gains) <= 10.0
+    assert estimates[495] == estimates[405]  # a rest does not move the estimate (no boost into the next note)
+    quiet = Master(MasterSettings(gain_db=0.0)).process(np.zeros(SR * 5, np.float32))
+    assert not quiet.any()  # silence stays silence
+
+
+def test_the_limiter_keeps_the_true_peak_under_minus_1_dbtp():
+    # Ten-note chords of a bright timbre, 6 dB louder than the target: the limiter works hard.
+    timbre = Timbre(partials=(1.0, 0.6, 0.4, 0.25, 0.15), level=1.0, attack=0.002, decay=0.3, sustain=0.9)
+    chord = [48, 52, 55, 60, 64, 67, 72, 76, 79, 84]
+    notes = ([[(p, "b") for p in chord]] + [[(p, "s") for p in chord]] * 7) * 8
+    unity = Synth(timbre, bpm=90, master=MasterSettings(follow=False, limit=False)).render(notes)
+    hot = L.TARGET_LUFS + 6.0 - L.integrated_loudness(unity, SR)
+    y = Synth(timbre, bpm=90, master=MasterSettings(gain_db=hot, follow=False)).render(notes)
+    assert float(np.abs(unity).max()) * 10 ** (hot / 20) > 1.2  # it would clip without the limiter
+    assert L.to_db(L.true_peak(y, SR)) <= -1.0
+
+
+def test_bad_master_settings_are_refused():
+    with pytest.raises(ValueError, match="gain_db"):
+        MasterSettings(gain_db=float("nan"))
+    with pytest.raises(ValueError, match="knee"):
+        MasterSettings(knee_dbfs=-1.0, ceiling_dbfs=-2.0)
+
+
+# --- every bundled style ------------------------------------------------------------
+
+STYLES = discover_styles()
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, np.ndarray]:
+    """Two minutes of every bundled style's channel, through its master stage."""
+    out = {}
+    for name, style in STYLES.items():
+        model = load_model(style.model_path)
+        out[name] = render_channel_audio(style, model, 120.0, seed=2024, master=channel_master(style))
+    return out
+
+
+@pytest.fixture(scope="module")
+def baroque_audio(rendered) -> np.ndarray:
+    return rendered["baroque"][: SR * 20] if "baroque" in rendered else next(iter(rendered.values()))[: SR * 20]
+
+
+def test_every_bundled_style_is_calibrated():
+    for name, style in STYLES.items():
+        assert style.loudness_gain_db != 0.0, f"{name}: run python -m radio.audio.calibrate"
+
+
+@pytest.mark.parametrize("name", sorted(STYLES))
+def test_every_bundled_style_plays_at_minus_16_lufs_under_minus_1_dbtp(rendered, name):
+    report = L.measure(rendered[name], SR)
+    assert report.integrated_lufs == pytest.approx(L.TARGET_LUFS, abs=1.0), report.line()
+    assert report.true_peak_dbtp <= L.TRUE_PEAK_LIMIT_DBTP, report.line()
+    # Checked against the reference meter too.
+    assert report.integrated_lufs == pytest.approx(
+        pyln.Meter(SR).integrated_loudness(rendered[name].astype(np.float64)), abs=0.05
+    )
+
+
+def test_the_bundled_styles_are_within_1_lu_of_each_other(rendered):
+    levels = {name: L.integrated_loudness(audio, SR) for name, audio in rendered.items()}
+    assert max(levels.values()) - min(levels.values()) <= 1.0, levels
+
+
+def test_calibration_writes_the_gain_into_style_toml(tmp_path):
+    name = sorted(STYLES)[0]
+    folder = tmp_path / name
+    shutil.copytree(STYLES[name].folder, folder)
+    style = dataclasses.replace(load_style(folder), loudness_gain_db=0.0)
+    result = calibrate(style, load_model(style.model_path), minutes=0.3, seeds=(1, 2))
+    assert result.gain_db == pytest.approx(L.TARGET_LUFS - result.median_lufs, abs=0.01)
+    write_gain(folder / "style.toml", result)
+    write_gain(folder / "style.toml", Calibration(name, [-20.0], 4.0, "v"))  # replaced, not appended
+    text = (folder / "style.toml").read_text()
+    assert text.count("[loudness]") == 1 and text.count("gain_db") == 1
+    reloaded = load_style(folder)
+    assert reloaded.loudness_gain_db == 4.0
+    assert reloaded.timbre == STYLES[name].timbre and reloaded.tempo_bpm == STYLES[name].tempo_bpm
