@@ -95,6 +95,8 @@ class EventSubscriber:
 class Channel:
     """A running style: its composer thread, its broadcaster and its recent pieces."""
 
+    blend = None  # the BlendSpec of a blend channel (radio.blends), None for a style's own
+
     def __init__(
         self,
         style: Style,

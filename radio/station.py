@@ -1,4 +1,5 @@
-"""The station: one channel per style, started and stopped together."""
+"""The station: one channel per style, started and stopped together, and the blends
+that listeners ask for (:mod:`radio.blends`), started on demand."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+from radio.blends import Mixer
 from radio.channel import Channel, ChannelSettings
 from radio.composer import Model
 from radio.errors import ContinuoError, StyleError
@@ -31,10 +33,14 @@ class Station:
         *,
         metrics: StationMetrics | None = None,
         model_loader: Callable[[Path], Model] = _load_model,
+        max_blends: int = 4,
+        blend_grace_seconds: float = 60.0,
     ) -> None:
         self.settings = settings or ChannelSettings()
         self.metrics = metrics or StationMetrics()
         self.channels: dict[str, Channel] = {}
+        self.blends: dict[str, Channel] = {}  # blend channels, by id ("mix-baroque70-folk30"); see radio.blends
+        self.mixer = Mixer(self, max_blends=max_blends, grace_seconds=blend_grace_seconds)
         self.skipped: dict[str, str] = {}  # style -> why it has no channel (shown on /healthz)
         self._load = model_loader
         self._started = False
@@ -45,9 +51,11 @@ class Station:
         self._started = True
         for channel in self.channels.values():
             await channel.start()
+        self.mixer.start()
 
     async def stop(self) -> None:
         self._started = False
+        await self.mixer.stop()
         await asyncio.gather(*(channel.stop() for channel in self.channels.values()))
 
     async def add_style(self, style: Style, model: Model | None = None) -> Channel:
@@ -83,4 +91,5 @@ class Station:
         return skipped
 
     def channel(self, name: str) -> Channel | None:
-        return self.channels.get(name)
+        """A style's channel or a live blend's."""
+        return self.channels.get(name) or self.blends.get(name)

@@ -52,6 +52,8 @@ class Style:
 def check_style_name(name: str) -> str:
     if not STYLE_NAME.match(name or ""):
         raise StyleError(f"style name {name!r} is invalid: use 1-32 characters of a-z, 0-9 and '-'")
+    if name == "mix" or name.startswith("mix-"):
+        raise StyleError(f"style name {name!r} is reserved for blend channels (/stream/mix.mp3); choose another")
     return name
 
 

@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-on", default=os.environ.get("CONTINUO_TRAIN_ON") or "here", metavar="WHERE",
                         help="where retrain jobs run: 'here' (a niced process beside the station, the default) or "
                              "'workers' (queued for `continuo worker`s on any machine) (env CONTINUO_TRAIN_ON)")
+    parser.add_argument("--max-blends", type=int, default=4, metavar="N",
+                        help="blend channels (/stream/mix.mp3?baroque=0.7&folk=0.3) live at once; past it a "
+                             "listener gets 503 (default 4; 0 turns blends off)")
+    parser.add_argument("--blend-grace", type=float, default=60.0, metavar="SECONDS",
+                        help="a blend with no listener stops after this long (default 60)")
     parser.add_argument("--icecast", default=os.environ.get("CONTINUO_ICECAST_URL") or None, metavar="URL",
                         help="also push every channel to Icecast: icecast://source:PASSWORD@HOST:PORT[/prefix] "
                              "(env CONTINUO_ICECAST_URL)")
@@ -126,7 +131,11 @@ async def serve(args: argparse.Namespace) -> int:
     styles = chosen_styles(args.styles)
     if args.icecast:
         IcecastTarget.parse(args.icecast)  # a malformed URL fails before anything starts
-    station = Station(settings)
+    if args.max_blends < 0:
+        raise ContinuoError(f"--max-blends must be 0 or more, not {args.max_blends}")
+    if not 1 <= args.blend_grace <= 86400:
+        raise ContinuoError(f"--blend-grace must be between 1 and 86400 seconds, not {args.blend_grace:g}")
+    station = Station(settings, max_blends=args.max_blends, blend_grace_seconds=args.blend_grace)
     skipped = await station.add_styles(styles)
     if not station.channels:
         raise ContinuoError(

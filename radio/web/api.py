@@ -15,6 +15,7 @@ SSE_KEEPALIVE_SECONDS = 15.0
 
 def channel_json(channel: Channel) -> dict:
     style = channel.style
+    blend = channel.blend
     return {
         "style": style.name,
         "name": style.display_name,
@@ -22,7 +23,8 @@ def channel_json(channel: Channel) -> dict:
         "now_playing": channel.now_playing(),
         "listeners": channel.listeners,
         "model_version": channel.model_version,
-        "stream_url": f"/stream/{style.name}.mp3",
+        "stream_url": blend.stream_url if blend is not None else f"/stream/{style.name}.mp3",
+        "blend": {name: weight for name, weight in zip(blend.styles, blend.weights)} if blend is not None else None,
     }
 
 

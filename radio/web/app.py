@@ -8,7 +8,7 @@ import warnings
 from aiohttp import web
 
 from radio.station import Station
-from radio.web import api, pages, streams
+from radio.web import api, mixer, pages, streams
 from radio.web.streams import STATION
 
 
@@ -21,6 +21,7 @@ def create_app(station: Station, *, manage_station: bool = False, **options: obj
     with warnings.catch_warnings():  # a plain key on purpose: route modules read it with app.get("options")
         warnings.simplefilter("ignore", web.NotAppKeyWarning)
         app["options"] = dict(options)
+    mixer.setup(app)  # first: /stream/mix.mp3 before /stream/{style}.mp3
     streams.setup(app)
     api.setup(app)
     pages.setup(app, station)

@@ -26,7 +26,7 @@ def json_http_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
 
 def find_channel(request: web.Request) -> Channel:
     """The channel named by the URL's ``{style}``; a 404 JSON answer when there is none."""
-    channel = request.app[STATION].channels.get(request.match_info["style"])
+    channel = request.app[STATION].channel(request.match_info["style"])  # a style's, or a live blend's
     if channel is None:
         raise json_http_error(web.HTTPNotFound, f"no channel named {request.match_info['style']!r}")
     return channel
@@ -41,7 +41,11 @@ def listener_sid(request: web.Request) -> str | None:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    channel = find_channel(request)
+    return await stream_channel(request, find_channel(request))
+
+
+async def stream_channel(request: web.Request, channel: Channel) -> web.StreamResponse:
+    """One listener's stream of ``channel`` (a style's or a blend's, see radio/web/mixer.py)."""
     sid = listener_sid(request)
     icy = request.headers.get("Icy-MetaData", "").strip() == "1"
     settings = channel.settings

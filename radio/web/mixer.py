@@ -1,0 +1,75 @@
+"""The mixer's routes: blend channels asked for by URL.
+
+- ``GET /stream/mix.mp3?baroque=0.7&folk=0.3``: the blend's MP3 stream, started on demand.
+  Weights that round to one style redirect to that style's stream; past the
+  ``--max-blends`` cap the answer is 503 with the reason and a Retry-After.
+- ``POST /api/mix?baroque=0.7&folk=0.3``: start (or find) the blend and describe it, as
+  ``/api/channels/<id>`` does; the page uses the id for the events feed.
+- ``GET /api/mix``: the live blends and the cap.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from radio.blends import BlendError, BlendSpec, BlendsFull, blend_style
+from radio.channel import Channel
+from radio.web.api import channel_json
+from radio.web.streams import STATION, json_http_error, stream_channel
+
+
+def _spec(request: web.Request) -> BlendSpec | str:
+    try:
+        return request.app[STATION].mixer.parse(request.query)
+    except BlendError as exc:
+        raise _http_error(exc) from exc
+
+
+def _http_error(exc: BlendError) -> web.HTTPError:
+    kinds = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict, 503: web.HTTPServiceUnavailable}
+    error = json_http_error(kinds.get(exc.status, web.HTTPBadRequest), str(exc))
+    if isinstance(exc, BlendsFull):
+        error.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return error
+
+
+async def _channel(request: web.Request, spec: BlendSpec) -> Channel:
+    try:
+        return await request.app[STATION].mixer.channel_for(spec)
+    except BlendError as exc:
+        raise _http_error(exc) from exc
+
+
+async def stream_mix(request: web.Request) -> web.StreamResponse:
+    spec = _spec(request)
+    if isinstance(spec, str):  # one style after rounding: that is its own channel
+        sid = request.query.get("sid")
+        raise web.HTTPFound(f"/stream/{spec}.mp3" + (f"?sid={sid}" if sid else ""))
+    station = request.app[STATION]
+    if request.method == "HEAD" and spec.name not in station.blends:
+        # Headers only: describe the blend without starting it.
+        style = blend_style(spec, {name: station.channels[name].style for name in spec.styles})
+        return web.Response(
+            status=200, content_type="audio/mpeg", headers={"icy-name": style.display_name, "Cache-Control": "no-cache"}
+        )
+    return await stream_channel(request, await _channel(request, spec))
+
+
+async def start_mix(request: web.Request) -> web.Response:
+    spec = _spec(request)
+    station = request.app[STATION]
+    if isinstance(spec, str):
+        return web.json_response(channel_json(station.channels[spec]))
+    return web.json_response(channel_json(await _channel(request, spec)))
+
+
+async def list_mixes(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATION].mixer.status())
+
+
+def setup(app: web.Application) -> None:
+    """Add the mixer's routes; call before :func:`radio.web.streams.setup`, whose
+    ``/stream/{style}.mp3`` would otherwise take ``/stream/mix.mp3`` for a style named mix."""
+    app.router.add_get("/stream/mix.mp3", stream_mix)
+    app.router.add_get("/api/mix", list_mixes)
+    app.router.add_post("/api/mix", start_mix)
