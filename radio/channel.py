@@ -25,6 +25,7 @@ from radio.broadcast import Broadcaster, BroadcastSettings
 from radio.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError
 from radio.metrics import StationMetrics
+from radio.recording import FrameHistory
 from radio.styles import Style
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class Channel:
         for family in (self.metrics.underruns, self.metrics.listener_drops, self.metrics.bytes_sent, self.metrics.listeners):
             family.labels(self.name)  # so every channel's series exists (at 0) from the start
         self._pieces: deque[PieceInfo] = deque(maxlen=RECENT_PIECES)
+        self.recording = FrameHistory(MPEG1_FRAME_SAMPLES / SAMPLE_RATE)  # "record what you heard"
         self._notes: deque[ChannelEvent] = deque()
         self._subscribers: set[EventSubscriber] = set()
         self._stream_starts: OrderedDict[str, float] = OrderedDict()
@@ -238,6 +240,7 @@ class Channel:
         while self._notes and self._notes[0].data["t"] < notes["t"] - RECENT_NOTE_SECONDS - self.settings.ahead_seconds:
             self._notes.popleft()
         self._send_event(event)
+        self.recording.add(frames)
         self.broadcaster.push(frames, f"{piece.title} — {self.style.display_name}")
 
     def _listeners_changed(self, count: int) -> None:

@@ -8,7 +8,7 @@ import warnings
 from aiohttp import web
 
 from radio.station import Station
-from radio.web import api, mixer, pages, streams
+from radio.web import api, mixer, pages, recordings, streams
 from radio.web.streams import STATION
 
 
@@ -24,6 +24,7 @@ def create_app(station: Station, *, manage_station: bool = False, **options: obj
     mixer.setup(app)  # first: /stream/mix.mp3 before /stream/{style}.mp3
     streams.setup(app)
     api.setup(app)
+    recordings.setup(app)
     pages.setup(app, station)
     admin = _optional_module("radio.web.admin_routes")
     if admin is not None:

@@ -1,0 +1,137 @@
+"""Record what you heard: the last minutes of a channel as an MP3 cut on frame boundaries.
+
+Each channel keeps its released MP3 frames for ``HISTORY_SECONDS`` (10 minutes is about
+9.6 MB at 128 kbps), numbered from the start of the stream, so frame ``k`` is the audio
+of stream time ``[k, k + 1) * frame_seconds``. A recording of ``seconds`` ending at the
+stream time a listener hears is then a run of whole frames: no re-encoding, and the
+file's length is the asked length rounded to a frame (26 ms).
+
+LAME's bit reservoir lets a frame keep part of its data in the frames before it, so the
+first frame or two of a cut may point at bytes that are not in the file; decoders then
+drop those frames, and the file plays shorter than it says. :func:`self_contained`
+zeroes the side information of exactly those frames, which makes them decode as 26 ms
+of silence each while their data bytes stay in place for the frames after them.
+
+The title, artist and album go in an ID3v2.4 tag (mutagen); the MIDI of the same span
+comes from the pieces' notes (:func:`window_beats`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from radio.audio.mp3 import parse_header
+from radio.composer import PieceInfo
+from radio.music.notes import HELD, STRUCK, ListOfNotes
+
+MAX_SECONDS = 600.0  # "the last N minutes", N up to 10
+HISTORY_SECONDS = MAX_SECONDS + 10.0  # a little more, for a listener a few seconds behind live
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be cut: the reason, for a 400/409 answer."""
+
+
+@dataclass(frozen=True)
+class Cut:
+    first_frame: int
+    frames: list[bytes]
+    frame_seconds: float
+
+    @property
+    def start(self) -> float:
+        """Stream time of the first sample."""
+        return self.first_frame * self.frame_seconds
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) * self.frame_seconds
+
+
+class FrameHistory:
+    """The last ``HISTORY_SECONDS`` of a channel's MP3 frames, by absolute frame index."""
+
+    def __init__(self, frame_seconds: float, seconds: float = HISTORY_SECONDS) -> None:
+        self.frame_seconds = frame_seconds
+        self._frames: deque[bytes] = deque(maxlen=math.ceil(seconds / frame_seconds))
+        self.total = 0  # frames ever added: the index of the next one
+
+    def add(self, frames: list[bytes]) -> None:
+        self._frames.extend(frames)
+        self.total += len(frames)
+
+    @property
+    def first(self) -> int:
+        """Index of the oldest frame still kept."""
+        return self.total - len(self._frames)
+
+    def cut(self, seconds: float, end_time: float) -> Cut:
+        """Whole frames covering ``seconds`` of audio up to stream time ``end_time``
+        (as much of it as the history still holds)."""
+        if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+            raise RecordingError(f"a recording is 1 s to {MAX_SECONDS / 60:g} minutes long, not {seconds!r} s")
+        if not math.isfinite(end_time) or end_time < 0:
+            raise RecordingError(f"the end of a recording must be a stream time ≥ 0, not {end_time!r}")
+        end = min(self.total, round(end_time / self.frame_seconds))
+        start = max(self.first, end - round(seconds / self.frame_seconds))
+        if end <= start:
+            raise RecordingError("nothing has played yet on this channel to record")
+        frames = list(self._frames)[start - self.first : end - self.first]
+        return Cut(start, frames, self.frame_seconds)
+
+
+def self_contained(frames: list[bytes]) -> list[bytes]:
+    """The frames with the leading ones whose bit reservoir lies before the cut silenced
+    (MPEG-1 layer III; frames with a CRC, or of other layers, are left as they are)."""
+    out = list(frames)
+    available = 0  # main-data bytes of the frames already in the cut
+    for i, frame in enumerate(frames):
+        header = parse_header(frame)
+        if header is None or header.layer != 3 or header.version != "1" or not frame[1] & 1:
+            break  # not MPEG-1 layer III, or a CRC we would break: leave the rest alone
+        side = 17 if header.channels == 1 else 32
+        begin = (frame[4] << 1) | (frame[5] >> 7)  # main_data_begin: 9 bits, bytes back into the reservoir
+        if begin > available:
+            # All-zero side info: no reservoir, no Huffman bits, no scale factors: silence.
+            out[i] = frame[:4] + bytes(side) + frame[4 + side :]
+        available += len(frame) - 4 - side
+        if available >= 511:  # the most main_data_begin can ask for: every later frame decodes
+            break
+    return out
+
+
+def window_beats(pieces: list[PieceInfo], start_time: float, end_time: float, beat_seconds: float) -> ListOfNotes:
+    """The channel's beats from ``start_time`` to ``end_time`` (stream seconds), rests
+    included, with the first beat's held notes struck so the MIDI starts cleanly."""
+    first = math.floor(start_time / beat_seconds + 1e-9)
+    last = math.ceil(end_time / beat_seconds - 1e-9)
+    beats: ListOfNotes = [[] for _ in range(max(0, last - first))]
+    for piece in pieces:
+        for i, beat in enumerate(piece.beats):
+            k = piece.start_beat + i - first
+            if 0 <= k < len(beats):
+                beats[k] = list(beat)
+    previous: set[int] = set()
+    for k, beat in enumerate(beats):  # a held note needs its note sounding on the beat before
+        beats[k] = [(p, HELD if tie == HELD and p in previous else STRUCK) for p, tie in beat]
+        previous = {p for p, _ in beat}
+    return beats
+
+
+def tag_mp3(frames: list[bytes], *, title: str, album: str, comment: str) -> bytes:
+    """The frames as an MP3 file with an ID3v2.4 tag: title, artist "Continuo", album, date."""
+    from mutagen.id3 import COMM, ID3, TALB, TDRC, TIT2, TPE1
+
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=title))
+    tags.add(TPE1(encoding=3, text="Continuo"))
+    tags.add(TALB(encoding=3, text=album))
+    tags.add(TDRC(encoding=3, text=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())))
+    tags.add(COMM(encoding=3, lang="eng", desc="", text=comment))
+    out = io.BytesIO()
+    tags.save(out, v2_version=4, padding=lambda info: 0)
+    return out.getvalue() + b"".join(self_contained(frames))

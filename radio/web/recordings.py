@@ -1,0 +1,89 @@
+"""``GET /api/channels/<id>/recording.mp3`` and ``.mid``: the last minutes a listener heard.
+
+Both take ``?seconds=`` (1..600) and ``?at=`` (the stream time the listener hears now,
+which the page knows from its stream start and its audio clock; by default where a new
+listener would start hearing). The MP3 is whole frames from the channel's history with
+an ID3 tag; the MIDI holds the notes of the same span.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from radio.channel import Channel
+from radio.recording import RecordingError, tag_mp3, window_beats
+from radio.web.streams import find_channel, json_http_error
+
+
+def _number(request: web.Request, name: str, default: float | None) -> float:
+    text = request.query.get(name)
+    if text is None:
+        if default is None:
+            raise json_http_error(web.HTTPBadRequest, f"?{name}= is required")
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise json_http_error(web.HTTPBadRequest, f"?{name}= must be a number of seconds, not {text!r}") from None
+
+
+def _cut(request: web.Request):
+    channel = find_channel(request)
+    seconds = _number(request, "seconds", None)
+    broadcaster = channel.broadcaster
+    at = min(_number(request, "at", broadcaster.heard_time()), broadcaster.released_seconds)
+    try:
+        return channel, channel.recording.cut(seconds, at)
+    except RecordingError as exc:
+        raise json_http_error(web.HTTPBadRequest, str(exc)) from exc
+
+
+def _filename(channel: Channel, suffix: str) -> str:
+    return f"continuo-{channel.name}-{time.strftime('%Y%m%d-%H%M%S')}.{suffix}"
+
+
+def _titles(channel: Channel, start: float, end: float) -> list[str]:
+    pieces = [p for p in channel.recent_pieces() if p.t < end and p.number > 0]
+    covered = [p for i, p in enumerate(pieces) if i + 1 == len(pieces) or pieces[i + 1].t > start]
+    return [p.title for p in covered]
+
+
+async def recording_mp3(request: web.Request) -> web.Response:
+    channel, cut = _cut(request)
+    titles = _titles(channel, cut.start, cut.start + cut.seconds)
+    minutes = cut.seconds / 60
+    body = tag_mp3(
+        cut.frames,
+        title=f"{channel.style.display_name}: " + (" / ".join(titles) if titles else "a recording"),
+        album=f"Continuo — {channel.style.display_name}",
+        comment=f"{minutes:.2f} minutes recorded from the stream; model {channel.model_version}",
+    )
+    return web.Response(
+        body=body,
+        content_type="audio/mpeg",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(channel, "mp3")}"',
+            "X-Recording-Seconds": f"{cut.seconds:.3f}",
+            "X-Recording-Start": f"{cut.start:.3f}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def recording_mid(request: web.Request) -> web.Response:
+    from radio.music.midi_io import write_midi
+
+    channel, cut = _cut(request)
+    beats = window_beats(list(channel.recent_pieces()), cut.start, cut.start + cut.seconds, channel.beat_seconds)
+    return web.Response(
+        body=write_midi(beats, channel.style.tempo_bpm),
+        content_type="audio/midi",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(channel, "mid")}"', "Cache-Control": "no-store"},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/channels/{style}/recording.mp3", recording_mp3)
+    app.router.add_get("/api/channels/{style}/recording.mid", recording_mid)

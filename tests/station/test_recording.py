@@ -1,0 +1,90 @@
+"""Record what you heard: frame-exact cuts from a channel's history, the ID3 tag, the MIDI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import aiohttp
+import pytest
+
+from radio.recording import FrameHistory, RecordingError, window_beats
+
+FRAME = 1152 / 44100
+
+
+def test_a_cut_is_whole_frames_ending_where_asked():
+    history = FrameHistory(FRAME, seconds=10.0)
+    history.add([bytes([i % 256]) * 4 for i in range(1000)])  # 26 s: only the last 10 s are kept
+    assert history.first == 1000 - 383 and history.total == 1000
+    cut = history.cut(5.0, end_time=900 * FRAME)
+    assert cut.first_frame == 900 - round(5.0 / FRAME) and len(cut.frames) == round(5.0 / FRAME)
+    assert cut.frames[-1] == bytes([899 % 256]) * 4
+    # Asking for more than is kept gives what is kept; the future is not recorded.
+    assert history.cut(60.0, end_time=1e6).first_frame == history.first
+    assert len(history.cut(60.0, end_time=1e6).frames) == 383
+
+
+@pytest.mark.parametrize("seconds, at", [(0, 10), (601, 10), (float("nan"), 10), (5, -1)])
+def test_bad_recording_lengths_are_refused(seconds, at):
+    history = FrameHistory(FRAME)
+    history.add([b"x"] * 100)
+    with pytest.raises(RecordingError):
+        history.cut(seconds, at)
+
+
+def test_window_beats_start_with_struck_notes(helpers):
+    from radio.composer import PieceInfo
+
+    piece = PieceInfo("p", 1, "T", "C major", "s", "v", 0, 120.0, start_beat=10, beat_seconds=0.125)
+    piece.beats.extend([[(60, "b")], [(60, "s")], [(60, "s")], [(62, "b")]])
+    beats = window_beats([piece], start_time=11 * 0.125, end_time=16 * 0.125, beat_seconds=0.125)
+    assert beats == [[(60, "b")], [(60, "s")], [(62, "b")], [], []]
+
+
+async def test_a_recording_is_the_asked_length_with_a_title_and_its_midi(radio, helpers):
+    from mutagen.id3 import ID3
+
+    from radio.music.midi_io import read_midi
+
+    r = await radio({"test": helpers.DroneModel()}, piece_seconds=2.0)
+    await asyncio.sleep(4.0)
+    channel = r.station.channels["test"]
+    at = channel.broadcaster.heard_time()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200 and resp.content_type == "audio/mpeg"
+            assert "attachment" in resp.headers["Content-Disposition"]
+            body = await resp.read()
+            start = float(resp.headers["X-Recording-Start"])
+        async with http.get(f"{r.url}/api/channels/test/recording.mid?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200
+            midi = read_midi(await resp.read())
+        async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=lots") as resp:
+            assert resp.status == 400 and "number" in (await resp.json())["error"]
+        async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=900") as resp:
+            assert resp.status == 400 and "10 minutes" in (await resp.json())["error"]
+        async with http.get(f"{r.url}/api/channels/nope/recording.mp3?seconds=5") as resp:
+            assert resp.status == 404
+    tags = ID3(io.BytesIO(body))
+    assert str(tags["TIT2"]).startswith("Test: ") and str(tags["TPE1"]) == "Continuo"
+    samples = helpers.decode_mono(body)
+    assert abs(len(samples) - 2.5 * 44100) <= 1152
+    assert start == pytest.approx(at - 2.5, abs=FRAME)
+    assert len(midi.notes) == pytest.approx(2.5 / channel.beat_seconds, abs=1)
+    assert any(midi.notes)
+
+
+def test_a_cut_anywhere_decodes_to_every_frame_it_holds(helpers):
+    import numpy as np
+
+    from radio.audio.mp3 import FrameSplitter, encode_mp3
+    from radio.recording import self_contained
+
+    t = np.arange(44100 * 4) / 44100
+    frames = FrameSplitter().feed(encode_mp3((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)))
+    for start in (17, 40, 61):
+        cut = frames[start : start + 50]
+        fixed = self_contained(cut)
+        assert len(helpers.decode_mono(b"".join(fixed))) == 50 * 1152
+        assert fixed[5:] == cut[5:]  # only the leading frames are touched
