@@ -9,8 +9,8 @@ file's length is the asked length rounded to a frame (26 ms).
 LAME's bit reservoir lets a frame keep part of its data in the frames before it, so the
 first frame or two of a cut may point at bytes that are not in the file; decoders then
 drop those frames, and the file plays shorter than it says. :func:`self_contained`
-zeroes the side information of exactly those frames, which makes them decode as 26 ms
-of silence each while their data bytes stay in place for the frames after them.
+rewrites the side information of exactly those frames so that they decode as 26 ms of
+silence each, while their data bytes stay in place for the frames after them.
 
 The title, artist and album go in an ID3v2.4 tag (mutagen); the MIDI of the same span
 comes from the pieces' notes (:func:`window_beats`).
@@ -96,12 +96,31 @@ def self_contained(frames: list[bytes]) -> list[bytes]:
         side = 17 if header.channels == 1 else 32
         begin = (frame[4] << 1) | (frame[5] >> 7)  # main_data_begin: 9 bits, bytes back into the reservoir
         if begin > available:
-            # All-zero side info: no reservoir, no Huffman bits, no scale factors: silence.
-            out[i] = frame[:4] + bytes(side) + frame[4 + side :]
+            out[i] = frame[:4] + _silent_side_info(header.channels, min(available, 511)) + frame[4 + side :]
         available += len(frame) - 4 - side
         if available >= 511:  # the most main_data_begin can ask for: every later frame decodes
             break
     return out
+
+
+def _silent_side_info(channels: int, begin: int) -> bytes:
+    """Side info with no Huffman bits and no scale factors: a silent frame.
+
+    ``main_data_begin`` still points back over the main data the cut already holds
+    (``begin`` bytes), because a decoder's reservoir keeps only the bytes from there on:
+    with 0, each silenced frame would leave a reservoir of one frame, too little for a
+    following frame that leans on 400-odd bytes. Not all zeros either: some decoders take
+    a first frame with all-zero side info for a Xing/Info tag and skip it; a global gain
+    of 1 changes nothing (there are no values).
+    """
+    side = 17 if channels == 1 else 32
+    first = 18 if channels == 1 else 20  # after main_data_begin, private bits and scfsi
+    bits = [0] * (side * 8)
+    bits[:9] = [int(b) for b in format(begin, "09b")]
+    for granule in range(2 * channels):
+        gain_at = first + 59 * granule + 12 + 9  # after part2_3_length and big_values
+        bits[gain_at + 7] = 1
+    return bytes(int("".join(map(str, bits[k : k + 8])), 2) for k in range(0, len(bits), 8))
 
 
 def window_beats(pieces: list[PieceInfo], start_time: float, end_time: float, beat_seconds: float) -> ListOfNotes:

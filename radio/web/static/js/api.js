@@ -36,3 +36,25 @@ export function newSid() {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+export async function postJSON(url) {
+  const response = await fetch(url, { method: "POST", headers: { Accept: "application/json" } });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const error = new Error((body && body.error) || `${url} answered HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// The last `seconds` the listener heard (up to stream time `at`), as MP3 or MIDI.
+export function recordingUrl(style, kind, seconds, at) {
+  const when = at == null ? "" : `&at=${at.toFixed(3)}`;
+  return `/api/channels/${seg(style)}/recording.${kind}?seconds=${seconds}${when}`;
+}

@@ -2,14 +2,17 @@
 // piano roll together. Everything shown follows what the listener HEARS: channel stream
 // time = the stream's start (from the events feed) + audio.currentTime.
 
-import { fetchChannels, midiUrl } from "./api.js";
+import { fetchChannels, midiUrl, recordingUrl } from "./api.js";
 import { ChannelList, hueOf } from "./channels.js";
 import { clock, fileSafe, listeners } from "./format.js";
 import { NoteBuffer } from "./notes.js";
 import { PieceTimeline } from "./pieces.js";
 import { Player } from "./player.js";
+import { onTrackKeys, setMetadata } from "./media.js";
+import { Mixer } from "./mixer.js";
 import { loadPrefs, savePrefs } from "./prefs.js";
 import { PAST_SECONDS, PianoRoll } from "./roll.js";
+import { SleepTimer } from "./sleep.js";
 
 const CHANNELS_REFRESH_MS = 15000;
 const HISTORY_LIMIT = 25;
@@ -35,6 +38,12 @@ const ui = {
   cards: $("cards"),
   history: $("history"),
   historyEmpty: $("history-empty"),
+  sleep: $("sleep"),
+  sleepLeft: $("sleep-left"),
+  record: $("record"),
+  recordLength: $("record-length"),
+  recordMidi: $("record-midi"),
+  mixer: $("mixer"),
 };
 
 const prefs = loadPrefs();
@@ -48,6 +57,29 @@ const list = new ChannelList(ui.cards, (style) => choose(style));
 let current = null; // chosen style
 let shown = null; // the piece on display (heard)
 let pendingStyle = null; // asked for by the URL before the channel list arrived
+let mix = null; // the /api/mix record of the blend chosen on this page, kept across list refreshes
+let fade = 1; // the sleep timer's volume factor
+
+const mixer = new Mixer(ui.mixer, {
+  onPlay: (channel) => {
+    mix = channel;
+    channels.set(channel.style, channel);
+    choose(channel.style);
+  },
+  onError: (message) => setStatus(message, "error"),
+});
+const sleep = new SleepTimer({
+  select: ui.sleep,
+  label: ui.sleepLeft,
+  onFade: (factor) => {
+    fade = factor;
+    player.setVolume(prefs.volume * fade);
+  },
+  onStop: () => {
+    if (player.wanted) player.pause();
+    setStatus("The sleep timer stopped the music. Good night.", "idle");
+  },
+});
 
 // ---- channel list ---------------------------------------------------------------------
 
@@ -56,7 +88,9 @@ async function refreshChannels() {
     const data = await fetchChannels();
     channels.clear();
     for (const channel of data) channels.set(channel.style, channel);
+    if (mix) channels.set(mix.style, mix);
     list.update(data);
+    mixer.update(data);
     if (!data.length) setStatus("The station has no channels yet.", "error");
     if (pendingStyle) {
       const style = pendingStyle;
@@ -92,10 +126,12 @@ function choose(style) {
     timeline.clear();
     shown = null; // the old channel's piece wasn't heard to its end: not history
   }
-  prefs.channel = style;
-  prefs.playing = true;
-  savePrefs(prefs);
-  updateUrl(style);
+  if (!channel.blend) {
+    prefs.channel = style; // a blend is not a place to come back to: it stops when nobody listens
+    prefs.playing = true;
+    savePrefs(prefs);
+    updateUrl(style);
+  }
   showChannel(channel);
   list.select(style, true);
   player.play(channel);
@@ -131,8 +167,13 @@ function showChannel(channel) {
   roll.setHue(hue);
   setText(ui.channelName, channel.name || channel.style);
   setText(ui.listeners, listeners(channel.listeners));
-  ui.share.href = `/listen/${encodeURIComponent(channel.style)}`;
+  if (channel.blend) {
+    ui.share.href = channel.stream_url; // the mix's own URL: anyone opening it hears the same blend
+  } else {
+    ui.share.href = `/listen/${encodeURIComponent(channel.style)}`;
+  }
   ui.share.removeAttribute("aria-disabled");
+  ui.record.disabled = false;
   timeline.seed(channel.now_playing);
   if (!shown) showPiece(timeline.at(player.heardTime()), { heard: false });
 }
@@ -157,14 +198,42 @@ function showPiece(piece, { heard }) {
   ui.save.removeAttribute("aria-disabled");
   list.setNowPlaying(current, piece);
   if (player.playing) document.title = `${piece.title} · ${channel ? channel.name : current} — Continuo`;
-  if ("mediaSession" in navigator && channel) {
-    navigator.mediaSession.metadata = new MediaMetadata({
-      title: piece.title || "Continuo",
-      artist: `Continuo · ${channel.name || current}`,
-      album: piece.key || "",
-      artwork: [{ src: "/static/favicon.svg", sizes: "any", type: "image/svg+xml" }],
-    });
+  if (channel) {
+    setMetadata({ title: piece.title, channelName: channel.name || current, key: piece.key, hues: huesOf(channel) });
   }
+}
+
+// The colour tile's hues: the channel's own, or a blend's parents by weight.
+function huesOf(channel) {
+  if (channel.blend) return Object.entries(channel.blend).map(([style, weight]) => [hueOf(style), weight]);
+  return [[hueOf(channel.style), 1]];
+}
+
+// ---- media keys, recording -------------------------------------------------------------
+
+// Next/previous track: the next or previous channel in the list (from a mix: the first).
+function step(delta) {
+  const order = [...channels.values()].filter((c) => !c.blend).map((c) => c.style);
+  if (!order.length) return;
+  const at = order.indexOf(current);
+  const next = at < 0 ? 0 : (at + delta + order.length) % order.length;
+  choose(order[next]);
+}
+
+function record() {
+  if (!current) return;
+  const seconds = Number(ui.recordLength.value);
+  const at = player.heardTime();
+  const link = document.createElement("a");
+  link.href = recordingUrl(current, "mp3", seconds, at);
+  link.download = "";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  ui.recordMidi.href = recordingUrl(current, "mid", seconds, at);
+  ui.recordMidi.download = "";
+  ui.recordMidi.removeAttribute("aria-disabled");
+  setStatus(`Saving the last ${seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`} you heard.`, "idle");
 }
 
 function elapsedOf(piece, heard) {
@@ -284,12 +353,14 @@ function setText(el, text) {
 // ---- start ----------------------------------------------------------------------------
 
 ui.volume.value = String(Math.round(prefs.volume * 100));
-player.setVolume(prefs.volume);
+player.setVolume(prefs.volume * fade);
 ui.volume.addEventListener("input", () => {
   prefs.volume = Number(ui.volume.value) / 100;
-  player.setVolume(prefs.volume);
+  player.setVolume(prefs.volume * fade);
   savePrefs(prefs);
 });
+ui.record.addEventListener("click", record);
+onTrackKeys(() => step(1), () => step(-1));
 ui.play.addEventListener("click", togglePlay);
 window.addEventListener("hashchange", () => {
   const style = styleFromUrl();
