@@ -306,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{_f((old.get('realism') or {}).get('mean_overlap')):>12} {new['realism']['mean_overlap']:7.3f} "
             f"{new['realism']['mean_ceiling']:8.3f}  {'replaced' if c['accepted'] else 'kept the old model'}"
         )
+    # New models play at new levels: recalibrate each style's loudness gain from their music.
+    from radio.audio.calibrate import main as calibrate
+
+    calibrate(["--styles", ",".join(styles), *(["--root", str(args.styles_dir)] if args.styles_dir else [])])
     return 0
 
 
