@@ -249,6 +249,8 @@ class Mixer:
         models = [parents[name].composer.model for name in spec.styles]
         try:
             model = await asyncio.to_thread(self.blend, models, spec.weights)
+        except ImportError as exc:  # a build without radio/model/blend.py
+            raise BlendsFull(f"blends are not available on this station: {exc}", 3600) from exc
         except ValueError as exc:  # e.g. models of different encodings
             raise BlendsIncompatible(f"{spec.display_name({n: c.style for n, c in parents.items()})}: {exc}") from exc
         style = blend_style(spec, {name: c.style for name, c in parents.items()})
