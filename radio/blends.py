@@ -301,8 +301,8 @@ class Mixer:
                 gone.append(name)
                 self.channels.pop(name, None)
                 self._idle_since.pop(name, None)
-                await channel.stop()
                 self.reaped += 1
+                await channel.stop()
                 log.info("blend %s stopped: no listener for %.0f s", name, now - since)
         return gone
 
