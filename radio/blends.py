@@ -32,6 +32,7 @@ from typing import Callable, Mapping, Sequence
 from radio.channel import Channel
 from radio.composer import Model
 from radio.errors import ContinuoError
+from radio.model.blend import blend_models
 from radio.styles import Style, Timbre
 
 log = logging.getLogger(__name__)
@@ -170,12 +171,6 @@ def blend_style(spec: BlendSpec, parents: Mapping[str, Style]) -> Style:
     )
 
 
-def _blend_models(models: Sequence[Model], weights: Sequence[float]) -> Model:
-    from radio.model.blend import blend_models  # numpy only
-
-    return blend_models(models, weights)
-
-
 class Mixer:
     """The station's blend channels: started on demand, capped, reaped when nobody listens."""
 
@@ -185,7 +180,7 @@ class Mixer:
         *,
         max_blends: int = 4,
         grace_seconds: float = 60.0,
-        blend: Callable[[Sequence[Model], Sequence[float]], Model] = _blend_models,
+        blend: Callable[[Sequence[Model], Sequence[float]], Model] = blend_models,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (isinstance(max_blends, int) and max_blends >= 0):
@@ -249,8 +244,6 @@ class Mixer:
         models = [parents[name].composer.model for name in spec.styles]
         try:
             model = await asyncio.to_thread(self.blend, models, spec.weights)
-        except ImportError as exc:  # a build without radio/model/blend.py
-            raise BlendsFull(f"blends are not available on this station: {exc}", 3600) from exc
         except ValueError as exc:  # e.g. models of different encodings
             raise BlendsIncompatible(f"{spec.display_name({n: c.style for n, c in parents.items()})}: {exc}") from exc
         style = blend_style(spec, {name: c.style for name, c in parents.items()})

@@ -117,8 +117,11 @@ async def healthz(request: web.Request) -> web.Response:
     station = request.app[STATION]
     channels = {name: c.status() for name, c in station.channels.items()}
     ok = bool(channels) and all(s["running"] for s in channels.values())
+    # Live blends are listed too (they render like any channel), but they come and go on
+    # demand, so they do not decide whether the station is healthy.
+    blends = {name: c.status() for name, c in station.blends.items()}
     return web.json_response(
-        {"status": "ok" if ok else "degraded", "channels": channels, "skipped": station.skipped},
+        {"status": "ok" if ok else "degraded", "channels": channels, "blends": blends, "skipped": station.skipped},
         status=200 if ok else 503,
     )
 

@@ -137,6 +137,10 @@ async def test_a_blend_is_one_shared_channel_with_an_honest_name(mix_radio, raw_
         assert info["model_version"] == "blend-a+b"
         async with http.get(f"{url}/api/channels") as resp:
             assert [c["style"] for c in await resp.json()] == ["a", "b", "c"]  # the fixed channels only
+        async with http.get(f"{url}/healthz") as resp:
+            health = await resp.json()
+        assert list(health["channels"]) == ["a", "b", "c"] and list(health["blends"]) == ["mix-a70-b30"]
+        assert health["blends"]["mix-a70-b30"]["running"] and health["blends"]["mix-a70-b30"]["listeners"] == 2
 
 
 async def test_weights_that_round_to_one_style_redirect_to_it(mix_radio):
