@@ -1,21 +1,39 @@
-"""What a blend plays, with the bundled models: one weight at 1.0 is that style exactly,
-and a 50/50 blend sits between its parents on simple style features (notes per beat,
-note length, register). Runs once radio/model/blend.py (the lead's) is on the branch."""
+"""What a blend plays, with the bundled models.
+
+- One weight at 1.0 is that style exactly: the mixer plays the style's own channel, and even
+  a blended network carrying the other parent at weight 0 composes note for note what the
+  style's model does.
+- A 50/50 blend sits between its parents on the style features ``continuo evaluate`` measures
+  (trainer/realism.py: pitch class, top-voice interval, note length, onset interval,
+  polyphony, chord size, voice leading). The distance between two bodies of music is the sum
+  over those features of (1 − overlapped area) of their histograms, so 0 is identical and 8
+  is disjoint on everything. The blend must be nearer each parent than the parents are to
+  each other, and measurably not a copy of either: farther from each parent than that
+  parent's own music is from itself with other seeds.
+
+Nothing here depends on the bundled models' encoding: any two styles that share one blend.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import pytest
 
+from radio.blends import parse_blend
 from radio.model import load_model
-from radio.music.notes import STRUCK
+from radio.model.blend import BlendedModel, blend_models
+from radio.station import Station
 from radio.styles import discover_styles
+from trainer.realism import FEATURES, overlap, pooled_counts
 
-blend = pytest.importorskip("radio.model.blend", reason="radio/model/blend.py is not on this branch yet")
+pytestmark = pytest.mark.slow
 
 PARENTS = ("baroque", "folk")
-BEATS = 768
+BEATS = 768  # 48 bars per seed
 SEEDS = (1, 2, 3)
+OTHER_SEEDS = (101, 102, 103)  # the same parent again, for how far a style is from itself
 
 
 @pytest.fixture(scope="module")
@@ -26,42 +44,64 @@ def parents():
     return {name: (styles[name], load_model(styles[name].model_path)) for name in PARENTS}
 
 
-def features(beats) -> dict[str, float]:
-    sounding = [beat for beat in beats if beat]
-    pitches = np.array([p for beat in sounding for p, _ in beat])
-    strikes = sum(1 for beat in beats for _, tie in beat if tie == STRUCK)
-    return {
-        "polyphony": float(np.mean([len(beat) for beat in sounding])),
-        "note_beats": sum(len(beat) for beat in beats) / max(1, strikes),  # sounding beats per struck note
-        "pitch": float(np.mean(pitches)),
-    }
+def sample(model, temperature: float, seeds=SEEDS) -> dict[str, np.ndarray]:
+    """The feature histograms of ``len(seeds)`` independent streams of ``BEATS`` beats."""
+    return pooled_counts([model.sampler(temperature=temperature, seed=seed).next_beats(BEATS) for seed in seeds])
 
 
-def sample(model, temperature: float) -> list:
-    beats = []
-    for seed in SEEDS:
-        beats += model.sampler(temperature=temperature, seed=seed).next_beats(BEATS)
-    return beats
+def distances(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> dict[str, float]:
+    return {f.name: 1.0 - overlap(x[f.name], y[f.name]) for f in FEATURES}
 
 
 def test_one_weight_at_1_is_that_style_exactly(parents):
     (a_style, a), (_, b) = parents["baroque"], parents["folk"]
-    mixed = blend.blend_models([a, b], [1.0, 0.0])
-    assert mixed.encoding.name == a.encoding.name
+    # Asked for by URL, 100/0 (or anything that rounds to it) is the style's own channel.
+    assert parse_blend({"baroque": "1", "folk": "0"}, list(PARENTS)) == "baroque"
+    assert blend_models([a, b], [1.0, 0.0]) is a
+    # And the blend's arithmetic itself: folk at weight 0 adds nothing to baroque's logits, so
+    # the distribution every step samples from is baroque's and so is every note.
+    carried = BlendedModel([a, b], [1.0, 0.0])
     for seed in SEEDS:
         alone = a.sampler(temperature=a_style.temperature, seed=seed).next_beats(256)
-        blended = mixed.sampler(temperature=a_style.temperature, seed=seed).next_beats(256)
+        blended = carried.sampler(temperature=a_style.temperature, seed=seed).next_beats(256)
         assert blended == alone
 
 
 def test_a_50_50_blend_sits_between_its_parents(parents):
     (a_style, a), (b_style, b) = parents["baroque"], parents["folk"]
-    temperature = (a_style.temperature + b_style.temperature) / 2
-    fa, fb = features(sample(a, temperature)), features(sample(b, temperature))
-    fm = features(sample(blend.blend_models([a, b], [0.5, 0.5]), temperature))
-    between = []
-    for name in fa:
-        lo, hi = sorted((fa[name], fb[name]))
-        margin = 0.15 * (hi - lo)
-        between.append(lo - margin <= fm[name] <= hi + margin)
-    assert all(between), {"baroque": fa, "blend": fm, "folk": fb}
+    temperature = (a_style.temperature + b_style.temperature) / 2  # what the blend channel uses
+    fa, fb = sample(a, temperature), sample(b, temperature)
+    fm = sample(blend_models([a, b], [0.5, 0.5]), temperature)
+    apart = distances(fa, fb)
+    to_a, to_b = distances(fm, fa), distances(fm, fb)
+    self_a = distances(fa, sample(a, temperature, OTHER_SEEDS))
+    self_b = distances(fb, sample(b, temperature, OTHER_SEEDS))
+    table = {
+        name: {"parents": round(apart[name], 3), "blend-baroque": round(to_a[name], 3), "blend-folk": round(to_b[name], 3)}
+        for name in apart
+    }
+    total = {k: sum(d.values()) for k, d in
+             {"parents": apart, "to_a": to_a, "to_b": to_b, "self_a": self_a, "self_b": self_b}.items()}
+    # Nearer each parent than the parents are to each other ...
+    assert total["to_a"] < total["parents"] and total["to_b"] < total["parents"], (total, table)
+    # ... and not merely one of them with other seeds.
+    assert total["to_a"] > total["self_a"] and total["to_b"] > total["self_b"], (total, table)
+
+
+async def test_the_mixer_composes_with_the_parents_live_models(parents, continuo_home, helpers):
+    station = Station(helpers.fast_settings(), max_blends=1)
+    for style, model in parents.values():
+        await station.add_style(style, model)
+    channel = await station.mixer.channel_for(parse_blend({"folk": "0.3", "baroque": "0.7"}, list(station.channels)))
+    try:
+        model = channel.composer.model
+        assert isinstance(model, BlendedModel)
+        assert model.models == [parents["baroque"][1], parents["folk"][1]] and model.weights == pytest.approx([0.7, 0.3])
+        assert model.version.startswith("blend(") and channel.style.display_name == "Baroque 70% · Folk 30%"
+        for _ in range(100):  # it composes: the first piece reaches the channel
+            if channel.recent_pieces():
+                break
+            await asyncio.sleep(0.05)
+        assert channel.recent_pieces() and channel.failed is None
+    finally:
+        await station.stop()

@@ -39,7 +39,6 @@ def wait_audio(page, fragment: str, seconds: float = 1.0, timeout: float = 30000
 
 
 def test_the_mixer_plays_a_blend(page, console, station):
-    pytest.importorskip("radio.model.blend", reason="the blend model (radio/model/blend.py) is not on this branch yet")
     page.goto(station.base + "/")
     page.wait_for_selector(".mix-row input[data-style='classical']")
     page.locator(".mix-row input[data-style='baroque']").fill("7")
