@@ -62,3 +62,44 @@ def test_generate_refuses_bad_requests(continuo_model_file, tmp_path):
                                        "--model", str(broken))
     assert done.returncode == 1 and "corrupt" in done.stderr
     assert not (tmp_path / "x.mid").exists() and not (tmp_path / "x.ogg").exists()
+
+
+def test_generate_a_mix_plays_what_the_blend_channel_would(tmp_path):
+    from radio.blends import BlendSpec, blend_style
+    from radio.model.blend import blend_models
+    from radio.styles import discover_styles
+
+    out = tmp_path / "mix.mid"
+    done = generate_without_tensorflow("generate", "--mix", "folk=1, baroque=2.4", "--minutes", "0.1", "--seed", "5",
+                                       "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Baroque 70% · Folk 30%" in done.stdout and "blend(" in done.stdout
+    styles = discover_styles()
+    spec = BlendSpec((("baroque", 7), ("folk", 3)))
+    style = blend_style(spec, styles)
+    model = blend_models([load_model(styles[s].model_path) for s in spec.styles], spec.weights)
+    composer = Composer(style, model, seed=5)
+    beats = round(0.1 * style.tempo_bpm * 4)
+    expected = []
+    while len(expected) < beats:
+        expected += composer.next_chunk().beats
+    parsed = read_midi(out)
+    assert parsed.tempo_bpm == pytest.approx(style.tempo_bpm, abs=0.01)
+    last = max(i for i, b in enumerate(expected[:beats]) if b) + 1
+    assert parsed.notes[:last] == expected[:last]
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--mix", "baroque=0.5,folk=0.5", "--model", "x.npz"], "--model names one style's model"),
+        (["--mix", "baroque0.5,folk=0.5"], "STYLE=WEIGHT"),
+        (["--mix", "baroque=0.5,jazz=0.5"], "no style named 'jazz'"),
+        (["--mix", "baroque=0.5,folk=lots"], "must be a number"),
+        (["--mix", "baroque=0.5,baroque=0.5"], "named twice"),
+    ],
+)
+def test_generate_refuses_bad_mixes(argv, words, tmp_path):
+    done = generate_without_tensorflow("generate", *argv, "--minutes", "0.1", "--out", str(tmp_path / "x.mid"))
+    assert done.returncode == 1 and words in done.stderr, done.stderr
+    assert not (tmp_path / "x.mid").exists()
