@@ -5,13 +5,19 @@
   plain soft limiter) and after. Prints integrated loudness (LUFS), loudness range (LU)
   and 4x-oversampled true peak (dBTP), and the spread between channels.
 - **Blends:** the real-time factor of the whole render chain (compose, synth, encode) on
-  one core for each style alone and for 50/50 blends, and what that means in channels per
-  core with blends live. Needs radio/model/blend.py.
+  one core for each style alone and for 50/50 blends (CPU time, so other load on the box does
+  not count against it), and channels per core with blends live, measured: a real
+  ``continuo serve`` pinned to one CPU plays every style plus N blends (started through
+  ``POST /api/mix``), and N grows until a channel underruns.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import urllib.request
+from typing import Sequence
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -24,12 +30,16 @@ from radio.audio.calibrate import channel_master, render_channel_audio
 from radio.audio.loudness import measure
 from radio.audio.mp3 import Mp3Encoder
 from radio.audio.synth import Synth
+from radio.blends import BlendSpec, blend_style
 from radio.composer import Composer
 from radio.model import load_model
+from radio.model.blend import blend_models
 from radio.styles import discover_styles
 
 LOUDNESS_SECONDS = 600.0
 RTF_SECONDS = 60.0
+BLEND_STEPS = (0, 4, 8, 16, 24, 32, 48)  # blends live beside every style, on one core
+BLEND_WINDOW = 10.0
 SR = 44100
 
 
@@ -52,6 +62,18 @@ def loudness(styles, models) -> None:
         after_levels.append(after.integrated_lufs)
         print(f"{name:12s} {before.line():>44s} | {after.line()}  (gain {style.loudness_gain_db:+.2f} dB)")
     print(f"spread between channels after: {max(after_levels) - min(after_levels):.2f} LU")
+    # A blend plays at its parents' mean gain (in dB) and leans on the follower for the rest;
+    # the hardest case is the pair whose calibrated gains lie farthest apart.
+    names = list(styles)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    if pairs:
+        a, b = max(pairs, key=lambda p: abs(styles[p[0]].loudness_gain_db - styles[p[1]].loudness_gain_db))
+        spec = BlendSpec(((a, 5), (b, 5)))
+        style = blend_style(spec, styles)
+        model = blend_models([models[a], models[b]], [0.5, 0.5])
+        pcm = render_channel_audio(style, model, LOUDNESS_SECONDS, seed=7, master=channel_master(style))
+        print(f"{spec.name} (the parents' gains lie farthest apart): {measure(decoded_mp3(pcm)).line()}  "
+              f"(gain {style.loudness_gain_db:+.2f} dB)")
 
 
 def chain_rtf(style, model, seconds: float) -> float:
@@ -68,45 +90,103 @@ def chain_rtf(style, model, seconds: float) -> float:
     return produced / (time.process_time() - t0)
 
 
-def blends(styles, models) -> None:
+def blend_rtfs(styles, models) -> None:
     singles = {name: chain_rtf(style, models[name], RTF_SECONDS) for name, style in styles.items()}
     for name, rtf in singles.items():
-        print(f"{name:24s} {rtf:7.1f}x real time")
-    try:
-        from radio.blends import BlendSpec, blend_style
-        from radio.model.blend import blend_models
-    except ImportError as exc:
-        print(f"blends: skipped ({exc})")
-        return
+        print(f"{name:28s} {rtf:7.1f}x real time")
     names = list(styles)
     pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))][:4]
-    blend_rtfs = []
+    rtfs = []
     for a, b in pairs:
         spec = BlendSpec(((a, 5), (b, 5)))
-        style = blend_style(spec, styles)
         model = blend_models([models[a], models[b]], [0.5, 0.5])
-        rtf = chain_rtf(style, model, RTF_SECONDS)
-        blend_rtfs.append(rtf)
-        print(f"{spec.name:24s} {rtf:7.1f}x real time")
+        rtf = chain_rtf(blend_style(spec, styles), model, RTF_SECONDS)
+        rtfs.append(rtf)
+        print(f"{spec.name:28s} {rtf:7.1f}x real time")
     single = float(np.mean(list(singles.values())))
-    blend = float(np.mean(blend_rtfs))
+    blend = float(np.mean(rtfs))
     print(f"a live blend costs {100 * (single / blend - 1):.0f}% more CPU than a style's channel "
-          f"({blend:.0f}x vs {single:.0f}x real time)")
-    for live in (0, 2, 4, 8):
-        # Channels per core when `live` of them are blends: the CPU fraction each one needs.
-        fixed = len(styles)
-        load = fixed / single + live / blend
-        print(f"{fixed} styles + {live} blends need {100 * load:.1f}% of one core "
-              f"(channels per core at this mix: {(fixed + live) / load:.0f})")
+          f"({blend:.0f}x vs {single:.0f}x real time; by CPU arithmetic one core holds about {blend:.0f} blends)")
 
 
-def main() -> None:
+def blend_queries(styles: list[str]):
+    """Distinct two-style blends, every pair before any pair twice (90 from 5 styles)."""
+    pairs = [(a, b) for i, a in enumerate(styles) for b in styles[i + 1:]]
+    for tenths in (5, 7, 3, 6, 4, 8, 2, 9, 1):
+        for a, b in pairs:
+            yield f"{a}={tenths / 10:g}&{b}={(10 - tenths) / 10:g}"
+
+
+def _health(server) -> dict:
+    return json.loads(server.get("/healthz"))
+
+
+def _underruns(health: dict) -> int:
+    return sum(c["underruns"] for group in ("channels", "blends") for c in health[group].values())
+
+
+def channels_per_core_with_blends(styles: list[str]) -> None:
+    """A real server on one CPU: every style plus N live blends, N growing until one underruns."""
+    from bench.bench_station import Server
+
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    best = None
+    share: dict[int, float] = {}  # blends live -> fraction of the core the server used
+    for live in BLEND_STEPS:
+        server = Server("--max-blends", str(max(BLEND_STEPS)), "--blend-grace", "3600", cpu=cpu)
+        try:
+            server.first_audio_byte(styles[-1], timeout=60)
+            queries = blend_queries(styles)
+            for _ in range(live):
+                request = urllib.request.Request(f"{server.url}/api/mix?{next(queries)}", method="POST")
+                urllib.request.urlopen(request, timeout=30).read()
+            time.sleep(3.0)  # every channel has filled its lead
+            before, c0 = _underruns(_health(server)), server.cpu_seconds()
+            time.sleep(BLEND_WINDOW)
+            h, c1 = _health(server), server.cpu_seconds()
+        finally:
+            server.stop()
+        lowest = min(c["buffer_ahead_seconds"] for group in ("channels", "blends") for c in h[group].values())
+        ok = _underruns(h) == before and lowest > 0 and len(h["blends"]) == live
+        print(f"  {len(h['channels'])} styles + {live:2d} blends on CPU {cpu}: {_underruns(h) - before} underruns in "
+              f"{BLEND_WINDOW:.0f} s, lowest buffer ahead {lowest:.2f} s, {100 * (c1 - c0) / BLEND_WINDOW:.0f}% of the core "
+              f"-> {'kept up' if ok else 'fell behind'}")
+        if not ok:
+            break
+        share[live] = (c1 - c0) / BLEND_WINDOW
+        best = (len(h["channels"]), live)
+    if best is None:
+        print("channels per core with blends live: the styles alone fell behind on this CPU")
+    else:
+        fixed, live = best
+        more = "+" if live == BLEND_STEPS[-1] else ""
+        print(f"channels per core with blends live (measured, zero underruns): {fixed} styles + {live}{more} blends "
+              f"= {fixed + live}{more} channels")
+        if live and 0 in share:
+            # What each blend adds in the server's own CPU time: not bounded by what other
+            # processes on a shared box leave this core.
+            per_blend = (share[live] - share[0]) / live
+            per_style = share[0] / fixed
+            room = (1.0 - share[0]) / per_blend
+            print(f"in the server: a style's channel takes {100 * per_style:.1f}% of the core, a live blend "
+                  f"{100 * per_blend:.1f}% ({1 / per_blend:.0f}x real time); with the {fixed} styles on air one core "
+                  f"has room for about {room:.0f} blends ({fixed + room:.0f} channels)")
+
+
+def main(parts: Sequence[str] = ("loudness", "blends")) -> None:
+    """``python -m bench.bench_listening [loudness] [blends]``: both halves by default."""
+    unknown = set(parts) - {"loudness", "blends"}
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: choose loudness and/or blends")
     print(machine(f"{LOUDNESS_SECONDS / 60:g} min per channel"))
     styles = discover_styles()
     models = {name: load_model(style.model_path) for name, style in styles.items()}
-    loudness(styles, models)
-    blends(styles, models)
+    if "loudness" in parts:
+        loudness(styles, models)
+    if "blends" in parts:
+        blend_rtfs(styles, models)
+        channels_per_core_with_blends(list(styles))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or ("loudness", "blends"))
