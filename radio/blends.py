@@ -8,7 +8,7 @@ whose model is :func:`radio.model.blend.blend_models` over the parents' live mod
 (each step's logits are the weighted sum of theirs) and whose style is the parents'
 settings mixed by the same weights:
 
-- tempo, sampling temperature and piece length: weighted means;
+- tempo, sampling temperature, nucleus ``top_p`` and piece length: weighted means;
 - timbre: every field a weighted mean, partial by partial (a missing partial counts 0),
   so a 70/30 blend sounds mostly like the heavier parent's instrument;
 - loudness gain: the weighted mean of the parents' calibrated gains, in dB; the master
@@ -162,6 +162,7 @@ def blend_style(spec: BlendSpec, parents: Mapping[str, Style]) -> Style:
         + " models together.",
         tempo_bpm=_mean([s.tempo_bpm for s in styles], w),
         temperature=_mean([s.temperature for s in styles], w),
+        top_p=_mean([s.top_p for s in styles], w),
         piece_minutes=_mean([s.piece_minutes for s in styles], w),
         folder=styles[0].folder,
         model_file=styles[0].model_file,

@@ -21,11 +21,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from radio.blends import parse_blend
+from radio.blends import BlendSpec, blend_style, parse_blend
 from radio.model import load_model
 from radio.model.blend import BlendedModel, blend_models
 from radio.station import Station
-from radio.styles import discover_styles
+from radio.styles import Style, discover_styles
 from trainer.realism import FEATURES, overlap, pooled_counts
 
 pytestmark = pytest.mark.slow
@@ -44,9 +44,11 @@ def parents():
     return {name: (styles[name], load_model(styles[name].model_path)) for name in PARENTS}
 
 
-def sample(model, temperature: float, seeds=SEEDS) -> dict[str, np.ndarray]:
+def sample(model, style: Style, seeds=SEEDS) -> dict[str, np.ndarray]:
     """The feature histograms of ``len(seeds)`` independent streams of ``BEATS`` beats."""
-    return pooled_counts([model.sampler(temperature=temperature, seed=seed).next_beats(BEATS) for seed in seeds])
+    return pooled_counts(
+        [model.sampler(temperature=style.temperature, top_p=style.top_p, seed=seed).next_beats(BEATS) for seed in seeds]
+    )
 
 
 def distances(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> dict[str, float]:
@@ -62,20 +64,21 @@ def test_one_weight_at_1_is_that_style_exactly(parents):
     # the distribution every step samples from is baroque's and so is every note.
     carried = BlendedModel([a, b], [1.0, 0.0])
     for seed in SEEDS:
-        alone = a.sampler(temperature=a_style.temperature, seed=seed).next_beats(256)
-        blended = carried.sampler(temperature=a_style.temperature, seed=seed).next_beats(256)
+        alone = a.sampler(temperature=a_style.temperature, top_p=a_style.top_p, seed=seed).next_beats(256)
+        blended = carried.sampler(temperature=a_style.temperature, top_p=a_style.top_p, seed=seed).next_beats(256)
         assert blended == alone
 
 
 def test_a_50_50_blend_sits_between_its_parents(parents):
     (a_style, a), (b_style, b) = parents["baroque"], parents["folk"]
-    temperature = (a_style.temperature + b_style.temperature) / 2  # what the blend channel uses
-    fa, fb = sample(a, temperature), sample(b, temperature)
-    fm = sample(blend_models([a, b], [0.5, 0.5]), temperature)
+    # All three sampled with the blend channel's settings, so only the models differ.
+    mixed = blend_style(BlendSpec((("baroque", 5), ("folk", 5))), {"baroque": a_style, "folk": b_style})
+    fa, fb = sample(a, mixed), sample(b, mixed)
+    fm = sample(blend_models([a, b], [0.5, 0.5]), mixed)
     apart = distances(fa, fb)
     to_a, to_b = distances(fm, fa), distances(fm, fb)
-    self_a = distances(fa, sample(a, temperature, OTHER_SEEDS))
-    self_b = distances(fb, sample(b, temperature, OTHER_SEEDS))
+    self_a = distances(fa, sample(a, mixed, OTHER_SEEDS))
+    self_b = distances(fb, sample(b, mixed, OTHER_SEEDS))
     table = {
         name: {"parents": round(apart[name], 3), "blend-baroque": round(to_a[name], 3), "blend-folk": round(to_b[name], 3)}
         for name in apart

@@ -61,7 +61,7 @@ def test_bad_blends_are_refused_with_the_reason(query, message):
 def test_the_blend_style_mixes_the_parents_settings_by_weight(helpers):
     a = helpers.make_style("baroque")
     b = helpers.make_style("folk")
-    a = type(a)(**{**a.__dict__, "tempo_bpm": 80.0, "temperature": 0.9, "loudness_gain_db": 4.0,
+    a = type(a)(**{**a.__dict__, "tempo_bpm": 80.0, "temperature": 0.9, "top_p": 0.9, "loudness_gain_db": 4.0,
                    "timbre": Timbre(partials=(1.0, 0.5), attack=0.01, level=0.5)})
     b = type(b)(**{**b.__dict__, "tempo_bpm": 120.0, "temperature": 1.1, "loudness_gain_db": 10.0,
                    "timbre": Timbre(partials=(1.0, 0.5, 0.2), attack=0.03, level=0.7)})
@@ -71,6 +71,7 @@ def test_the_blend_style_mixes_the_parents_settings_by_weight(helpers):
     assert style.display_name == "Baroque 70% · Folk 30%"
     assert style.tempo_bpm == pytest.approx(92.0)
     assert style.temperature == pytest.approx(0.96)
+    assert style.top_p == pytest.approx(0.93)  # folk's 1.0 by default
     assert style.loudness_gain_db == pytest.approx(5.8)
     assert style.timbre.partials == pytest.approx((1.0, 0.5, 0.06))
     assert style.timbre.attack == pytest.approx(0.016) and style.timbre.level == pytest.approx(0.56)
