@@ -52,6 +52,12 @@ def decoded_mp3(samples: np.ndarray) -> np.ndarray:
     return np.frombuffer(out.samples, dtype=np.float32)
 
 
+def blendable_pairs(models) -> list[tuple[str, str]]:
+    """Every pair of styles whose models share a kind (only those blend)."""
+    names = list(models)
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if models[a].encoding == models[b].encoding]
+
+
 def loudness(styles, models) -> None:
     print(f"{'channel':12s} {'before (no gain, old limiter)':>44s} | after (calibrated gain, follower, limiter; MP3 decoded)")
     after_levels = []
@@ -64,8 +70,7 @@ def loudness(styles, models) -> None:
     print(f"spread between channels after: {max(after_levels) - min(after_levels):.2f} LU")
     # A blend plays at its parents' mean gain (in dB) and leans on the follower for the rest;
     # the hardest case is the pair whose calibrated gains lie farthest apart.
-    names = list(styles)
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs = blendable_pairs(models)
     if pairs:
         a, b = max(pairs, key=lambda p: abs(styles[p[0]].loudness_gain_db - styles[p[1]].loudness_gain_db))
         spec = BlendSpec(((a, 5), (b, 5)))
@@ -94,8 +99,10 @@ def blend_rtfs(styles, models) -> None:
     singles = {name: chain_rtf(style, models[name], RTF_SECONDS) for name, style in styles.items()}
     for name, rtf in singles.items():
         print(f"{name:28s} {rtf:7.1f}x real time")
-    names = list(styles)
-    pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))][:4]
+    pairs = blendable_pairs(models)[:4]
+    if not pairs:
+        print("blends: no two styles' models share a kind, so none blend")
+        return
     rtfs = []
     for a, b in pairs:
         spec = BlendSpec(((a, 5), (b, 5)))
@@ -109,9 +116,8 @@ def blend_rtfs(styles, models) -> None:
           f"({blend:.0f}x vs {single:.0f}x real time; by CPU arithmetic one core holds about {blend:.0f} blends)")
 
 
-def blend_queries(styles: list[str]):
-    """Distinct two-style blends, every pair before any pair twice (90 from 5 styles)."""
-    pairs = [(a, b) for i, a in enumerate(styles) for b in styles[i + 1:]]
+def blend_queries(pairs: list[tuple[str, str]]):
+    """Distinct two-style blends, every pair before any pair twice (nine per pair)."""
     for tenths in (5, 7, 3, 6, 4, 8, 2, 9, 1):
         for a, b in pairs:
             yield f"{a}={tenths / 10:g}&{b}={(10 - tenths) / 10:g}"
@@ -125,18 +131,22 @@ def _underruns(health: dict) -> int:
     return sum(c["underruns"] for group in ("channels", "blends") for c in health[group].values())
 
 
-def channels_per_core_with_blends(styles: list[str]) -> None:
+def channels_per_core_with_blends(styles: list[str], pairs: list[tuple[str, str]]) -> None:
     """A real server on one CPU: every style plus N live blends, N growing until one underruns."""
     from bench.bench_station import Server
+
+    if not pairs:
+        return
+    steps = [n for n in BLEND_STEPS if n <= 9 * len(pairs)]  # nine distinct blends per pair
 
     cpu = sorted(os.sched_getaffinity(0))[-1]
     best = None
     share: dict[int, float] = {}  # blends live -> fraction of the core the server used
-    for live in BLEND_STEPS:
-        server = Server("--max-blends", str(max(BLEND_STEPS)), "--blend-grace", "3600", cpu=cpu)
+    for live in steps:
+        server = Server("--max-blends", str(max(steps)), "--blend-grace", "3600", cpu=cpu)
         try:
             server.first_audio_byte(styles[-1], timeout=60)
-            queries = blend_queries(styles)
+            queries = blend_queries(pairs)
             for _ in range(live):
                 request = urllib.request.Request(f"{server.url}/api/mix?{next(queries)}", method="POST")
                 urllib.request.urlopen(request, timeout=30).read()
@@ -159,7 +169,7 @@ def channels_per_core_with_blends(styles: list[str]) -> None:
         print("channels per core with blends live: the styles alone fell behind on this CPU")
     else:
         fixed, live = best
-        more = "+" if live == BLEND_STEPS[-1] else ""
+        more = "+" if live == steps[-1] else ""
         print(f"channels per core with blends live (measured, zero underruns): {fixed} styles + {live}{more} blends "
               f"= {fixed + live}{more} channels")
         if live and 0 in share:
@@ -185,7 +195,7 @@ def main(parts: Sequence[str] = ("loudness", "blends")) -> None:
         loudness(styles, models)
     if "blends" in parts:
         blend_rtfs(styles, models)
-        channels_per_core_with_blends(list(styles))
+        channels_per_core_with_blends(list(styles), blendable_pairs(models))
 
 
 if __name__ == "__main__":

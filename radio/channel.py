@@ -285,6 +285,12 @@ class Channel:
         return piece.model_version if piece is not None else self.composer.model_version
 
     @property
+    def model_kind(self) -> str | None:
+        """The encoding of the model composing now (``token``, ``continuo``...): models blend
+        only within one kind, so the mixer page offers only mixes of one kind."""
+        return getattr(getattr(self.composer.model, "encoding", None), "name", None)
+
+    @property
     def upcoming_model_version(self) -> str:
         """The version that will play once what is composed now has been heard."""
         return self.composer.upcoming_version

@@ -23,6 +23,7 @@ def channel_json(channel: Channel) -> dict:
         "now_playing": channel.now_playing(),
         "listeners": channel.listeners,
         "model_version": channel.model_version,
+        "model_kind": channel.model_kind,
         "stream_url": blend.stream_url if blend is not None else f"/stream/{style.name}.mp3",
         "blend": {name: weight for name, weight in zip(blend.styles, blend.weights)} if blend is not None else None,
     }

@@ -24,7 +24,9 @@ async def test_channels_json_describes_every_channel(radio, helpers):
         async with http.get(f"{r.url}/api/channels/one") as resp:
             one = await resp.json()
     assert [c["style"] for c in channels] == ["one", "two"]
-    assert set(one) == {"style", "name", "description", "now_playing", "listeners", "model_version", "stream_url", "blend"}
+    assert set(one) == {"style", "name", "description", "now_playing", "listeners", "model_version", "model_kind",
+                        "stream_url", "blend"}
+    assert one["model_kind"] is None  # the stand-in model has no encoding; a real one says e.g. "token"
     assert one["blend"] is None  # a style's own channel; a blend's names its parents' weights
     assert one["stream_url"] == "/stream/one.mp3" and one["model_version"] == "v1-aaaaaaaa"
     assert one["name"] == "One" and one["listeners"] == 0

@@ -39,9 +39,10 @@ def free_port() -> int:
 class StationProcess:
     """``continuo serve`` in a subprocess, restartable on the same port."""
 
-    def __init__(self, home: Path, log_dir: Path) -> None:
+    def __init__(self, home: Path, log_dir: Path, styles: tuple[str, ...] = STYLES) -> None:
         self.home = home
         self.log_dir = log_dir
+        self.styles = styles
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -52,7 +53,7 @@ class StationProcess:
         log = open(self.log_dir / f"serve-{self.starts}.log", "wb")
         env = dict(os.environ, CONTINUO_HOME=str(self.home), OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--styles", ",".join(STYLES)]
+               "--styles", ",".join(self.styles)]
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -1,5 +1,7 @@
 """The mixer, the sleep timer, "save what you heard" and the media keys, in real Chromium
-against a real ``continuo serve`` (two channels: baroque and classical)."""
+against a real ``continuo serve`` with three channels: baroque, classical and folk, so that
+two of them share a model kind (models blend only within one) whatever kinds the bundled
+models are while they are being retrained one by one."""
 
 from __future__ import annotations
 
@@ -9,6 +11,28 @@ import pytest
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
 pytestmark = pytest.mark.browser
+
+STYLES = ("baroque", "classical", "folk")
+
+
+@pytest.fixture(scope="module")
+def station(chromium_path, tmp_path_factory):
+    from .conftest import StationProcess
+
+    server = StationProcess(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("serve-logs"), STYLES)
+    server.start()
+    yield server
+    server.stop()
+
+
+def blendable_pair(station) -> tuple[dict, dict]:
+    """The first two channels whose models are of one kind, as the station describes them."""
+    channels = station.get_json("/api/channels")
+    for i, a in enumerate(channels):
+        for b in channels[i + 1:]:
+            if a["model_kind"] and a["model_kind"] == b["model_kind"]:
+                return a, b
+    pytest.fail(f"no two channels share a model kind: {[(c['style'], c['model_kind']) for c in channels]}")
 
 CAPTURE_MEDIA_HANDLERS = """
   window.__mediaHandlers = {};
@@ -39,17 +63,42 @@ def wait_audio(page, fragment: str, seconds: float = 1.0, timeout: float = 30000
 
 
 def test_the_mixer_plays_a_blend(page, console, station):
+    a, b = blendable_pair(station)
+    name = f"{a['name']} 70% · {b['name']} 30%"
+    page.goto(station.base + "/")
+    page.wait_for_selector(f".mix-row input[data-style='{b['style']}']")
+    page.locator(f".mix-row input[data-style='{a['style']}']").fill("7")
+    page.locator(f".mix-row input[data-style='{b['style']}']").fill("3")
+    assert page.locator(".mix-name").text_content() == name
+    page.get_by_role("button", name="Play this mix").click()
+    wait_audio(page, f"/stream/mix.mp3?{a['style']}=0.7&{b['style']}=0.3", seconds=2.0)
+    page.wait_for_function("name => document.getElementById('np-channel').textContent === name", arg=name)
+    live = station.get_json("/api/mix")["live"]
+    assert [blend["name"] for blend in live] == [name]
+    assert console.errors == []
+
+
+def test_the_mixer_refuses_styles_whose_models_are_of_different_kinds(page, station):
+    # Whatever the bundled models are, the page is told baroque's is of another kind.
+    def other_kind(route):
+        response = route.fetch()
+        channels = response.json()
+        for channel in channels:
+            channel["model_kind"] = "other" if channel["style"] == "baroque" else "token"
+        route.fulfill(response=response, json=channels)
+
+    page.route("**/api/channels", other_kind)
     page.goto(station.base + "/")
     page.wait_for_selector(".mix-row input[data-style='classical']")
-    page.locator(".mix-row input[data-style='baroque']").fill("7")
-    page.locator(".mix-row input[data-style='classical']").fill("3")
-    assert page.locator(".mix-name").text_content() == "Baroque 70% · Classical 30%"
-    page.get_by_role("button", name="Play this mix").click()
-    wait_audio(page, "/stream/mix.mp3?baroque=0.7&classical=0.3", seconds=2.0)
-    page.wait_for_function("document.getElementById('np-channel').textContent === 'Baroque 70% · Classical 30%'")
-    live = station.get_json("/api/mix")["live"]
-    assert [b["name"] for b in live] == ["Baroque 70% · Classical 30%"]
-    assert console.errors == []
+    page.locator(".mix-row input[data-style='baroque']").fill("5")
+    page.locator(".mix-row input[data-style='classical']").fill("5")
+    text = page.locator(".mix-name").text_content()
+    assert "Baroque and Classical cannot be mixed" in text and "Baroque: other" in text, text
+    assert page.get_by_role("button", name="Play this mix").is_disabled()
+    page.locator(".mix-row input[data-style='baroque']").fill("0")
+    page.locator(".mix-row input[data-style='folk']").fill("5")
+    assert page.locator(".mix-name").text_content() == "Classical 50% · Folk 50%"
+    assert page.get_by_role("button", name="Play this mix").is_enabled()
 
 
 def test_the_sleep_timer_fades_and_stops_across_a_channel_switch(page, station):

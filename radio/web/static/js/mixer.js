@@ -1,6 +1,8 @@
 // The mixer: a slider per style; the blend is asked for by URL (/stream/mix.mp3?baroque=0.7&folk=0.3).
 // The weights are normalised and rounded to tenths here exactly as the server does, so the
 // name shown before playing ("Baroque 70% · Folk 30%") is the channel one will hear.
+// Models blend only when they are of one kind (the same encoding), so a mix of kinds is
+// refused here, with the reason, before the server would answer 409.
 
 import { postJSON } from "./api.js";
 
@@ -34,12 +36,14 @@ export class Mixer {
     this.onError = onError;
     this.sliders = new Map(); // style -> input
     this.names = new Map();
+    this.kinds = new Map(); // style -> its model's kind ("token", "continuo"), or null if unknown
     this.button.addEventListener("click", () => this.play());
   }
 
   update(channels) {
     for (const channel of channels) {
       this.names.set(channel.style, channel.name || channel.style);
+      this.kinds.set(channel.style, channel.model_kind ?? null);
       if (this.sliders.has(channel.style)) continue;
       const row = document.createElement("label");
       row.className = "mix-row";
@@ -72,8 +76,15 @@ export class Mixer {
     if (parts.length === 1) text = `That is just ${this.names.get(parts[0].name)}: add another style.`;
     else if (parts.length > MAX_PARENTS) text = `A mix takes at most ${MAX_PARENTS} styles.`;
     else if (parts.length > 1) {
-      text = parts.map((p) => `${this.names.get(p.name)} ${p.t * 10}%`).join(" · ");
-      ok = true;
+      const kinds = [...new Set(parts.map((p) => this.kinds.get(p.name)).filter((k) => k))];
+      if (kinds.length > 1) {
+        const names = parts.map((p) => this.names.get(p.name));
+        text = `${names.slice(0, -1).join(", ")} and ${names.at(-1)} cannot be mixed: their models are of ` +
+          `different kinds (${parts.map((p) => `${this.names.get(p.name)}: ${this.kinds.get(p.name)}`).join(", ")}).`;
+      } else {
+        text = parts.map((p) => `${this.names.get(p.name)} ${p.t * 10}%`).join(" · ");
+        ok = true;
+      }
     }
     this.preview.textContent = text;
     this.button.disabled = !ok;
