@@ -118,9 +118,9 @@ async def test_library_styles_and_honest_duplicates(home, corpus_dir):
         r = await client.post("/admin/styles/folk/pieces", headers=AUTH, data=form)
         assert r.status == 200 and (await r.json())["duplicates"][0]["counts_here"] is True
         # A new style from a library style that does not exist is refused, naming the real ones.
-        r = await client.post("/admin/styles", headers=AUTH, json={"name": "mix", "from_styles": ["nowhere"]})
+        r = await client.post("/admin/styles", headers=AUTH, json={"name": "chorales", "from_styles": ["nowhere"]})
         assert r.status == 400 and "baroque" in (await r.json())["error"]
-        r = await client.post("/admin/styles", headers=AUTH, json={"name": "mix", "from_styles": ["baroque"],
+        r = await client.post("/admin/styles", headers=AUTH, json={"name": "chorales", "from_styles": ["baroque"],
                                                                    "description": "Two chorales."})
         created = await r.json()
         assert r.status == 201 and created["pieces"] == 2 and "folder" not in created and "retrain" in created["next"]
