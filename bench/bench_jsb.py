@@ -11,7 +11,8 @@ the best epoch), and scored on the test split in the written keys, as the publis
   token that closes the frame, each renormalised over what the grammar allows.
 
 A frame of the data only lists the pitches sounding (held and re-struck are not told apart),
-so every note is read as struck. Budget per model: ``CONTINUO_JSB_MINUTES`` (default 4).
+so every note is read as struck. Budget per model: ``CONTINUO_JSB_MINUTES`` (default 4); the kinds
+run: ``CONTINUO_JSB_KINDS`` (default ``seed,continuo,token``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def main() -> None:
     from bench.run_all import machine
 
     minutes = float(os.environ.get("CONTINUO_JSB_MINUTES", "4"))
+    kinds = [k for k in os.environ.get("CONTINUO_JSB_KINDS", ",".join(KINDS)).split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise SystemExit(f"CONTINUO_JSB_KINDS: unknown model kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     print(machine(f"budget {minutes:g} min per model"))
     if not DATA.is_file():
         print(f"skipped: {DATA} is missing (the JSB split lives in ../shared/benchmarks/jsb, never in this repository)")
@@ -91,7 +96,7 @@ def main() -> None:
     splits = {name: [frames_to_notes(piece) for piece in raw[name]] for name in ("train", "valid", "test")}
     results = []
     with tempfile.TemporaryDirectory(prefix="continuo-jsb-") as tmp:
-        for kind in KINDS:
+        for kind in kinds:
             results.append(train_and_score(kind, splits, minutes, Path(tmp)))
             r = results[-1]
             print(f"  {kind}: {r['nll']:.3f} nats/frame ({r['epochs']} epochs, best {r['best_epoch']}, "
