@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev system-deps serve test bench train clean
+.PHONY: help install install-dev system-deps serve test soak bench train clean
 
 help: ## list every task
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ serve: install ## start the station on the bundled styles (PORT=8000 HOST=0.0.0.
 
 test: install-dev system-deps ## run the whole test suite
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+soak: install-dev ## hours of station time in minutes: every channel, listener churn (SOAK_ARGS=)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 bench: install-dev ## measure the figures in bench/ and print them
 	$(BIN)/python -m bench.run_all

@@ -18,19 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-
-def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+from radio.config import raise_fd_limit
 
 
 @dataclass(eq=False)
@@ -133,6 +127,36 @@ async def run(url: str, count: int, seconds: float, stagger_per_s: float, settle
     }
 
 
+async def hammer(url: str, seconds: float, concurrency: int, style: str) -> dict:
+    """Open streams as fast as ``concurrency`` connections at a time allow, read each answer's
+    status line and hang up: a client pushing past the listener cap."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    counts = {"attempts": 0, "refused_503": 0, "retry_after": 0, "accepted": 0, "errors": 0}
+    end = time.perf_counter() + seconds
+
+    async def one() -> None:
+        while time.perf_counter() < end:
+            counts["attempts"] += 1
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(f"GET /stream/{style}.mp3 HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                writer.close()
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+                counts["errors"] += 1
+                continue
+            status = head.split(b" ", 2)[1]
+            if status == b"503":
+                counts["refused_503"] += 1
+                counts["retry_after"] += b"\r\nretry-after:" in head.lower()
+            else:
+                counts["accepted"] += 1
+
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True, help="the station, e.g. http://127.0.0.1:8000")
@@ -144,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bitrate", type=int, default=128)
     p.add_argument("--on-time", type=float, default=0.99)
     p.add_argument("--prebuffer", type=float, default=1.0, help="seconds of audio a player holds before playing")
+    p.add_argument("--hammer", type=float, default=0.0, metavar="SECONDS",
+                   help="instead: hammer the stream URL with new connections for this long (--count at a time)")
     a = p.parse_args(argv)
+    if a.hammer:
+        raise_fd_limit()
+        print(json.dumps(asyncio.run(hammer(a.url, a.hammer, a.count, a.styles.split(",")[0]))))
+        return 0
     if a.count < 1 or a.count > 20000:
         p.error("--count must be between 1 and 20000")
     limit = raise_fd_limit()

@@ -8,22 +8,23 @@ reaches only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
-from functools import cached_property
+
+import numpy as np
 
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
-from radio.broadcast import Broadcaster, BroadcastSettings
+from radio.broadcast import Broadcaster, BroadcastSettings, StreamClock
 from radio.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError
+from radio.events import ChannelEvent, EventFeed, EventSubscriber
 from radio.metrics import StationMetrics
 from radio.recording import FrameHistory
 from radio.styles import Style
@@ -34,9 +35,6 @@ SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
 RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
-KNOWN_SIDS = 4096
-EVENT_QUEUE = 1024  # events waiting for one SSE client before it is cut off
-LISTENERS_EVENT_SECONDS = 0.5  # listener-count events are coalesced over this long
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,20 @@ class ChannelSettings:
     seed: int | None = None  # composer seed; random when None
     composer: ComposerSettings = field(default_factory=ComposerSettings)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    # Station seconds per wall-clock second. Above 1 only for the soak (bench/soak.py), which
+    # runs hours of station time in minutes through the very same chain.
+    time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
             raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
+        if not 0 < self.time_scale <= 100:
+            raise ValueError(f"time_scale {self.time_scale!r} must be above 0 and at most 100")
+
+
+def accelerated(scale: float):
+    """A monotonic clock that runs ``scale`` times faster than the wall clock."""
+    return lambda: time.monotonic() * scale
 
 
 def check_playable(style: Style) -> None:
@@ -69,28 +77,6 @@ def check_playable(style: Style) -> None:
         MasterSettings(gain_db=style.loudness_gain_db)
     except ValueError as exc:
         raise StyleError(f"{where}: [loudness] {exc}") from exc
-
-
-@dataclass(frozen=True, eq=False)
-class ChannelEvent:
-    """One event of a channel's feed. The same object goes to every client, so its JSON
-    is encoded once per channel, not once per listener."""
-
-    name: str
-    data: dict
-
-    @cached_property
-    def json(self) -> str:
-        return json.dumps(self.data, separators=(",", ":"))
-
-
-@dataclass(eq=False)
-class EventSubscriber:
-    """One SSE client: a bounded queue of :class:`ChannelEvent`; ``None`` means the feed ended."""
-
-    sid: str | None
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(EVENT_QUEUE))
-    overflowed: bool = False
 
 
 class Channel:
@@ -120,6 +106,7 @@ class Channel:
             frame_seconds=MPEG1_FRAME_SAMPLES / SAMPLE_RATE,
             settings=self.settings.broadcast,
             metrics=self.metrics,
+            clock=StreamClock(accelerated(self.settings.time_scale)) if self.settings.time_scale != 1 else None,
             on_listeners=self._listeners_changed,
         )
         for family in (self.metrics.underruns, self.metrics.listener_drops, self.metrics.bytes_sent, self.metrics.listeners):
@@ -127,13 +114,11 @@ class Channel:
         self._pieces: deque[PieceInfo] = deque(maxlen=RECENT_PIECES)
         self.recording = FrameHistory(MPEG1_FRAME_SAMPLES / SAMPLE_RATE)  # "record what you heard"
         self._notes: deque[ChannelEvent] = deque()
-        self._subscribers: set[EventSubscriber] = set()
-        self._stream_starts: OrderedDict[str, float] = OrderedDict()
+        self.events = EventFeed(lambda: self.listeners)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._produced_seconds = 0.0
-        self._listeners_flush: asyncio.TimerHandle | None = None
         self.failed: BaseException | None = None
 
     @property
@@ -160,11 +145,8 @@ class Channel:
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._listeners_flush is not None:
-            self._listeners_flush.cancel()
         await self.broadcaster.stop()
-        for sub in list(self._subscribers):
-            self._end_feed(sub)
+        self.events.close()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5.0)
             self._thread = None
@@ -193,10 +175,14 @@ class Channel:
                 t1 = time.perf_counter()
                 try:
                     pcm = synth.render(chunk.beats)
+                    if not np.isfinite(pcm).all():  # NaN would reach LAME as full-scale clicks
+                        raise FloatingPointError("the synth produced non-finite samples")
                 except Exception:  # noqa: BLE001 - a beat the synth rejects becomes a rest, not a stall
                     log.exception("channel %s: the synth failed on a chunk; playing a rest instead", self.name)
                     self._count_restart("render")
                     pcm = synth.render([[] for _ in chunk.beats])
+                    if not np.isfinite(pcm).all():  # even the rest: silence it, keep the timeline
+                        pcm = np.nan_to_num(pcm, nan=0.0, posinf=0.0, neginf=0.0)
                 t2 = time.perf_counter()
                 frames = splitter.feed(encoder.encode(pcm))
                 t3 = time.perf_counter()
@@ -229,7 +215,7 @@ class Channel:
         piece = chunk.piece
         if not self._pieces or self._pieces[-1] is not piece:
             self._pieces.append(piece)
-            self._publish("piece", piece.summary())
+            self.events.publish(ChannelEvent("piece", piece.summary()))
         notes = {
             "t": round(chunk.start_beat * self.beat_seconds, 4),
             "beat_seconds": self.beat_seconds,
@@ -239,40 +225,12 @@ class Channel:
         self._notes.append(event)
         while self._notes and self._notes[0].data["t"] < notes["t"] - RECENT_NOTE_SECONDS - self.settings.ahead_seconds:
             self._notes.popleft()
-        self._send_event(event)
+        self.events.publish(event)
         self.recording.add(frames)
         self.broadcaster.push(frames, f"{piece.title} — {self.style.display_name}")
 
     def _listeners_changed(self, count: int) -> None:
-        # Coalesced: a crowd joining at once is one event a second, not one per listener.
-        if self._listeners_flush is None and self._loop is not None:
-            self._listeners_flush = self._loop.call_later(LISTENERS_EVENT_SECONDS, self._publish_listeners)
-
-    def _publish_listeners(self) -> None:
-        self._listeners_flush = None
-        self._publish("listeners", {"listeners": self.listeners})
-
-    def _publish(self, event: str, data: dict, sid: str | None = None) -> None:
-        self._send_event(ChannelEvent(event, data), sid)
-
-    def _send_event(self, event: ChannelEvent, sid: str | None = None) -> None:
-        for sub in list(self._subscribers):
-            if sid is not None and sub.sid != sid:
-                continue
-            try:
-                sub.queue.put_nowait(event)
-            except asyncio.QueueFull:
-                sub.overflowed = True
-                self._end_feed(sub)
-
-    def _end_feed(self, sub: EventSubscriber) -> None:
-        self._subscribers.discard(sub)
-        while True:  # make room for the end marker
-            try:
-                sub.queue.put_nowait(None)
-                return
-            except asyncio.QueueFull:
-                sub.queue.get_nowait()
+        self.events.listeners_changed()
 
     # --- what the web API uses -------------------------------------------------------
     @property
@@ -345,32 +303,18 @@ class Channel:
 
     def subscribe_events(self, sid: str | None = None) -> EventSubscriber:
         """A live feed; it starts with what a page needs to draw the present at once."""
-        sub = EventSubscriber(sid)
         heard = self.broadcaster.heard_time()
-        q = sub.queue
-        q.put_nowait(ChannelEvent("listeners", {"listeners": self.listeners}))
-        if sid is not None and sid in self._stream_starts:
-            q.put_nowait(ChannelEvent("stream", {"sid": sid, "stream_start": self._stream_starts[sid]}))
         current = self.heard_piece()
-        for piece in self._pieces:
-            if piece is current or piece.t > heard:
-                q.put_nowait(ChannelEvent("piece", piece.summary()))
-        for notes in self._notes:
-            if notes.data["t"] >= heard - RECENT_NOTE_SECONDS and not q.full():
-                q.put_nowait(notes)
-        self._subscribers.add(sub)
-        return sub
+        backlog = [ChannelEvent("piece", p.summary()) for p in self._pieces if p is current or p.t > heard]
+        backlog += [n for n in self._notes if n.data["t"] >= heard - RECENT_NOTE_SECONDS]
+        return self.events.subscribe(sid, backlog)
 
     def unsubscribe_events(self, sub: EventSubscriber) -> None:
-        self._subscribers.discard(sub)
+        self.events.unsubscribe(sub)
 
     def stream_started(self, sid: str, stream_start: float) -> None:
         """Record where a sid's MP3 response began and tell its events feed."""
-        self._stream_starts[sid] = stream_start
-        self._stream_starts.move_to_end(sid)
-        while len(self._stream_starts) > KNOWN_SIDS:
-            self._stream_starts.popitem(last=False)
-        self._publish("stream", {"sid": sid, "stream_start": round(stream_start, 4)}, sid=sid)
+        self.events.stream_started(sid, stream_start)
 
     def status(self) -> dict:
         return {

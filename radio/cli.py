@@ -24,6 +24,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Third-party packages of the research commands -> the extra of pyproject.toml that brings them.
+EXTRAS: dict[str, str] = {
+    "tensorflow": "train", "keras": "train", "matplotlib": "train",
+    "scrapy": "scrape", "twisted": "scrape",
+    "music21": "corpus",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """What to install when ``exc`` is a research dependency that is not installed, or None."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return (f"this command needs {top}, which comes with the '{extra}' extra: run `make install-dev` "
+            f"(or `.venv/bin/pip install -e '.[{extra}]'`)")
+
+
+def _needs_extra(message: str):
+    def run(args: argparse.Namespace) -> int:
+        raise ContinuoError(message)
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="continuo", description="Continuo: an endless generative radio station.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -32,9 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that command is not built yet
-            raise
+            message = missing_extra(exc)
+            if message is None:
+                raise
+            # Listed anyway, so `continuo train` says what to install instead of "invalid choice".
+            p = sub.add_parser(name, help=f"{help_text} [not installed]", description=help_text)
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            p.set_defaults(_run=_needs_extra(message))
+            continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -55,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except ContinuoError as exc:
         print(f"continuo {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"continuo {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -41,6 +41,9 @@ class StationMetrics:
         self.audio_seconds = Counter(
             "continuo_audio_seconds", "Seconds of audio rendered and encoded", ["channel"], registry=r
         )
+        self.refused = Counter(
+            "continuo_refused", "Listeners and event feeds refused with 503 because a cap was reached", ["what"], registry=r
+        )
         self.model_swaps = Counter("continuo_model_swaps", "Model swaps requested (heard from the next piece or deadline)", ["channel"], registry=r)
 
     def render(self) -> bytes:

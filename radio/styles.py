@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -10,7 +11,11 @@ from pathlib import Path
 from radio.config import styles_dir
 from radio.errors import StyleError
 
-STYLE_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
+log = logging.getLogger(__name__)
+
+# A name is a folder, a channel id and a URL segment; it starts with a letter or digit, so it
+# can never be read as a command-line option (``--style -x``) or a hidden folder.
+STYLE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class Style:
 
 def check_style_name(name: str) -> str:
     if not STYLE_NAME.match(name or ""):
-        raise StyleError(f"style name {name!r} is invalid: use 1-32 characters of a-z, 0-9 and '-'")
+        raise StyleError(
+            f"style name {name!r} is invalid: use 1-32 characters of a-z, 0-9 and '-', starting with a letter or digit"
+        )
     if name == "mix" or name.startswith("mix-"):
         raise StyleError(f"style name {name!r} is reserved for blend channels (/stream/mix.mp3); choose another")
     return name
@@ -72,6 +79,11 @@ def load_style(folder: Path) -> Style:
         raise StyleError(f"{path} is missing") from exc
     except tomllib.TOMLDecodeError as exc:
         raise StyleError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_style(folder, data, path)
+
+
+def parse_style(folder: Path, data: dict, path: Path) -> Style:
+    """The :class:`Style` that the parsed ``style.toml`` ``data`` of ``folder`` describes."""
     name = check_style_name(folder.name)
     try:
         timbre = Timbre(**{k: (tuple(v) if k == "partials" else float(v)) for k, v in data.get("timbre", {}).items()})
@@ -90,23 +102,39 @@ def load_style(folder: Path) -> Style:
             top_p=check_top_p(float(data.get("top_p", 1.0))),
             loudness_gain_db=float(data.get("loudness", {}).get("gain_db", 0.0)),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise StyleError(f"{path}: {exc}") from exc
 
 
-def discover_styles(root: Path | None = None) -> dict[str, Style]:
-    """Every folder under ``root`` with a style.toml, by name, sorted."""
+def discover_styles(root: Path | None = None, skipped: dict[str, str] | None = None) -> dict[str, Style]:
+    """Every folder under ``root`` with a readable style.toml, by name, sorted. A broken
+    folder (bad TOML, a bad value, a name that is not a style name) is left out and logged
+    with the reason, and recorded in ``skipped`` when given, as a corrupt model is skipped."""
     root = root or styles_dir()
     found: dict[str, Style] = {}
     if not root.is_dir():
         return found
     for folder in sorted(p for p in root.iterdir() if (p / "style.toml").is_file()):
-        found[folder.name] = load_style(folder)
+        try:
+            found[folder.name] = load_style(folder)
+        except (StyleError, OSError, UnicodeDecodeError) as exc:
+            reason = str(exc) if isinstance(exc, StyleError) else f"{folder / 'style.toml'} cannot be read: {exc}"
+            if skipped is not None:
+                skipped[folder.name] = reason
+            if _warned.get(str(folder)) != reason:  # once per folder and reason, not at every request
+                _warned[str(folder)] = reason
+                log.error("style folder %s skipped: %s", folder, reason)
     return found
 
 
+_warned: dict[str, str] = {}
+
+
 def get_style(name: str, root: Path | None = None) -> Style:
-    styles = discover_styles(root)
+    skipped: dict[str, str] = {}
+    styles = discover_styles(root, skipped)
+    if name in skipped:
+        raise StyleError(f"style {name!r} cannot be used: {skipped[name]}")
     if name not in styles:
         known = ", ".join(styles) or "none"
         raise StyleError(f"unknown style {name!r}; known styles: {known}")

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from radio.library.base import utc_now
+from radio.timestamps import utc_now
 from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import Encoding
 from radio.music.tokens import TokenEncoding

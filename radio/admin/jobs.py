@@ -28,13 +28,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from radio.library.base import utc_now
+from radio.library import CATALOG_FILE
+from radio.library.sqlite_catalog import connect
+from radio.timestamps import utc_now
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 ACTIVE_STATES = (QUEUED, RUNNING)
 FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
 LOG_TAIL_LINES = 40
-DB_FILE = "catalog.sqlite3"
 HERE, WORKERS = "here", "workers"
 TRAIN_ON = (HERE, WORKERS)
 DEFAULT_MAX_ATTEMPTS = 3
@@ -180,11 +181,10 @@ class JobStore:
     lets one writer in at a time across every process sharing the file, so a claim is atomic."""
 
     def __init__(self, home: Path) -> None:
-        path = Path(home) / DB_FILE
+        path = Path(home) / CATALOG_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path)
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
         if "train_on" not in columns:

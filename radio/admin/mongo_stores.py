@@ -33,7 +33,7 @@ from radio.admin.jobs import (
 )
 from radio.admin.versions import ModelVersion
 from radio.errors import LibraryError
-from radio.library.base import utc_now
+from radio.timestamps import utc_now
 from radio.library.mongo import MongoStore
 
 CAS_TRIES = 20  # a compare-and-swap that loses this often in a row is a bug, not contention

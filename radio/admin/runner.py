@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
 from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore
-from radio.library.base import utc_now
+from radio.timestamps import utc_now
 
 log = logging.getLogger("radio.admin")
 
@@ -51,6 +51,20 @@ TRAINER_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "PYTHONUNBUFFERED": "1",
 }
+# What the trainer may inherit from the server's environment, and nothing else: the server's
+# own secrets (CONTINUO_ADMIN_TOKEN, CONTINUO_ICECAST_URL with its password, cloud keys)
+# have no business in a child that runs a long job.
+INHERITED_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
+    "CONTINUO_STYLES", "CUDA_VISIBLE_DEVICES", "MPLCONFIGDIR", "MPLBACKEND",
+})
+
+
+def trainer_env(environ: dict[str, str] | os._Environ, extra: dict[str, str]) -> dict[str, str]:
+    """The trainer child's whole environment: the allowed part of ``environ``, our thread
+    settings and ``extra`` (the style's own settings)."""
+    kept = {k: v for k, v in environ.items() if k in INHERITED_ENV or k.startswith("LC_")}
+    return {**kept, **TRAINER_ENV, **extra}
 
 # Called with the finished job and the trainer's "done" event; registers the model.
 FinishHook = Callable[[Job, dict[str, Any]], Awaitable[None]]
@@ -185,9 +199,11 @@ class JobRunner:
             raise Conflict(f"style {style!r} already has job {running.id} ({running.state}); cancel it or wait")
         job = Job.new(style, options)
         job.model_kind = options.get("model")
+        # Saved before it is queued: a catalog that is locked or full refuses the job here,
+        # and nothing is left queued in memory that the database never heard of.
+        await asyncio.to_thread(self.store.save, job)
         self._jobs[job.id] = job
         self._pending.append(job.id)
-        await self._changed(job)
         self._pump()
         return job
 
@@ -234,10 +250,12 @@ class JobRunner:
             self._tasks[job_id] = asyncio.get_running_loop().create_task(self._run(self._jobs[job_id]))
 
     async def _changed(self, job: Job) -> None:
-        await asyncio.to_thread(self.store.save, job)
-        snapshot = job.to_dict()
-        for queue in list(self._watchers.get(job.id, ())):
-            queue.put_nowait(snapshot)
+        try:
+            await asyncio.to_thread(self.store.save, job)
+        finally:  # watchers hear of the change even when it could not be saved
+            snapshot = job.to_dict()
+            for queue in list(self._watchers.get(job.id, ())):
+                queue.put_nowait(snapshot)
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state = state
@@ -259,19 +277,24 @@ class JobRunner:
                 leftover.unlink(missing_ok=True)
         self._finish(job, state, error)
         log.info("admin: job %s (%s) %s%s", job.id, job.style, state, f": {error}" if error else "")
-        await self._changed(job)
-        self._procs.pop(job.id, None)
-        self._tasks.pop(job.id, None)
-        self._jobs.pop(job.id, None)
-        self._cancelled.discard(job.id)
-        self._pump()
+        try:
+            await self._changed(job)
+        except Exception:  # noqa: BLE001 - a failed save (disk full) must not keep the slot
+            log.exception("admin: job %s (%s): its final state could not be saved", job.id, job.style)
+        finally:
+            # Whatever the save did, the slot is free and the next queued job starts.
+            self._procs.pop(job.id, None)
+            self._tasks.pop(job.id, None)
+            self._jobs.pop(job.id, None)
+            self._cancelled.discard(job.id)
+            self._pump()
 
     async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
         threads = ["--threads", str(self.threads)] if self.threads else []
         cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
                "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *threads,
                *train_arguments(job.options)]
-        env = {**os.environ, **TRAINER_ENV, **self.env_for_style(job.style)}
+        env = trainer_env(os.environ, self.env_for_style(job.style))
         job.state, job.started_at = RUNNING, utc_now()
         # The command goes to the server's log, not the job's: the page shows training's own lines.
         log.info("admin: job %s (%s): %s", job.id, job.style, " ".join(cmd))

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import shutil
 import time
+import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from radio.admin.follow import ActiveFollower
@@ -26,9 +28,10 @@ from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
 from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, should_activate
+from radio.config import env_float
 from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env
-from radio.styles import Style, check_style_name, discover_styles, load_style
+from radio.styles import Style, check_style_name, discover_styles, load_style, parse_style
 
 log = logging.getLogger("radio.admin")
 
@@ -41,19 +44,6 @@ MIN_TRAIN_BEATS = 129
 FEED_QUEUE = 256  # events a slow admin page may fall behind before its feed is ended
 STYLE_FIELDS = ("name", "display_name", "description", "composer", "from_styles", "like",
                 "tempo_bpm", "temperature", "piece_minutes")
-
-
-def env_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name}={raw!r} is not a number") from exc
-    if value < 0:
-        raise SystemExit(f"{name} must not be negative")
-    return value
 
 
 class AdminService:
@@ -115,6 +105,10 @@ class AdminService:
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
+        if not busy:  # a worker writing into this data dir may own a partial file right now
+            removed = await asyncio.to_thread(remove_partial_files, self.home)
+            if removed:
+                log.warning("admin: removed %d partial file(s) a crash or a full disk left behind", removed)
         pointers = await asyncio.to_thread(self.registry.styles_with_active)
         for name, version in pointers.items():
             # Channels the server was asked to play get their active version; a style created
@@ -539,6 +533,24 @@ def swap_eta(channel: Any, deadline: float | None) -> float | None:
     return max(0.0, boundary - heard)
 
 
+# Where an interrupted write can leave a half-written file, and the names such files have:
+# blobs (tempfile's ".tmp-*"), model versions (".<version>.npz.partial"), style.toml files.
+PARTIAL_FILES = (("blobs", ".tmp-*"), ("models", ".*.partial"), (HOME_STYLES_DIR, ".*.partial"))
+
+
+def remove_partial_files(home: Path) -> int:
+    """Delete every partial file under the data dir; readers never see them, so they are
+    only ever garbage. Returns how many were removed."""
+    removed = 0
+    for folder, pattern in PARTIAL_FILES:
+        root = home / folder
+        for path in root.rglob(pattern) if root.is_dir() else ():
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 def number(fields: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
     raw = fields.get(key)
     if raw in (None, ""):
@@ -554,27 +566,25 @@ def number(fields: dict[str, Any], key: str, default: float, low: float, high: f
 
 def write_style_toml(folder: Path, *, name: str, display_name: str, description: str, settings: dict[str, float],
                      corpus_styles: list[str], composers: list[str], timbre: Any) -> None:
-    """Write ``<folder>/style.toml`` atomically and check that it reads back as a style."""
-    q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = [
-        "# Created from the admin API.",
-        f"name = {q(display_name[:80])}",
-        f"description = {q(description[:500])}",
-        *(f"{k} = {v!r}" for k, v in settings.items()),
-        'model = "model.npz"',
-        "",
-        "[corpus]",
-        f"styles = {q(corpus_styles)}",
-    ]
-    if composers:
-        lines.append(f"composers = {q(composers)}")
+    """Write ``<folder>/style.toml`` with tomli-w, after checking that the text reads back as
+    this style; the file is replaced atomically, so a bad value never reaches the disk."""
+    doc: dict[str, Any] = {
+        "name": display_name[:80],
+        "description": description[:500],
+        **settings,
+        "model": "model.npz",
+        "corpus": {"styles": list(corpus_styles), **({"composers": list(composers)} if composers else {})},
+    }
     if timbre is not None:
-        lines += ["", "[timbre]"]
-        for f in dataclasses.fields(timbre):
-            value = getattr(timbre, f.name)
-            lines.append(f"{f.name} = {list(value)!r}" if isinstance(value, tuple) else f"{f.name} = {value!r}")
+        doc["timbre"] = {f.name: (list(v) if isinstance(v := getattr(timbre, f.name), tuple) else v)
+                         for f in dataclasses.fields(timbre)}
+    text = "# Created from the admin API.\n" + tomli_w.dumps(doc)
+    parse_style(folder, tomllib.loads(text), folder / "style.toml")  # raises StyleError: nothing written
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / ".style.toml.partial"
-    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(partial, folder / "style.toml")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, folder / "style.toml")
+    finally:
+        partial.unlink(missing_ok=True)
     load_style(folder)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.admin.jobs import hide_paths
 from radio.config import env_int
-from radio.errors import ContinuoError, MidiError, NotesError
+from radio.errors import ContinuoError, LibraryError, MidiError, NotesError
 
 log = logging.getLogger("radio.admin")
 
@@ -87,13 +89,18 @@ def check_content_type(content_type: str | None) -> None:
 
 
 async def read_upload(request: web.Request, limits: UploadLimits) -> Upload:
-    """Read a multipart body part by part, never holding an oversize file in memory."""
+    """Read a multipart body part by part, never holding an oversize file in memory. A body
+    that is not well-formed multipart (garbled part headers, a cut-off stream) is a 400."""
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMediaType(f"expected a multipart/form-data upload, not {request.content_type!r}")
     try:
-        reader = await request.multipart()
-    except (ValueError, AssertionError) as exc:
-        raise BadRequest(f"the multipart body cannot be read: {exc}") from exc
+        return await _read_parts(request, limits)
+    except (HttpProcessingError, ValueError, AssertionError, UnicodeError) as exc:
+        raise BadRequest(f"the multipart body cannot be read: {exc}".strip()) from exc
+
+
+async def _read_parts(request: web.Request, limits: UploadLimits) -> Upload:
+    reader = await request.multipart()
     upload = Upload()
     seen_files = 0
     while True:
@@ -162,8 +169,13 @@ async def ingest_files(
         except (MidiError, NotesError) as exc:
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
             continue
+        except (LibraryError, sqlite3.OperationalError):
+            raise  # the catalog is locked or gone: the whole request answers 503 (try again)
         except ContinuoError as exc:
             rejected.append({"filename": f.filename, "reason": f"could not be stored: {hide_paths(str(exc))}"})
+            continue
+        except OSError as exc:  # a full disk: nothing of this file was kept
+            rejected.append({"filename": f.filename, "reason": f"could not be stored: {exc.strerror or exc}"})
             continue
         except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not lose the report of the others
             log.exception("admin: unexpected error ingesting %s", f.filename)

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radio.admin.jobs import DB_FILE
-from radio.library.base import utc_now
 from radio.errors import ContinuoError, ModelFileError
+from radio.library import CATALOG_FILE
+from radio.library.sqlite_catalog import connect
+from radio.timestamps import utc_now
 from radio.styles import Style
 
 MODELS_DIR = "models"
@@ -237,22 +238,13 @@ def heldout_nll(metrics: dict[str, Any] | None) -> float | None:
     token and continuo models both have, so versions of either kind compare on it. A seed
     model has only the NLL of the sounding notes, which is used when nothing else is there.
     The trainer's done event reports ``{"nll_full_per_beat": {"model": x}, "nll_per_beat": ...}``;
-    a model file's header holds ``{"model": {"nll_full": x, "nll_sounding": y}, ...}``. A bare
-    number is accepted as well, as is a top-level ``heldout_nll``.
+    a model file's header holds ``{"model": {"nll_full": x, "nll_sounding": y}, ...}``.
     """
-    if not metrics:
-        return None
-    candidates: list[Any] = [metrics.get("heldout_nll")]
-    full = metrics.get("nll_full_per_beat")
-    if isinstance(full, dict):
-        candidates.append(full.get("model"))
-    if isinstance(metrics.get("model"), dict):  # a model file's header: the full metrics
-        candidates += [metrics["model"].get("nll_full"), metrics["model"].get("nll_sounding")]
-    nll = metrics.get("nll_per_beat")
-    if isinstance(nll, dict):
-        candidates += [nll.get(k) for k in ("model", "heldout", "test", "val")]
-    else:
-        candidates.append(nll)
+    m = metrics or {}
+    full, nll, header = m.get("nll_full_per_beat"), m.get("nll_per_beat"), m.get("model")
+    header = header if isinstance(header, dict) else {}
+    candidates = [full.get("model") if isinstance(full, dict) else None, header.get("nll_full"),
+                  header.get("nll_sounding"), nll.get("model") if isinstance(nll, dict) else None]
     for value in candidates:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
@@ -282,9 +274,8 @@ class SqliteVersionTable:
 
     def __init__(self, home: Path) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(Path(home) / DB_FILE, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = connect(Path(home) / CATALOG_FILE)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(model_versions)")}
         if "facts" not in columns:  # a table made before the facts column gains it on open

@@ -10,15 +10,36 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from radio.config import env_int  # noqa: E402
+from radio.config import env_float, env_int  # noqa: E402
+from radio.web.limits import DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_PER_CLIENT  # noqa: E402
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 SHUTDOWN_SECONDS = 3.0
+# A connection that has not finished sending a request this long after it opened (or after
+# its last response) is closed: a slowloris trickle cannot hold a socket for an hour.
+IDLE_SECONDS = 20.0
+# Sockets beyond the listener and feed caps: pages, API calls, admin, Icecast, files.
+SPARE_FDS = 1024
+
+
+def admin_where(text: str) -> str | tuple[str, int]:
+    """``--admin``: "public" (on the station's port), "off", or "[HOST:]PORT" of its own."""
+    text = text.strip()
+    if text in ("public", "off"):
+        return text
+    host, _, port = text.rpartition(":")
+    try:
+        return (host.strip("[]") or DEFAULT_HOST, port_number(port))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"{text!r}: use public, off or [HOST:]PORT (e.g. 127.0.0.1:8001)") from None
 
 
 def port_number(text: str) -> int:
-    port = int(text)
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)") from None
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535)")
     return port
@@ -52,6 +73,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--icecast", default=os.environ.get("CONTINUO_ICECAST_URL") or None, metavar="URL",
                         help="also push every channel to Icecast: icecast://source:PASSWORD@HOST:PORT[/prefix] "
                              "(env CONTINUO_ICECAST_URL)")
+    caps = parser.add_argument_group("caps (past one: 503 with Retry-After; 0 means no cap)")
+    caps.add_argument("--max-listeners", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_LISTENERS", DEFAULT_MAX_LISTENERS),
+                      help=f"stream listeners in total (env CONTINUO_MAX_LISTENERS; default {DEFAULT_MAX_LISTENERS})")
+    caps.add_argument("--max-listeners-per-client", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_LISTENERS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT),
+                      help="stream listeners from one client address (env CONTINUO_MAX_LISTENERS_PER_CLIENT; "
+                           f"default {DEFAULT_MAX_PER_CLIENT})")
+    caps.add_argument("--max-event-clients", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_EVENT_CLIENTS", DEFAULT_MAX_EVENT_CLIENTS),
+                      help="event feeds (SSE) in total (env CONTINUO_MAX_EVENT_CLIENTS; "
+                           f"default {DEFAULT_MAX_EVENT_CLIENTS})")
+    caps.add_argument("--max-event-clients-per-client", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT),
+                      help="event feeds from one client address (env CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT; "
+                           f"default {DEFAULT_MAX_PER_CLIENT})")
+    caps.add_argument("--trust-proxy", default=os.environ.get("CONTINUO_TRUST_PROXY", ""), metavar="ADDR[,ADDR]",
+                      help="reverse proxies whose X-Forwarded-For names the client (env CONTINUO_TRUST_PROXY; "
+                           "default: none, X-Forwarded-For is ignored)")
+    caps.add_argument("--idle-timeout", type=float, default=env_float("CONTINUO_IDLE_TIMEOUT", IDLE_SECONDS),
+                      metavar="SECONDS",
+                      help="close a connection that sends no complete request for this long (env "
+                           f"CONTINUO_IDLE_TIMEOUT; default {IDLE_SECONDS:g})")
+    try:
+        admin_default = admin_where(os.environ.get("CONTINUO_ADMIN") or "public")
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"CONTINUO_ADMIN: {exc}") from None
+    parser.add_argument("--admin", type=admin_where, default=admin_default,
+                        metavar="public|off|[HOST:]PORT",
+                        help="where /admin is served: on the station's port (public, the default), nowhere (off), "
+                             "or on its own address, e.g. 127.0.0.1:8001 (env CONTINUO_ADMIN)")
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; 0 means no cap")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,18 +121,34 @@ def run(args: argparse.Namespace) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    raise_fd_limit()
+    from radio.config import continuo_home, make_private_dir, raise_fd_limit
+
+    caps = build_caps(args)
+    # Every listener and feed is a socket: enough descriptors for the caps and some spare,
+    # not the whole hard limit (with no cap, the hard limit is all there is to go on).
+    wanted = caps.max_listeners + caps.max_event_clients + SPARE_FDS
+    raise_fd_limit(None if not caps.max_listeners or not caps.max_event_clients else wanted)
+    make_private_dir(continuo_home())
     with threadpool_limits(limits=1):
         return asyncio.run(serve(args))
 
 
-def raise_fd_limit() -> None:
-    """Every listener is a socket: lift the soft open-files limit to the hard one."""
-    import resource
+def build_caps(args: argparse.Namespace):
+    from radio.errors import ContinuoError
+    from radio.web.limits import Caps, parse_proxies
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not 0 < args.idle_timeout <= 3600:
+        raise ContinuoError(f"--idle-timeout {args.idle_timeout:g} must be above 0 and at most 3600 seconds")
+    try:
+        return Caps(
+            max_listeners=args.max_listeners,
+            max_listeners_per_client=args.max_listeners_per_client,
+            max_event_clients=args.max_event_clients,
+            max_event_clients_per_client=args.max_event_clients_per_client,
+            trusted_proxies=parse_proxies(args.trust_proxy),
+        )
+    except ValueError as exc:
+        raise ContinuoError(str(exc)) from exc
 
 
 def build_settings(args: argparse.Namespace):
@@ -94,15 +172,20 @@ def build_settings(args: argparse.Namespace):
         raise ContinuoError(str(exc)) from exc
 
 
-def chosen_styles(spec: str):
+def chosen_styles(spec: str, skipped: dict[str, str] | None = None):
     from radio.errors import StyleError
     from radio.styles import discover_styles
 
-    styles = discover_styles()
+    broken: dict[str, str] = {}
+    styles = discover_styles(None, broken)
+    if skipped is not None:
+        skipped.update(broken)
     if not spec.strip():
         return list(styles.values())
     names = [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in styles]
+    if broken and set(unknown) & set(broken):
+        raise StyleError("; ".join(f"style {n!r} cannot be used: {broken[n]}" for n in unknown if n in broken))
     if unknown:
         raise StyleError(f"unknown style(s) {', '.join(unknown)}; known styles: {', '.join(styles) or 'none'}")
     return [styles[n] for n in names]
@@ -113,22 +196,22 @@ async def serve(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from aiohttp import web
-
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
     from radio.icecast import IcecastTarget, push_all, start_pusher
     from radio.library.backends import StorageConfig
     from radio.station import Station
-    from radio.web.app import create_app
+    from radio.web.app import create_admin_app, create_app
 
     log = logging.getLogger("radio.serve")
     if args.train_on not in ("here", "workers"):
         raise ContinuoError(f"--train-on (or CONTINUO_TRAIN_ON) must be 'here' or 'workers', not {args.train_on!r}")
     settings = build_settings(args)
     storage = StorageConfig.from_env()  # a malformed setting fails before anything starts
+    caps = build_caps(args)
     Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.quality)  # bad --bitrate fails here, clearly
-    styles = chosen_styles(args.styles)
+    broken: dict[str, str] = {}
+    styles = chosen_styles(args.styles, broken)
     if args.icecast:
         IcecastTarget.parse(args.icecast)  # a malformed URL fails before anything starts
     if args.max_blends < 0:
@@ -136,21 +219,26 @@ async def serve(args: argparse.Namespace) -> int:
     if not 1 <= args.blend_grace <= 86400:
         raise ContinuoError(f"--blend-grace must be between 1 and 86400 seconds, not {args.blend_grace:g}")
     station = Station(settings, max_blends=args.max_blends, blend_grace_seconds=args.blend_grace)
+    station.skipped.update(broken)  # shown on /healthz
     skipped = await station.add_styles(styles)
     if not station.channels:
         raise ContinuoError(
             f"no style could start (skipped: {', '.join(skipped) or 'none found'}); "
             "run `make train` or check styles/<name>/model.npz"
         )
-    app = create_app(station, train_on=args.train_on)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, backlog=4096, reuse_address=True)
+    app = create_app(station, caps=caps, admin=args.admin == "public", train_on=args.train_on)
+    runners = []
     try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ContinuoError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        runners.append(await start_site(app, args.host, args.port, args.idle_timeout))
+        if isinstance(args.admin, tuple):
+            admin_host, admin_port = args.admin
+            runners.append(await start_site(create_admin_app(station, train_on=args.train_on), admin_host, admin_port,
+                                           args.idle_timeout))
+    except BaseException:
+        for runner in runners:
+            await runner.cleanup()
+        raise
+    runner = runners[0]
     await station.start()
     pushers = push_all(list(station.channels.values()), args.icecast) if args.icecast else []
     if args.icecast:  # a style put on air later from /admin goes to Icecast too
@@ -164,6 +252,10 @@ async def serve(args: argparse.Namespace) -> int:
     if storage.shared or args.train_on != "here":
         log.info("%s; retrain jobs run %s", storage.describe(),
                  "on `continuo worker`s" if args.train_on == "workers" else "here")
+    if len(runners) > 1:
+        log.info("admin on http://%s:%d/admin", args.admin[0], runners[1].addresses[0][1])
+    elif args.admin == "off":
+        log.info("admin is off (--admin off)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -172,6 +264,25 @@ async def serve(args: argparse.Namespace) -> int:
     log.info("shutting down")
     await asyncio.gather(*(p.stop() for p in pushers))
     await station.stop()
-    await runner.cleanup()
+    for r in runners:
+        await r.cleanup()
     log.info("stopped")
     return 0
+
+
+async def start_site(app, host: str, port: int, idle_seconds: float):
+    """Serve ``app`` on ``host:port``; returns its runner. A port in use fails clearly."""
+    from aiohttp import web
+
+    from radio.errors import ContinuoError
+
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS,
+                           keepalive_timeout=idle_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ContinuoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return runner

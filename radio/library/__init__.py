@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from radio.config import continuo_home
+from radio.config import continuo_home, make_private_dir
 from radio.library.backends import BLOBS_DIR, CATALOG_FILE, StorageConfig  # noqa: F401 - re-exported
 from radio.library.base import BlobStore, Catalog, PieceRecord, SourceRecord
 
@@ -35,7 +35,7 @@ def open_library(home: Path | None = None, config: StorageConfig | None = None) 
     from radio.library.backends import open_blobs, open_catalog
 
     home = Path(home).resolve() if home is not None else continuo_home()
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(home)  # the catalog and every uploaded file: ours alone
     config = config if config is not None else StorageConfig.from_env()
     catalog = open_catalog(home, config)
     try:

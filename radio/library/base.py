@@ -7,14 +7,9 @@ implement the same protocols, and one contract test suite runs against every bac
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Protocol
 
-
-def utc_now() -> str:
-    """The timestamp format of every record in the library and the admin store (ISO 8601, UTC)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from radio.library import Library
-from radio.library.base import PieceRecord, utc_now
+from radio.library.base import PieceRecord
+from radio.timestamps import utc_now
 from radio.music.prepare import PreparedPiece, prepare_piece
 from radio.styles import check_style_name
 

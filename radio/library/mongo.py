@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from radio.errors import LibraryError
 from radio.library.backends import DEFAULT_MONGODB_TIMEOUT_MS, redact_uri
-from radio.library.base import PieceRecord, SourceRecord, utc_now
+from radio.library.base import PieceRecord, SourceRecord
+from radio.timestamps import utc_now
 
 T = TypeVar("T")
 DEFAULT_DATABASE = "continuo"

@@ -56,7 +56,8 @@ def _music21():
         from music21 import converter, corpus, stream  # heavy: only when a music21 import runs
     except ImportError as exc:
         raise ContinuoError(
-            f"importing from the music21 corpus needs the music21 package ({exc}): pip install 'continuo[corpus]'"
+            f"importing from the music21 corpus needs the music21 package ({exc}), which comes with the 'corpus' extra: "
+            "run `make install-dev` (or `.venv/bin/pip install -e '.[corpus]'`)"
         ) from exc
     return converter, corpus, stream
 

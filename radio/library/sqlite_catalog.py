@@ -16,8 +16,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from radio.config import env_float
 from radio.errors import LibraryError
-from radio.library.base import PieceRecord, SourceRecord, utc_now
+from radio.library.base import PieceRecord, SourceRecord
+from radio.timestamps import utc_now
 
 # Each entry brings the schema from version i to i + 1. Append, never edit.
 MIGRATIONS: list[str] = [
@@ -58,6 +60,21 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 PIECE_COLUMNS = [f.name for f in fields(PieceRecord)]
+# How long a write waits for another writer's lock before it fails. Short on purpose: a
+# request that finds the catalog locked answers 503 in seconds instead of hanging.
+BUSY_SECONDS = 5.0
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The one way every table in the catalog's file is opened (the catalog's own, the admin's
+    jobs and model versions): WAL, autocommit, a bounded wait for locks, usable from threads."""
+    busy = env_float("CONTINUO_DB_BUSY_SECONDS", BUSY_SECONDS, minimum=0.0)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=busy)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
+    return db
+
 RECORD_COLUMNS = [f.name for f in fields(SourceRecord)]
 
 
@@ -69,11 +86,8 @@ class SqliteCatalog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = connect(self.path)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"cannot open the catalog {self.path}: {exc}") from exc

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
+        # zlib.error: a compressed member whose bytes rotted on disk
         raise ModelFileError(f"model file {path} is corrupt or truncated ({exc}); retrain or restore it") from exc
     raw = arrays.pop("header", None)
     if raw is None:

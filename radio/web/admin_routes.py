@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -24,16 +25,20 @@ from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
 from radio.admin.errors import AdminError, BadRequest
 from radio.admin.jobs import FINAL_STATES
 from radio.admin.runner import parse_retrain_options
-from radio.admin.service import AdminService, env_float
+from radio.admin.service import AdminService
 from radio.admin.uploads import UploadLimits, read_upload
-from radio.config import continuo_home, env_int
+from radio.config import continuo_home, env_float, env_int, make_private_dir
+from radio.errors import LibraryError, StyleError
+from radio.web.pages import STATIC
+from radio.web.responses import SSE_KEEPALIVE_SECONDS, EventStream, json_error
 
 log = logging.getLogger("radio.admin")
 
-STATIC = Path(__file__).parent / "static"
-SSE_KEEPALIVE_SECONDS = 15.0
 ON_AIR_POLL_SECONDS = 1.0  # how often an admin feed looks for a swap that has reached listeners
 MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32  # our bodies nest three deep; Python's parser fails at about a thousand
+MAX_WITHIN_SECONDS = 24 * 3600.0
+CATALOG_RETRY_SECONDS = 5
 
 Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
 
@@ -41,7 +46,8 @@ Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
 @dataclass
 class AdminState:
     token: AdminToken
-    service: AdminService
+    service: AdminService | None  # None: the catalog could not be opened (see ``unavailable``)
+    unavailable: str | None = None
 
 
 ADMIN = web.AppKey("admin", AdminState)
@@ -51,8 +57,34 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
 
 
-def json_error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
+def quoted(text: object) -> str:
+    """Untrusted text for a log line: quoted, with newlines and control characters escaped,
+    so a percent-encoded newline in a path cannot forge a line of its own."""
+    return repr(str(text))
+
+
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"the body holds {name}, which is not a JSON number: send a finite number")
+
+
+def parse_json(raw: bytes | bytearray) -> Any:
+    """Strict JSON: no NaN/Infinity (Python's json accepts them) and no deep nesting."""
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    stack = [(data, 1)]
+    while stack:  # iterative: the depth check itself must not recurse
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return data
 
 
 async def read_json(request: web.Request) -> Any:
@@ -68,10 +100,7 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    return parse_json(raw)
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -133,29 +162,22 @@ async def job_events(request: web.Request, admin: AdminService) -> web.StreamRes
     queue = admin.runner.watch(job_id)  # before reading the job, so no change falls between
     try:
         job = (await admin.runner.get(job_id)).to_dict()
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        })
-        await response.prepare(request)
+        feed = await EventStream.open(request)
         try:
-            await send_event(response, "job", job)
+            await feed.event("job", job)
             while job["state"] not in FINAL_STATES:
                 try:
                     job = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
                 except asyncio.TimeoutError:
-                    await response.write(b": keepalive\n\n")
+                    await feed.keepalive()
                     continue
-                await send_event(response, "job", job)
-            await response.write_eof()
+                await feed.event("job", job)
+            await feed.response.write_eof()
         except ConnectionError:
-            pass  # the watcher went away; the job goes on without it
-        return response
+            pass  # the watcher went away or stopped reading; the job goes on without it
+        return feed.response
     finally:
         admin.runner.unwatch(job_id, queue)
-
-
-async def send_event(response: web.StreamResponse, event: str, data: Any) -> None:
-    await response.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode("utf-8"))
 
 
 async def library_styles(request: web.Request, admin: AdminService) -> web.Response:
@@ -169,14 +191,11 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
     server with this one feed, and a reconnect starts again from a full snapshot."""
     feed = admin.subscribe()  # before the snapshot, so no change falls between
     try:
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        })
-        await response.prepare(request)
+        out = await EventStream.open(request)  # every write has a deadline: a stalled page is cut off
         try:
-            await response.write(b"retry: 2000\n\n")
-            await send_event(response, "styles", await admin.list_styles())
-            await send_event(response, "jobs", [j.to_dict() for j in await admin.runner.list()])
+            await out.write(b"retry: 2000\n\n")
+            await out.event("styles", await admin.list_styles())
+            await out.event("jobs", [j.to_dict() for j in await admin.runner.list()])
             signature = admin.on_air_signature()
             quiet = 0.0
             while True:
@@ -189,28 +208,28 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
                 kind, data = item
                 styles_due = kind == "styles"
                 if kind == "job":
-                    await send_event(response, "job", data)
+                    await out.event("job", data)
                 while not feed.empty():  # a burst of changes: one styles event for all of it
                     more = feed.get_nowait()
                     if more is None:
                         break
                     if more[0] == "job":
-                        await send_event(response, "job", more[1])
+                        await out.event("job", more[1])
                     styles_due = styles_due or more[0] == "styles"
                 now = admin.on_air_signature()
                 if styles_due or now != signature:
                     signature = now
-                    await send_event(response, "styles", await admin.list_styles())
+                    await out.event("styles", await admin.list_styles())
                     quiet = 0.0
                 elif kind == "tick":
                     quiet += ON_AIR_POLL_SECONDS
                     if quiet >= SSE_KEEPALIVE_SECONDS:
-                        await response.write(b": keepalive\n\n")
+                        await out.keepalive()
                         quiet = 0.0
-            await response.write_eof()
+            await out.response.write_eof()
         except ConnectionError:
-            pass  # the page went away
-        return response
+            pass  # the page went away, or stopped reading and was cut off
+        return out.response
     finally:
         admin.unsubscribe(feed)
 
@@ -224,8 +243,9 @@ async def activate(request: web.Request, admin: AdminService) -> web.Response:
     if not isinstance(body, dict) or set(body) - {"within_seconds"}:
         raise BadRequest('the body may only be {"within_seconds": <seconds>}')
     within = body.get("within_seconds")
-    if within is not None and (not isinstance(within, (int, float)) or isinstance(within, bool) or within < 0):
-        raise BadRequest(f"within_seconds must be a number >= 0, not {within!r}")
+    if within is not None and (not isinstance(within, (int, float)) or isinstance(within, bool)
+                               or not 0 <= within <= MAX_WITHIN_SECONDS):
+        raise BadRequest(f"within_seconds must be a number from 0 to {MAX_WITHIN_SECONDS:g}, not {within!r}")
     result = await admin.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
     return json_response(result)
 
@@ -254,21 +274,42 @@ ROUTES: list[tuple[str, str, Handler]] = [
 
 
 def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Check the bearer token first; turn AdminErrors into JSON; log every admin action."""
+    """Check the bearer token first; answer every error in JSON; log every admin action."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
         state = request.app[ADMIN]
         who = request.remote or "?"
+        what = f"{request.method} {quoted(request.path)}"
         if not bearer_matches(request.headers.get("Authorization"), state.token.value):
             reason = "missing" if "Authorization" not in request.headers else "wrong"
-            log.warning("admin: refused %s %s from %s (%s token)", request.method, request.path, who, reason)
+            log.warning("admin: refused %s from %s (%s token)", what, who, reason)
             return json_error(401, f"{reason} admin token: send 'Authorization: Bearer <token>'",
-                              **{"WWW-Authenticate": 'Bearer realm="continuo-admin"'})
+                              headers={"WWW-Authenticate": 'Bearer realm="continuo-admin"'})
         try:
+            if state.service is None:
+                raise LibraryError(state.unavailable or "the admin could not start")
             response = await handler(request, state.service)
         except AdminError as exc:
             response = json_error(exc.status, str(exc))
-        log.info("admin: %s %s from %s -> %d", request.method, request.path, who, response.status)
+        except (StyleError, ValueError) as exc:  # a bad setting or value the checks above missed
+            response = json_error(400, str(exc))
+        except (sqlite3.OperationalError, LibraryError) as exc:
+            # The catalog is locked by another writer or cannot be reached: the streams go on,
+            # and the admin says when to try again instead of failing the request for good.
+            log.error("admin: %s from %s: the catalog is unavailable: %s", what, who, exc)
+            response = json_error(503, f"the catalog is unavailable, try again shortly: {exc}",
+                                  headers={"Retry-After": str(CATALOG_RETRY_SECONDS)})
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json":
+                raise
+            response = json_error(exc.status, exc.reason, headers={
+                k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")})
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must still answer in JSON, not a text 500
+            log.exception("admin: %s from %s failed", what, who)
+            response = json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+        log.info("admin: %s from %s -> %d", what, who, response.status)
         return response
 
     return wrapper
@@ -297,28 +338,41 @@ def setup(
     home = home or options.get("home")
     swap_seconds = swap_seconds if swap_seconds is not None else options.get("swap_seconds")
     max_jobs = max_jobs or options.get("max_jobs")
-    home = Path(home) if home is not None else continuo_home()
-    service = AdminService(
-        station,
-        home,
-        swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS"),
-        max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
-        limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
-        # "workers": retrain jobs wait in the shared store for `continuo worker`s (--train-on)
-        train_on=options.get("train_on") or os.environ.get("CONTINUO_TRAIN_ON") or "here",
-    )
-    app[ADMIN] = AdminState(load_or_create_token(home), service)
+    home = make_private_dir(Path(home) if home is not None else continuo_home())
+    token = load_or_create_token(home)
+    try:
+        service: AdminService | None = AdminService(
+            station,
+            home,
+            swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS", minimum=0.0),
+            max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
+            limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
+            # "workers": retrain jobs wait in the shared store for `continuo worker`s (--train-on)
+            train_on=options.get("train_on") or os.environ.get("CONTINUO_TRAIN_ON") or "here",
+        )
+        app[ADMIN] = AdminState(token, service)
+    except (LibraryError, sqlite3.Error) as exc:
+        # The station plays on without its catalog; every admin call says why it cannot work.
+        log.error("admin: the catalog cannot be opened, the admin answers 503 until a restart: %s", exc)
+        service = None
+        app[ADMIN] = AdminState(token, None, f"the catalog cannot be opened: {exc}")
 
     app.router.add_get("/admin", admin_page, name="admin-page")
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, guarded(handler))
-    app.router.add_route("*", "/admin/{tail:.*}", guarded(unknown_admin_route))
+    app.router.add_route("*", r"/admin/{tail:[\s\S]*}", guarded(unknown_admin_route))
 
     async def start(app: web.Application) -> None:
-        await service.start()
+        if service is None:
+            return
+        try:
+            await service.start()
+        except (LibraryError, sqlite3.OperationalError) as exc:  # locked at startup: the streams go on
+            log.error("admin: could not restore jobs and versions at start: %s", exc)
 
     async def stop(app: web.Application) -> None:
-        await service.close()
+        if service is not None:
+            await service.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

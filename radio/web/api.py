@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 
 from aiohttp import web
 
-from radio.channel import Channel, ChannelEvent
+from radio.channel import Channel
 from radio.composer import PieceInfo
-from radio.web.streams import STATION, find_channel, json_error, listener_sid
+from radio.events import ChannelEvent
+from radio.web.limits import LIMITS
+from radio.web.responses import SSE_KEEPALIVE_SECONDS, EventStream, json_error, sse_frame
+from radio.web.streams import STATION, find_channel, listener_sid
 
-SSE_KEEPALIVE_SECONDS = 15.0
+BAR_BEATS = 16  # a piece still playing is offered up to its last whole bar heard
+MIDI_CACHE_ENTRIES = 64
 
 
 def channel_json(channel: Channel) -> dict:
@@ -42,46 +47,84 @@ async def get_channel(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     channel = find_channel(request)
     sid = listener_sid(request)
-    resp = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
-    await resp.prepare(request)
-    sub = channel.subscribe_events(sid)
-    try:
-        await resp.write(b"retry: 2000\n\n")
-        while True:
-            try:
-                item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
-                await resp.write(b": keepalive\n\n")
-                continue
-            if item is None:
-                break
-            batch, ended = [item], False
-            while len(batch) < 64 and not sub.queue.empty():  # one write for a burst of events
-                nxt = sub.queue.get_nowait()
-                if nxt is None:
-                    ended = True
+    limits = request.app[LIMITS]
+    with limits.admit(limits.event_feeds, request):
+        feed = await EventStream.open(request)
+        sub = channel.subscribe_events(sid)
+        try:
+            await feed.write(b"retry: 2000\n\n")
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    await feed.keepalive()
+                    continue
+                if item is None:
                     break
-                batch.append(nxt)
-            await resp.write(b"".join(sse(event) for event in batch))
-            if ended:
-                break
-    except (ConnectionError, RuntimeError):
-        pass  # the page went away
-    finally:
-        channel.unsubscribe_events(sub)
-    return resp
+                batch, ended = [item], False
+                while len(batch) < 64 and not sub.queue.empty():  # one write for a burst of events
+                    nxt = sub.queue.get_nowait()
+                    if nxt is None:
+                        ended = True
+                        break
+                    batch.append(nxt)
+                await feed.write(b"".join(sse(event) for event in batch))
+                if ended:
+                    break
+        except (ConnectionError, RuntimeError):
+            pass  # the page went away, or stopped reading and was cut off
+        finally:
+            channel.unsubscribe_events(sub)
+        return feed.response
 
 
 def sse(event: ChannelEvent) -> bytes:
-    return f"event: {event.name}\ndata: {event.json}\n\n".encode()
+    return sse_frame(event.name, event.json)
 
 
-def _midi_response(channel: Channel, piece: PieceInfo, beats: list) -> web.Response:
-    from radio.music.midi_io import write_midi
+class MidiCache:
+    """MIDI files of recent pieces, built in a worker thread and kept, so that a script
+    fetching ``current.mid`` in a loop costs a dictionary lookup, not the event loop's time.
+    Concurrent requests for the same file share one build."""
 
-    data = write_midi(beats, piece.bpm)
+    def __init__(self, entries: int = MIDI_CACHE_ENTRIES) -> None:
+        self.entries = entries
+        self._files: OrderedDict[tuple, bytes] = OrderedDict()
+        self._building: dict[tuple, asyncio.Future] = {}
+        self.builds = 0
+
+    async def get(self, channel: Channel, piece: PieceInfo, beats: list) -> bytes:
+        from radio.music.midi_io import write_midi
+
+        key = (channel.name, piece.piece_id, len(beats))
+        if key in self._files:
+            self._files.move_to_end(key)
+            return self._files[key]
+        if key in self._building:
+            return await asyncio.shield(self._building[key])
+        future = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            self.builds += 1
+            data = await asyncio.to_thread(write_midi, beats, piece.bpm)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._building.pop(key, None)
+        future.set_result(data)
+        self._files[key] = data
+        while len(self._files) > self.entries:
+            self._files.popitem(last=False)
+        return data
+
+
+MIDI_CACHE = web.AppKey("midi_cache", MidiCache)
+
+
+async def _midi_response(request: web.Request, channel: Channel, piece: PieceInfo, beats: list) -> web.Response:
+    data = await request.app[MIDI_CACHE].get(channel, piece, beats)
     filename = f"{channel.name}-{piece.piece_id}.mid"
     return web.Response(
         body=data,
@@ -96,7 +139,7 @@ async def piece_midi(request: web.Request) -> web.Response:
     piece = channel.find_piece(piece_id)
     if piece is None:
         return json_error(404, f"channel {channel.name!r} has no recent piece {piece_id!r}")
-    return _midi_response(channel, piece, heard_beats(channel, piece))
+    return await _midi_response(request, channel, piece, heard_beats(channel, piece))
 
 
 async def current_midi(request: web.Request) -> web.Response:
@@ -104,13 +147,18 @@ async def current_midi(request: web.Request) -> web.Response:
     piece = channel.heard_piece()
     if piece is None:
         return json_error(404, f"channel {channel.name!r} has not played anything yet")
-    return _midi_response(channel, piece, heard_beats(channel, piece))
+    return await _midi_response(request, channel, piece, heard_beats(channel, piece))
 
 
 def heard_beats(channel: Channel, piece: PieceInfo) -> list:
-    """The piece's beats up to what listeners have heard (a finished piece: all of them)."""
+    """The piece's beats up to what listeners have heard (a finished piece: all of them),
+    cut at the last whole bar so that the file of a piece still playing changes once a bar."""
     beats = list(piece.beats)
     heard = int((channel.broadcaster.heard_time() - piece.t) / piece.beat_seconds)
+    if heard >= len(beats):
+        return beats
+    if heard >= BAR_BEATS:
+        heard -= heard % BAR_BEATS
     return beats[: max(1, heard)]
 
 
@@ -133,6 +181,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[MIDI_CACHE] = MidiCache()
     r = app.router
     r.add_get("/api/channels", list_channels)
     r.add_get("/api/channels/{style}", get_channel)

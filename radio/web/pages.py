@@ -31,6 +31,14 @@ def setup(app: web.Application, station: Any) -> None:
         status = 200 if request.match_info["style"] in station.channels else 404
         return web.FileResponse(INDEX, status=status, headers=REVALIDATE)
 
+    app.router.add_get("/", index, name="listener-page")
+    app.router.add_get("/listen/{style}", listen, name="listener-channel")
+    setup_static(app)
+
+
+def setup_static(app: web.Application) -> None:
+    """``/static/*`` and the favicon: the files both the listener and the admin page load."""
+
     async def static(request: web.Request) -> web.FileResponse:
         try:
             path = (STATIC / request.match_info["path"]).resolve()
@@ -43,7 +51,5 @@ def setup(app: web.Application, station: Any) -> None:
     async def favicon(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
-    app.router.add_get("/", index, name="listener-page")
-    app.router.add_get("/listen/{style}", listen, name="listener-channel")
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/static/{path:.+}", static, name="static")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from aiohttp import web
@@ -10,18 +9,11 @@ from aiohttp import web
 from radio.broadcast import header_text
 from radio.channel import Channel
 from radio.station import Station
+from radio.web.limits import LIMITS
+from radio.web.responses import json_http_error
 
 STATION = web.AppKey("station", Station)  # the running Station, for every route module
 SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def json_http_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
-    """The same ``{"error": message}`` answer as :func:`json_error`, to raise from a helper."""
-    return kind(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def find_channel(request: web.Request) -> Channel:
@@ -66,26 +58,28 @@ async def stream_channel(request: web.Request, channel: Channel) -> web.StreamRe
         resp.content_length = 0
         await resp.prepare(request)
         return resp
-    broadcaster = channel.broadcaster
-    await broadcaster.first_frame.wait()
-    transport = request.transport
-    if transport is None or transport.is_closing():
-        return resp
-    await resp.prepare(request)
-    peer = request.remote or ""
-    listener, burst = broadcaster.subscribe(
-        transport, chunked=resp.headers.get("Transfer-Encoding") == "chunked", icy=icy, peer=peer, sid=sid
-    )
-    if sid is not None:
-        channel.stream_started(sid, listener.stream_start)
-    try:
-        await resp.write(burst)
-        del burst  # 64 KB per listener otherwise, held for the life of the connection
-        await listener.done
-    except (ConnectionError, RuntimeError):
-        pass  # the client went away during the burst
-    finally:
-        broadcaster.unsubscribe(listener)
+    limits = request.app[LIMITS]
+    with limits.admit(limits.listeners, request):  # past a cap: 503 + Retry-After, nothing spent
+        broadcaster = channel.broadcaster
+        await broadcaster.first_frame.wait()
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return resp
+        await resp.prepare(request)
+        peer = limits.client(request)
+        listener, burst = broadcaster.subscribe(
+            transport, chunked=resp.headers.get("Transfer-Encoding") == "chunked", icy=icy, peer=peer, sid=sid
+        )
+        if sid is not None:
+            channel.stream_started(sid, listener.stream_start)
+        try:
+            await resp.write(burst)
+            del burst  # 64 KB per listener otherwise, held for the life of the connection
+            await listener.done
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away during the burst
+        finally:
+            broadcaster.unsubscribe(listener)
     return resp
 
 

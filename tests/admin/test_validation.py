@@ -82,7 +82,7 @@ def version(nll, source="trained"):
 
 def test_activation_rule():
     assert heldout_nll({"nll_per_beat": {"model": 2.5, "unigram": 4.0}}) == 2.5
-    assert heldout_nll({"nll_per_beat": 3.0}) == 3.0
+    assert heldout_nll({"nll_per_beat": {"model": float("nan")}}) is None
     assert heldout_nll({"model": {"nll_sounding": 2.25}, "unigram": {"nll_sounding": 4.0}}) == 2.25
     assert heldout_nll({"model": {"nll_sounding": 2.25, "nll_full": 2.5}}) == 2.5  # full NLL first
     assert heldout_nll({"nll_full_per_beat": {"model": 2.75}, "nll_per_beat": {"model": None}}) == 2.75  # a token model's done event

@@ -113,7 +113,13 @@ async def test_channel_pushed_to_icecast_plays_there(icecast):
     pusher.start()
     try:
         await asyncio.wait_for(pusher.connected.wait(), 15)
-        await asyncio.sleep(1.0)  # let Icecast take the title and a little audio
+        # Icecast has the mount once its first audio arrived, and the title once updinfo did.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            _, status = await fetch(icecast, "/status-json.xsl", 2.0)
+            if b"/folk.mp3" in status and b'"title"' in status:
+                break
+            await asyncio.sleep(0.1)
         head, body = await fetch(icecast, "/folk.mp3", 6.0)
         assert b" 200 " in head.split(b"\r\n")[0], head
         assert b"audio/mpeg" in head

@@ -108,6 +108,7 @@ def fast_settings(**broadcast: object) -> ChannelSettings:
 class Running:
     url: str
     station: Station
+    app: web.Application | None = None
 
 
 @pytest.fixture
@@ -115,19 +116,20 @@ async def radio(continuo_home):
     """``await radio({"test": DroneModel()}, settings)`` → a running station on a free port."""
     runners: list[web.AppRunner] = []
 
-    async def start(models: dict, settings: ChannelSettings | None = None, *, piece_seconds: float = 3.0) -> Running:
+    async def start(models: dict, settings: ChannelSettings | None = None, *, piece_seconds: float = 3.0,
+                    **app_options) -> Running:
         from radio.web.app import create_app
 
         station = Station(settings or fast_settings())
         for name, model in models.items():
             await station.add_style(make_style(name, piece_seconds=piece_seconds), model)
-        app = create_app(station, manage_station=True)
+        app = create_app(station, manage_station=True, **app_options)
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         runners.append(runner)
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        return Running(f"http://127.0.0.1:{runner.addresses[0][1]}", station)
+        return Running(f"http://127.0.0.1:{runner.addresses[0][1]}", station, app)
 
     yield start
     for runner in runners:
@@ -214,6 +216,17 @@ def longest_quiet_run(samples: np.ndarray, threshold: float = 1e-3) -> int:
     return int((edges[1::2] - edges[::2]).max())
 
 
+async def eventually(condition, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds (instead of a
+    fixed sleep that is too short on a busy machine and too long on an idle one)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def helpers():
     """The module-level helpers, for test files (importlib mode cannot import conftest)."""
@@ -227,6 +240,7 @@ def helpers():
         split_frames = staticmethod(split_frames)
         decode_mono = staticmethod(decode_mono)
         longest_quiet_run = staticmethod(longest_quiet_run)
+        eventually = staticmethod(eventually)
         BYTES_PER_SECOND = BYTES_PER_SECOND
 
     return H

@@ -16,7 +16,7 @@ NOW_PLAYING_KEYS = {"title", "key", "style", "started_at", "piece_id", "model_ve
 
 async def test_channels_json_describes_every_channel(radio, helpers):
     r = await radio({"one": helpers.DroneModel(version="v1-aaaaaaaa"), "two": helpers.DroneModel(version="v2")})
-    await asyncio.sleep(0.5)
+    await helpers.eventually(lambda: all(c.now_playing() for c in r.station.channels.values()), what="both playing")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/api/channels") as resp:
             assert resp.status == 200
@@ -86,7 +86,9 @@ async def read_events(resp: aiohttp.ClientResponse, until: set[str], seconds: fl
 
 async def test_events_feed_gives_stream_start_pieces_and_notes(radio, raw_stream, helpers):
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=1.5)
-    await asyncio.sleep(0.8)
+    channel = r.station.channels["test"]
+    await helpers.eventually(lambda: channel.now_playing() and channel.broadcaster.released_seconds > 0.5,
+                             what="the first piece playing")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/api/channels/test/events?sid=page-1") as events:
             assert events.status == 200 and events.content_type == "text/event-stream"
@@ -128,8 +130,8 @@ async def test_stream_event_arrives_even_when_the_stream_came_first(radio, raw_s
 
 async def test_midi_download_of_the_current_and_a_recent_piece(radio, helpers):
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=1.0)
-    await asyncio.sleep(3.5)
     channel = r.station.channels["test"]
+    await helpers.eventually(lambda: len(channel.recent_pieces()) >= 2, 15, "a finished piece and a current one")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/api/channels/test/current.mid") as resp:
             assert resp.status == 200 and resp.content_type == "audio/midi"

@@ -51,7 +51,8 @@ def _train(args: argparse.Namespace, emit) -> int:
     try:
         import tensorflow  # noqa: F401 - imported here so the radio never pays for it
     except ImportError as exc:
-        raise ContinuoError(f"training needs TensorFlow ({exc}): pip install -e '.[train]'") from exc
+        raise ContinuoError(f"training needs TensorFlow ({exc}), which comes with the 'train' extra: "
+                            "run `make install-dev` (or `.venv/bin/pip install -e '.[train]'`)") from exc
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
