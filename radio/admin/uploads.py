@@ -23,7 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.admin.jobs import hide_paths
 from radio.config import env_int
-from radio.errors import ContinuoError, LibraryError, MidiError, NotesError
+from radio.errors import ContinuoError, MidiError, NotesError
 
 log = logging.getLogger("radio.admin")
 
@@ -169,8 +169,8 @@ async def ingest_files(
         except (MidiError, NotesError) as exc:
             rejected.append({"filename": f.filename, "reason": f"corrupt or unusable MIDI: {exc}"})
             continue
-        except (LibraryError, sqlite3.OperationalError):
-            raise  # the catalog is locked or gone: the whole request answers 503 (try again)
+        except sqlite3.OperationalError:
+            raise  # the catalog is locked by another writer: the whole request answers 503 (try again)
         except ContinuoError as exc:
             rejected.append({"filename": f.filename, "reason": f"could not be stored: {hide_paths(str(exc))}"})
             continue
