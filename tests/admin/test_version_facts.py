@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from radio.admin.jobs import DB_FILE
+from radio.library import CATALOG_FILE
 from radio.admin.versions import SqliteVersionTable, VersionRegistry, compare, file_version, header_facts, read_header
 from radio.config import REPO_ROOT
 
@@ -58,7 +58,7 @@ def test_a_node_shows_the_facts_of_a_version_it_has_not_fetched(tmp_path):
 def test_a_version_table_from_before_facts_gains_the_column(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    db = sqlite3.connect(home / DB_FILE)
+    db = sqlite3.connect(home / CATALOG_FILE)
     db.executescript(OLD_SCHEMA)
     local = home / "models" / "folk"
     local.mkdir(parents=True)
