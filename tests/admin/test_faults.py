@@ -35,6 +35,10 @@ def form(*files):
 async def test_a_locked_catalog_answers_503_and_the_stream_goes_on(home, monkeypatch):
     monkeypatch.setenv("CONTINUO_DB_BUSY_SECONDS", "0.2")
     async with admin_client(home, start=True) as client:
+        # Enough pieces that a retrain passes its checks and reaches the (locked) job store.
+        r = await client.post("/admin/styles/folk/pieces", headers=AUTH,
+                              data=form(("p1.mid", tune(11, beats=200)), ("p2.mid", tune(12, beats=200))))
+        assert r.status == 200, await r.text()
         async with Listener(client, "folk") as listener:
             blocker = sqlite3.connect(home / "catalog.sqlite3", isolation_level=None)
             blocker.execute("BEGIN EXCLUSIVE")
