@@ -11,7 +11,8 @@ the best epoch), and scored on the test split in the written keys, as the publis
   token that closes the frame, each renormalised over what the grammar allows.
 
 A frame of the data only lists the pitches sounding (held and re-struck are not told apart),
-so every note is read as struck. Budget per model: ``CONTINUO_JSB_MINUTES`` (default 4); the kinds
+so every note is read as struck. Budget per model: ``CONTINUO_JSB_MINUTES`` (default 12; the frame models stop
+early on their own well before it); the kinds
 run: ``CONTINUO_JSB_KINDS`` (default ``seed,continuo,token``).
 """
 
@@ -78,7 +79,7 @@ def train_and_score(kind: str, splits: dict[str, list[ListOfNotes]], minutes: fl
 def main() -> None:
     from bench.run_all import machine
 
-    minutes = float(os.environ.get("CONTINUO_JSB_MINUTES", "4"))
+    minutes = float(os.environ.get("CONTINUO_JSB_MINUTES", "12"))
     kinds = [k for k in os.environ.get("CONTINUO_JSB_KINDS", ",".join(KINDS)).split(",") if k]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:

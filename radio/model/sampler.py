@@ -34,6 +34,14 @@ SILENCE_HEAT = 0.15  # temperature grows by this fraction per silent beat...
 MAX_HEAT = 3.0  # ...up to this factor
 
 
+def check_guard_rails(temperature: float, max_note_beats: int, max_silence_beats: int) -> None:
+    """The settings every sampler shares; raise ValueError naming the bad one."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if max_note_beats < 1 or max_silence_beats < 0:
+        raise ValueError("max_note_beats must be ≥ 1 and max_silence_beats ≥ 0")
+
+
 class BeatSampler:
     """Continues one stream of beats (C major / A minor); its state persists across calls."""
 
@@ -47,10 +55,7 @@ class BeatSampler:
         max_note_beats: int = 32,
         max_silence_beats: int = 16,
     ) -> None:
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if max_note_beats < 1 or max_silence_beats < 0:
-            raise ValueError("max_note_beats must be ≥ 1 and max_silence_beats ≥ 0")
+        check_guard_rails(temperature, max_note_beats, max_silence_beats)
         self.model = model
         self.encoding = model.encoding
         self.network = model.network

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from radio.model.sampler import MAX_HEAT, SILENCE_HEAT
+from radio.model.sampler import MAX_HEAT, SILENCE_HEAT, check_guard_rails
 from radio.music.notes import Beat, ListOfNotes, normalize, validate
 from radio.music.tokens import Grammar, TokenEncoding, beat_tokens
 
@@ -46,10 +46,7 @@ class TokenSampler:
         top_p: float = 1.0,
         max_notes: int = 10,
     ) -> None:
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if max_note_beats < 1 or max_silence_beats < 0:
-            raise ValueError("max_note_beats must be ≥ 1 and max_silence_beats ≥ 0")
+        check_guard_rails(temperature, max_note_beats, max_silence_beats)
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
         if max_notes < 1:
