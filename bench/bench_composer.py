@@ -17,7 +17,7 @@ def measure(style, model) -> tuple[float, float, float, float]:
     """(compose RT, chain RT, compose wall RT, tokens or notes per beat) over MUSIC_SECONDS of music."""
     from radio.audio.mp3 import FrameSplitter, Mp3Encoder
     from radio.audio.synth import Synth
-    from radio.composer import Composer
+    from radio.station.composer import Composer
 
     composer = Composer(style, model, seed=1)
     beats = int(MUSIC_SECONDS / composer.beat_seconds)

@@ -30,8 +30,8 @@ from radio.audio.calibrate import channel_master, render_channel_audio
 from radio.audio.loudness import measure
 from radio.audio.mp3 import Mp3Encoder
 from radio.audio.synth import Synth
-from radio.blends import BlendSpec, blend_style
-from radio.composer import Composer
+from radio.station.blends import BlendSpec, blend_style
+from radio.station.composer import Composer
 from radio.model import load_model
 from radio.model.blend import blend_models
 from radio.styles import discover_styles

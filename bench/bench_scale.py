@@ -163,9 +163,9 @@ async def bench_on_air(moto: Moto, tmp: Path, rounds: int, poll: float) -> None:
 
     from radio.admin.versions import SqliteVersionTable, VersionRegistry, model_key
     from radio.audio.mp3 import FrameSplitter, frame_duration
-    from radio.channel import ChannelSettings
+    from radio.station.channel import ChannelSettings
     from radio.library.s3_blobs import S3BlobStore
-    from radio.station import Station
+    from radio.station.station import Station
     from radio.styles import get_style
     from radio.web.app import create_app
 

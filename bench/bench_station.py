@@ -52,7 +52,7 @@ def stage_speed(style_name: str = "baroque") -> float:
 
     from radio.audio.mp3 import FrameSplitter, Mp3Encoder
     from radio.audio.synth import Synth
-    from radio.composer import Composer
+    from radio.station.composer import Composer
     from radio.model import load_model
     from radio.styles import get_style
 

@@ -209,9 +209,9 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
                    max_backlog_bytes: int = 256 * 1024, piece_minutes: float | None = 0.5) -> SoakReport:
     from aiohttp import web
 
-    from radio.broadcast import BroadcastSettings
-    from radio.channel import RECENT_PIECES, ChannelSettings
-    from radio.station import Station
+    from radio.broadcast.broadcaster import BroadcastSettings
+    from radio.station.channel import RECENT_PIECES, ChannelSettings
+    from radio.station.station import Station
     from radio.styles import discover_styles
     from radio.web.app import create_app
     from radio.web.limits import Caps

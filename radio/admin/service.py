@@ -1,7 +1,7 @@
 """What the admin endpoints do, independent of HTTP: styles, pieces, jobs, versions, swaps.
 
 One :class:`AdminService` per server. It owns the job store, the job runner and the
-version registry, and talks to the running :class:`radio.station.Station` only through
+version registry, and talks to the running :class:`radio.station.station.Station` only through
 its public surface: ``channels``, ``Channel.swap_model`` and ``Station.add_style``.
 """
 

@@ -27,7 +27,7 @@ import numpy as np
 from radio.audio.loudness import TARGET_LUFS, integrated_loudness
 from radio.audio.master import MasterSettings
 from radio.audio.synth import Synth
-from radio.composer import Composer, Model
+from radio.station.composer import Composer, Model
 from radio.styles import Style
 
 SAMPLE_RATE = 44100

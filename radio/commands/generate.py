@@ -1,9 +1,9 @@
 """``continuo generate``: a stretch of a style's music to .mid, .wav or .mp3, without TensorFlow.
 
-The notes come from the radio's own :class:`radio.composer.Composer`, so the file holds what
+The notes come from the radio's own :class:`radio.station.composer.Composer`, so the file holds what
 a channel seeded with ``--seed`` would play: pieces in their playback keys (a key per piece,
 chosen from the seed), with the breath between pieces. ``--mix baroque=0.5,folk=0.5`` plays
-the blend channel the station's mixer would (radio/blends.py), from the bundled models.
+the blend channel the station's mixer would (radio/station/blends.py), from the bundled models.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from radio.composer import Composer
+    from radio.station.composer import Composer
     from radio.model import load_model
     from radio.music.notes import beats_for_seconds, seconds
     from radio.styles import get_style
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _mix(text: str):
     """The blend channel ``--mix`` asks for: its mixed style and its blended model."""
-    from radio.blends import BlendError, blend_style, parse_blend
+    from radio.station.blends import BlendError, blend_style, parse_blend
     from radio.model import load_model
     from radio.model.blend import blend_models
     from radio.styles import discover_styles

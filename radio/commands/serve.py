@@ -152,8 +152,8 @@ def build_caps(args: argparse.Namespace):
 
 
 def build_settings(args: argparse.Namespace):
-    from radio.broadcast import BroadcastSettings
-    from radio.channel import ChannelSettings
+    from radio.broadcast.broadcaster import BroadcastSettings
+    from radio.station.channel import ChannelSettings
     from radio.errors import ContinuoError
 
     try:
@@ -198,9 +198,9 @@ async def serve(args: argparse.Namespace) -> int:
 
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
-    from radio.icecast import IcecastTarget, push_all, start_pusher
+    from radio.broadcast.icecast import IcecastTarget, push_all, start_pusher
     from radio.library.backends import StorageConfig
-    from radio.station import Station
+    from radio.station.station import Station
     from radio.web.app import create_admin_app, create_app
 
     log = logging.getLogger("radio.serve")

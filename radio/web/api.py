@@ -7,9 +7,9 @@ from collections import OrderedDict
 
 from aiohttp import web
 
-from radio.channel import Channel
-from radio.composer import PieceInfo
-from radio.events import ChannelEvent
+from radio.station.channel import Channel
+from radio.station.composer import PieceInfo
+from radio.station.events import ChannelEvent
 from radio.web.limits import LIMITS
 from radio.web.responses import SSE_KEEPALIVE_SECONDS, EventStream, json_error, sse_frame
 from radio.web.streams import STATION, find_channel, listener_sid

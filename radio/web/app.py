@@ -11,7 +11,7 @@ import warnings
 
 from aiohttp import web
 
-from radio.station import Station
+from radio.station.station import Station
 from radio.web import admin_routes, api, mixer, pages, recordings, streams
 from radio.web.limits import LIMITS, Caps, Limits
 from radio.web.streams import STATION

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radio.blends import BlendError, BlendSpec, BlendsFull, blend_style
-from radio.channel import Channel
+from radio.station.blends import BlendError, BlendSpec, BlendsFull, blend_style
+from radio.station.channel import Channel
 from radio.web.api import channel_json
 from radio.web.streams import STATION, json_http_error, stream_channel
 

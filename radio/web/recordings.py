@@ -12,8 +12,8 @@ import time
 
 from aiohttp import web
 
-from radio.channel import Channel
-from radio.recording import RecordingError, tag_mp3, window_beats
+from radio.station.channel import Channel
+from radio.station.recording import RecordingError, tag_mp3, window_beats
 from radio.web.streams import find_channel, json_http_error
 
 

@@ -6,9 +6,9 @@ import re
 
 from aiohttp import web
 
-from radio.broadcast import header_text
-from radio.channel import Channel
-from radio.station import Station
+from radio.broadcast.broadcaster import header_text
+from radio.station.channel import Channel
+from radio.station.station import Station
 from radio.web.limits import LIMITS
 from radio.web.responses import json_http_error
 

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from radio.audio.mp3 import FrameSplitter, frame_duration
 
-from radio.channel import ChannelSettings
+from radio.station.channel import ChannelSettings
 from radio.music.midi_io import write_midi
-from radio.station import Station
+from radio.station.station import Station
 from radio.styles import get_style
 from radio.web.app import create_app
 

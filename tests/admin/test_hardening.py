@@ -223,7 +223,7 @@ def test_the_data_dir_is_created_private(tmp_path, monkeypatch):
 async def test_the_public_app_can_leave_the_admin_out(home):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from radio.station import Station
+    from radio.station.station import Station
     from radio.web.app import create_admin_app, create_app
 
     station = Station()

@@ -14,10 +14,10 @@ from pathlib import Path
 import miniaudio
 import pytest
 
-from radio.channel import ChannelSettings
-from radio.icecast import IcecastError, IcecastPusher, IcecastTarget
+from radio.station.channel import ChannelSettings
+from radio.broadcast.icecast import IcecastError, IcecastPusher, IcecastTarget
 from radio.model import load_model
-from radio.station import Station
+from radio.station.station import Station
 from radio.styles import get_style
 
 ICECAST = shutil.which("icecast2")
@@ -232,7 +232,7 @@ async def test_a_garbled_answer_is_retried_not_fatal():
 
 
 async def test_a_channel_added_after_start_is_pushed_too(icecast):
-    from radio.icecast import start_pusher
+    from radio.broadcast.icecast import start_pusher
 
     target = IcecastTarget.parse(f"icecast://source:{PASSWORD}@127.0.0.1:{icecast}")
     station = Station(ChannelSettings(ahead_seconds=1.0, seed=3))

@@ -100,8 +100,8 @@ def test_the_embedded_station_imports_neither_boto3_nor_pymongo(tmp_path):
     """`continuo serve` with neither variable set needs no server, and pays for no client library."""
     script = """
 import asyncio, json, sys
-from radio.channel import ChannelSettings
-from radio.station import Station
+from radio.station.channel import ChannelSettings
+from radio.station.station import Station
 from radio.styles import get_style
 from radio.web.app import create_app
 from aiohttp.test_utils import TestClient, TestServer

@@ -8,7 +8,7 @@ import wave
 
 import pytest
 
-from radio.composer import Composer
+from radio.station.composer import Composer
 from radio.model import load_model
 from radio.music.midi_io import read_midi
 from radio.styles import get_style
@@ -65,7 +65,7 @@ def test_generate_refuses_bad_requests(continuo_model_file, tmp_path):
 
 
 def test_generate_a_mix_plays_what_the_blend_channel_would(tmp_path):
-    from radio.blends import BlendSpec, blend_style
+    from radio.station.blends import BlendSpec, blend_style
     from radio.model.blend import blend_models
     from radio.styles import discover_styles
 

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from radio.audio.mp3 import FrameSplitter
-from radio.broadcast import BroadcastSettings
-from radio.channel import ChannelSettings
-from radio.composer import ComposerSettings
-from radio.station import Station
+from radio.broadcast.broadcaster import BroadcastSettings
+from radio.station.channel import ChannelSettings
+from radio.station.composer import ComposerSettings
+from radio.station.station import Station
 from radio.styles import Style, Timbre
 
 BYTES_PER_SECOND = 128_000 / 8

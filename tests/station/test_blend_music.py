@@ -27,10 +27,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from radio.blends import BlendSpec, blend_style, parse_blend
+from radio.station.blends import BlendSpec, blend_style, parse_blend
 from radio.model import load_model
 from radio.model.blend import BlendedModel, blend_models
-from radio.station import Station
+from radio.station.station import Station
 from radio.styles import Style, discover_styles
 from trainer.realism import FEATURES, overlap, pooled_counts
 

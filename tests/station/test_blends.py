@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from radio.blends import BlendError, BlendSpec, UnknownStyle, blend_style, parse_blend, quantise
-from radio.station import Station
+from radio.station.blends import BlendError, BlendSpec, UnknownStyle, blend_style, parse_blend, quantise
+from radio.station.station import Station
 from radio.styles import Timbre
 
 STYLES = ["baroque", "classical", "folk", "medieval"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from radio.composer import Composer, ComposerSettings
+from radio.station.composer import Composer, ComposerSettings
 from radio.music.notes import validate
-from radio.titles import piece_title
+from radio.station.titles import piece_title
 
 SETTINGS = ComposerSettings(chunk_beats=4, breath_beats=2, lookahead_beats=8, silence_limit_seconds=1.0)
 
@@ -143,7 +143,7 @@ def test_a_real_model_gone_nan_restarts_instead_of_stopping(helpers):
 async def test_a_style_with_unplayable_settings_is_skipped_not_fatal(helpers, caplog):
     import dataclasses
 
-    from radio.station import Station
+    from radio.station.station import Station
     from radio.styles import Timbre
 
     good = helpers.make_style("good")

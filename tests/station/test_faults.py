@@ -74,7 +74,7 @@ async def test_malformed_requests_and_oversized_headers_get_4xx_and_listeners_pl
 
 async def test_a_slowloris_trickle_is_closed_at_the_idle_timeout(helpers, continuo_home):
     from radio.commands.serve import start_site
-    from radio.station import Station
+    from radio.station.station import Station
     from radio.web.app import create_app
 
     station = Station(helpers.fast_settings())

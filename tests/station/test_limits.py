@@ -135,7 +135,7 @@ async def test_a_stalled_event_feed_is_closed_at_its_write_deadline(radio, helpe
             await asyncio.sleep(0.05)
         assert len(channel.events) == 1
         # Feed it far more than any socket buffer holds, quickly; the write waits, then times out.
-        from radio.events import ChannelEvent
+        from radio.station.events import ChannelEvent
 
         big = ChannelEvent("notes", {"pad": "x" * 60_000})
         limits = r_limits(r)

@@ -8,7 +8,7 @@ import io
 import aiohttp
 import pytest
 
-from radio.recording import FrameHistory, RecordingError, window_beats
+from radio.station.recording import FrameHistory, RecordingError, window_beats
 
 FRAME = 1152 / 44100
 
@@ -34,7 +34,7 @@ def test_bad_recording_lengths_are_refused(seconds, at):
 
 
 def test_window_beats_start_with_struck_notes(helpers):
-    from radio.composer import PieceInfo
+    from radio.station.composer import PieceInfo
 
     piece = PieceInfo("p", 1, "T", "C major", "s", "v", 0, 120.0, start_beat=10, beat_seconds=0.125)
     piece.beats.extend([[(60, "b")], [(60, "s")], [(60, "s")], [(62, "b")]])
@@ -79,7 +79,7 @@ def test_a_cut_anywhere_decodes_to_every_frame_it_holds(helpers):
     import numpy as np
 
     from radio.audio.mp3 import FrameSplitter, encode_mp3
-    from radio.recording import self_contained
+    from radio.station.recording import self_contained
 
     # A tone with noise keeps LAME's bit reservoir busy: most frames lean on the ones before.
     t = np.arange(44100 * 6) / 44100

@@ -9,7 +9,7 @@ import { postJSON } from "./api.js";
 const STEPS = 10;
 const MAX_PARENTS = 3;
 
-// Largest-remainder rounding to tenths; the same rule as radio/blends.py's quantise().
+// Largest-remainder rounding to tenths; the same rule as radio/station/blends.py's quantise().
 export function quantise(weights) {
   const entries = Object.entries(weights).filter(([, w]) => w > 0);
   const total = entries.reduce((sum, [, w]) => sum + w, 0);

@@ -1,5 +1,5 @@
 """The station: one channel per style, started and stopped together, and the blends
-that listeners ask for (:mod:`radio.blends`), started on demand."""
+that listeners ask for (:mod:`radio.station.blends`), started on demand."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from radio.blends import Mixer
-from radio.channel import Channel, ChannelSettings
-from radio.composer import Model
+from radio.station.blends import Mixer
+from radio.station.channel import Channel, ChannelSettings
+from radio.station.composer import Model
 from radio.errors import ContinuoError, StyleError
 from radio.metrics import StationMetrics
 from radio.styles import Style
@@ -39,7 +39,7 @@ class Station:
         self.settings = settings or ChannelSettings()
         self.metrics = metrics or StationMetrics()
         self.channels: dict[str, Channel] = {}
-        self.blends: dict[str, Channel] = {}  # blend channels, by id ("mix-baroque70-folk30"); see radio.blends
+        self.blends: dict[str, Channel] = {}  # blend channels, by id ("mix-baroque70-folk30"); see radio.station.blends
         self.mixer = Mixer(self, max_blends=max_blends, grace_seconds=blend_grace_seconds)
         self.skipped: dict[str, str] = {}  # style -> why it has no channel (shown on /healthz)
         self._load = model_loader

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-from radio.broadcast import header_text
+from radio.broadcast.broadcaster import header_text
 from radio.errors import ContinuoError
-from radio.tasks import cancel_and_wait
+from radio.broadcast.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from radio.channel import Channel
+    from radio.station.channel import Channel
 
 log = logging.getLogger(__name__)
 

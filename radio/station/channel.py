@@ -21,12 +21,12 @@ import numpy as np
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
-from radio.broadcast import Broadcaster, BroadcastSettings, StreamClock
-from radio.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
+from radio.broadcast.broadcaster import Broadcaster, BroadcastSettings, StreamClock
+from radio.station.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError
-from radio.events import ChannelEvent, EventFeed, EventSubscriber
+from radio.station.events import ChannelEvent, EventFeed, EventSubscriber
 from radio.metrics import StationMetrics
-from radio.recording import FrameHistory
+from radio.station.recording import FrameHistory
 from radio.styles import Style
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def check_playable(style: Style) -> None:
 class Channel:
     """A running style: its composer thread, its broadcaster and its recent pieces."""
 
-    blend = None  # the BlendSpec of a blend channel (radio.blends), None for a style's own
+    blend = None  # the BlendSpec of a blend channel (radio.station.blends), None for a style's own
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from radio.audio.mp3 import parse_header
-from radio.composer import PieceInfo
+from radio.station.composer import PieceInfo
 from radio.music.notes import HELD, STRUCK, ListOfNotes
 
 MAX_SECONDS = 600.0  # "the last N minutes", N up to 10

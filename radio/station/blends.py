@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from radio.channel import Channel
-from radio.composer import Model
+from radio.station.channel import Channel
+from radio.station.composer import Model
 from radio.errors import ContinuoError
 from radio.model.blend import blend_models
 from radio.styles import Style, Timbre

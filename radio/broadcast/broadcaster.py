@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from radio.metrics import StationMetrics
-from radio.tasks import cancel_and_wait
+from radio.broadcast.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from radio.music.keys import Key, estimate_key
 from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, beats_for_seconds
 from radio.styles import Style
-from radio.titles import piece_title
+from radio.station.titles import piece_title
 
 log = logging.getLogger(__name__)
 
