@@ -16,6 +16,7 @@ clock seconds, so the machines' clocks must agree to well within a lease (NTP do
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -146,6 +147,45 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in FINAL_STATES
+
+
+class JobWatchers:
+    """The pages following jobs: each watcher is a queue that receives the job's dict after
+    every change, until the page leaves.
+
+    The in-process runner and the worker queue learn of changes differently (as they make them;
+    by polling the shared store) but tell their watchers the same way. A snapshot equal to the
+    last one a job's watchers got is not sent again, so a poller may send whatever it reads.
+    """
+
+    def __init__(self) -> None:
+        self._watchers: dict[str, set[asyncio.Queue]] = {}
+        self._last_sent: dict[str, dict[str, Any]] = {}
+
+    def watch(self, job_id: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers.setdefault(job_id, set()).add(queue)
+        return queue
+
+    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
+        queues = self._watchers.get(job_id, set())
+        queues.discard(queue)
+        if not queues:
+            self._watchers.pop(job_id, None)
+            self._last_sent.pop(job_id, None)
+
+    def watched(self) -> list[str]:
+        return list(self._watchers)
+
+    def tell_watchers(self, job: Job) -> None:
+        if job.id not in self._watchers:
+            return
+        snapshot = job.to_dict()
+        if self._last_sent.get(job.id) == snapshot:
+            return
+        self._last_sent[job.id] = snapshot
+        for queue in list(self._watchers[job.id]):
+            queue.put_nowait(snapshot)
 
 
 def open_job_store(home: Path) -> "JobStore":

@@ -16,14 +16,14 @@ import logging
 from typing import Any, Callable
 
 from radio.admin.errors import Conflict, NotFound
-from radio.admin.jobs import DEFAULT_MAX_ATTEMPTS, WORKERS, Job
+from radio.admin.jobs import DEFAULT_MAX_ATTEMPTS, WORKERS, Job, JobWatchers
 
 log = logging.getLogger("radio.admin")
 
 POLL_SECONDS = 1.0
 
 
-class WorkerQueue:
+class WorkerQueue(JobWatchers):
     def __init__(
         self,
         store: Any,
@@ -32,13 +32,12 @@ class WorkerQueue:
         poll_seconds: float = POLL_SECONDS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
+        super().__init__()
         self.store = store
         self.style_spec = style_spec
         self.poll_seconds = poll_seconds
         self.max_attempts = max(1, max_attempts)
         self._active: dict[str, Job] = {}  # style -> its queued or running job, as of the last poll
-        self._watchers: dict[str, set[asyncio.Queue]] = {}
-        self._seen: dict[str, dict[str, Any]] = {}  # job id -> the last snapshot sent to its watchers
         self._task: asyncio.Task | None = None
         self._failing = False
 
@@ -54,18 +53,6 @@ class WorkerQueue:
 
     async def list(self, style: str | None = None) -> list[Job]:
         return await asyncio.to_thread(self.store.list, style)
-
-    def watch(self, job_id: str) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue()
-        self._watchers.setdefault(job_id, set()).add(queue)
-        return queue
-
-    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
-        queues = self._watchers.get(job_id, set())
-        queues.discard(queue)
-        if not queues:
-            self._watchers.pop(job_id, None)
-            self._seen.pop(job_id, None)
 
     # --- commands ------------------------------------------------------------------
     async def submit(self, style: str, options: dict[str, Any]) -> Job:
@@ -88,7 +75,7 @@ class WorkerQueue:
             raise Conflict(f"job {job_id} already {current.state}")
         if self._active.get(job.style, job).id == job.id:
             self._active.pop(job.style, None)
-        self._notify(job)
+        self.tell_watchers(job)
         log.info("admin: job %s (%s) cancelled%s", job.id, job.style,
                  f"; worker {job.worker} stops it at its next lease renewal" if job.worker else "")
         return job
@@ -117,7 +104,7 @@ class WorkerQueue:
                 log.warning("admin: job %s (%s) %s: %s", job.id, job.style, job.state, job.error)
             active = await asyncio.to_thread(self.store.active)
             self._active = {job.style: job for job in reversed(active)}  # the oldest wins
-            watched = [await asyncio.to_thread(self.store.get, job_id) for job_id in list(self._watchers)]
+            watched = [await asyncio.to_thread(self.store.get, job_id) for job_id in self.watched()]
         except Exception as exc:  # the store is down: keep the last picture, say so once
             if not self._failing:
                 log.error("admin: cannot read the job queue (%s); retrying every %g s", exc, self.poll_seconds)
@@ -128,12 +115,4 @@ class WorkerQueue:
         self._failing = False
         for job in watched:
             if job is not None:
-                self._notify(job)
-
-    def _notify(self, job: Job) -> None:
-        snapshot = job.to_dict()
-        if self._seen.get(job.id) == snapshot or job.id not in self._watchers:
-            return
-        self._seen[job.id] = snapshot
-        for queue in list(self._watchers.get(job.id, ())):
-            queue.put_nowait(snapshot)
+                self.tell_watchers(job)

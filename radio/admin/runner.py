@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
-from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore
+from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore, JobWatchers
 from radio.timestamps import utc_now
 
 log = logging.getLogger("radio.admin")
@@ -128,7 +128,7 @@ def train_arguments(options: dict[str, Any]) -> list[str]:
     return args
 
 
-class JobRunner:
+class JobRunner(JobWatchers):
     def __init__(
         self,
         store: JobStore,
@@ -140,6 +140,7 @@ class JobRunner:
         env_for_style: Callable[[str], dict[str, str]] | None = None,
         threads: int | None = TRAINER_THREADS,
     ) -> None:
+        super().__init__()
         self.store = store
         self.home = Path(home)
         self.on_done = on_done
@@ -153,7 +154,6 @@ class JobRunner:
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._cancelled: set[str] = set()
         self._stopping = False
-        self._watchers: dict[str, set[asyncio.Queue]] = {}
 
     # --- queries -------------------------------------------------------------------
     def active_job(self, style: str) -> Job | None:
@@ -167,18 +167,6 @@ class JobRunner:
 
     async def list(self, style: str | None = None) -> list[Job]:
         return await asyncio.to_thread(self.store.list, style)
-
-    def watch(self, job_id: str) -> asyncio.Queue:
-        """A queue that receives the job's dict after every change (until it finishes)."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._watchers.setdefault(job_id, set()).add(queue)
-        return queue
-
-    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
-        queues = self._watchers.get(job_id, set())
-        queues.discard(queue)
-        if not queues:
-            self._watchers.pop(job_id, None)
 
     # --- commands ------------------------------------------------------------------
     async def start(self) -> None:
@@ -253,9 +241,7 @@ class JobRunner:
         try:
             await asyncio.to_thread(self.store.save, job)
         finally:  # watchers hear of the change even when it could not be saved
-            snapshot = job.to_dict()
-            for queue in list(self._watchers.get(job.id, ())):
-                queue.put_nowait(snapshot)
+            self.tell_watchers(job)
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state = state

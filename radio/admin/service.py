@@ -27,7 +27,7 @@ from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_pa
 from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
-from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, should_activate
+from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, register_trained
 from radio.config import env_float
 from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env
@@ -425,23 +425,9 @@ class AdminService:
         return env
 
     async def _job_done(self, job: Job, done: dict[str, Any]) -> None:
-        plot = Path(done["model_path"]).with_suffix(".loss.png")  # the trainer's loss curve, if it drew one
-        version, _ = await asyncio.to_thread(
-            lambda: self.registry.register(job.style, Path(done["model_path"]), done.get("metrics") or {}, job.id, plot=plot)
-        )
-        job.model_version = version.version
-        job.note_training(version.facts, done.get("metrics"))  # how training ended, from the model's header
-        if plot.is_file():
-            os.replace(plot, Path(version.path).with_suffix(".loss.png"))
-        style = self.style(job.style)
-        current = await asyncio.to_thread(self.registry.active, style)
-        if current is not None and current.version == version.version:
-            job.activated, job.activation_reason = True, "identical to the active version"
-            return
-        ok, reason = should_activate(version, current, force=bool(job.options.get("force")))
-        job.activation_reason = reason
-        if ok:
-            await self.activate(job.style, version.version, reason=f"job {job.id}: {reason}")
+        version = await register_trained(self.registry, self.style(job.style), job, done)
+        if version is not None:
+            await self.activate(job.style, version.version, reason=f"job {job.id}: {job.activation_reason}")
             job.activated = True
 
     # --- versions ------------------------------------------------------------------

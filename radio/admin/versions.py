@@ -15,6 +15,7 @@ can show them without having fetched the file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radio.admin.jobs import Job
 from radio.errors import ContinuoError, ModelFileError
 from radio.library import CATALOG_FILE
 from radio.library.sqlite_catalog import connect
@@ -517,3 +519,29 @@ def should_activate(new: ModelVersion, active: ModelVersion | None, *, force: bo
     if new_nll <= old_nll:
         return True, f"held-out NLL {new_nll:.4f} <= {old_nll:.4f} of {active.version}"
     return False, f"held-out NLL {new_nll:.4f} > {old_nll:.4f} of the active {active.version}"
+
+
+async def register_trained(registry: VersionRegistry, style: Style, job: Job, done: dict[str, Any]) -> ModelVersion | None:
+    """Register the model a training job wrote and decide whether it replaces the active one.
+
+    The job learns its version, how training ended and the activation reason. Returns the
+    version to make active, or ``None`` when it stays as it is (already active, or not better).
+    One rule for the in-process runner and for ``continuo worker``, so a style's active model
+    moves on the same evidence wherever it was trained.
+    """
+    model_path = Path(done["model_path"])
+    plot = model_path.with_suffix(".loss.png")  # the trainer's loss curve, if it drew one
+    version, _ = await asyncio.to_thread(
+        registry.register, job.style, model_path, done.get("metrics") or {}, job.id, plot=plot
+    )
+    job.model_version = version.version
+    job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
+    if plot.is_file():
+        os.replace(plot, Path(version.path).with_suffix(".loss.png"))
+    current = await asyncio.to_thread(registry.active, style)
+    if current is not None and current.version == version.version:
+        job.activated, job.activation_reason = True, "identical to the active version"
+        return None
+    ok, reason = should_activate(version, current, force=bool(job.options.get("force")))
+    job.activation_reason = reason
+    return version if ok else None

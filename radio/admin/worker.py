@@ -28,7 +28,7 @@ from typing import Any
 
 from radio.admin.jobs import Job
 from radio.admin.runner import JobRunner
-from radio.admin.versions import VersionRegistry, should_activate
+from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
 from radio.library.backends import storage_env
 from radio.styles import Style, get_style, load_style
@@ -200,24 +200,9 @@ class Worker:
 
     async def _publish(self, job: Job, done: dict[str, Any], styles_dir: Path | None) -> None:
         """Upload the model and register the version; move the active pointer if it is better."""
-        model_path = Path(done["model_path"])
-        plot = model_path.with_suffix(".loss.png")
-        version, _ = await asyncio.to_thread(
-            self.registry.register, job.style, model_path, done.get("metrics") or {}, job.id, plot=plot
-        )
-        job.model_version = version.version
-        job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
-        if plot.is_file():
-            os.replace(plot, Path(version.path).with_suffix(".loss.png"))
-        style = self._style(job.style, styles_dir)
-        current = await asyncio.to_thread(self.registry.active, style)
-        if current is not None and current.version == version.version:
-            job.activated, job.activation_reason = True, "identical to the active version"
-            return
-        ok, reason = should_activate(version, current, force=bool(job.options.get("force")))
-        job.activation_reason = reason
-        if ok:
+        version = await register_trained(self.registry, self._style(job.style, styles_dir), job, done)
+        if version is not None:
             await asyncio.to_thread(self.registry.set_active, job.style, version)
             job.activated = True
             log.info("worker %s: %s version %s is now active (%s); radio nodes swap it in",
-                     self.settings.worker_id, job.style, version.version, reason)
+                     self.settings.worker_id, job.style, version.version, job.activation_reason)
