@@ -102,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         raise SystemExit(f"CONTINUO_ADMIN: {exc}") from None
     parser.add_argument("--admin", type=admin_where, default=admin_default,
                         metavar="public|off|[HOST:]PORT",
-                        help="where /admin is served: on the station's port (public, the default), nowhere (off), "
+                        help="where /admin is served: on the station's port (public, the default), nowhere (off: "
+                             "activated model versions are still restored and followed), "
                              "or on its own address, e.g. 127.0.0.1:8001 (env CONTINUO_ADMIN)")
 
 
@@ -226,7 +227,8 @@ async def serve(args: argparse.Namespace) -> int:
             f"no style could start (skipped: {', '.join(skipped) or 'none found'}); "
             "run `make train` or check styles/<name>/model.npz"
         )
-    app = create_app(station, caps=caps, admin=args.admin == "public", train_on=args.train_on)
+    app = create_app(station, caps=caps, admin=args.admin == "public", admin_duties=args.admin == "off",
+                     train_on=args.train_on)
     runners = []
     try:
         runners.append(await start_site(app, args.host, args.port, args.idle_timeout))

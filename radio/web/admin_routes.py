@@ -319,6 +319,58 @@ async def admin_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-cache"})
 
 
+def _open_service(app: web.Application, station: Any, *, home: Path | None, swap_seconds: float | None,
+                  max_jobs: int | None, limits: UploadLimits | None) -> tuple[Path, AdminService | None, str | None]:
+    """The data dir, and the admin service on it (or ``None`` and why, when the catalog cannot be opened)."""
+    options = app.get("options") or {}  # create_app(station, **options) keeps them here
+    home = home or options.get("home")
+    swap_seconds = swap_seconds if swap_seconds is not None else options.get("swap_seconds")
+    max_jobs = max_jobs or options.get("max_jobs")
+    home = make_private_dir(Path(home) if home is not None else continuo_home())
+    try:
+        service = AdminService(
+            station,
+            home,
+            swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS", minimum=0.0),
+            max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
+            limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
+            # "workers": retrain jobs wait in the shared store for `continuo worker`s (--train-on)
+            train_on=options.get("train_on") or os.environ.get("CONTINUO_TRAIN_ON") or "here",
+        )
+        return home, service, None
+    except (LibraryError, sqlite3.Error) as exc:
+        # The station plays on without its catalog; every admin call says why it cannot work.
+        log.error("admin: the catalog cannot be opened, the admin answers 503 until a restart: %s", exc)
+        return home, None, f"the catalog cannot be opened: {exc}"
+
+
+def _run_with_app(app: web.Application, service: AdminService | None) -> None:
+    async def start(app: web.Application) -> None:
+        if service is None:
+            return
+        try:
+            await service.start()
+        except (LibraryError, sqlite3.OperationalError) as exc:  # locked at startup: the streams go on
+            log.error("admin: could not restore jobs and versions at start: %s", exc)
+
+    async def stop(app: web.Application) -> None:
+        if service is not None:
+            await service.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
+def setup_duties(app: web.Application, station: Any, *, home: Path | None = None) -> None:
+    """The admin's duties without its routes (``continuo serve --admin off``): at start, each
+    style's activated version goes back on air (not the bundled model), jobs a previous server
+    left running are marked failed and partial files are swept; while serving, activations made
+    elsewhere (a trainer worker, another node, an earlier admin session) are followed.
+    No token is created and no ``/admin`` route exists."""
+    _, service, _ = _open_service(app, station, home=home, swap_seconds=None, max_jobs=None, limits=None)
+    _run_with_app(app, service)
+
+
 def setup(
     app: web.Application,
     station: Any,
@@ -334,45 +386,13 @@ def setup(
     CONTINUO_ADMIN_MAX_JOBS (concurrent training jobs, default 1),
     CONTINUO_TRAIN_ON (``here``, the default, or ``workers``: see ``continuo serve --train-on``),
     CONTINUO_ADMIN_MAX_UPLOAD_BYTES / CONTINUO_ADMIN_MAX_UPLOAD_FILES (per upload)."""
-    options = app.get("options") or {}  # create_app(station, **options) keeps them here
-    home = home or options.get("home")
-    swap_seconds = swap_seconds if swap_seconds is not None else options.get("swap_seconds")
-    max_jobs = max_jobs or options.get("max_jobs")
-    home = make_private_dir(Path(home) if home is not None else continuo_home())
+    home, service, why = _open_service(app, station, home=home, swap_seconds=swap_seconds, max_jobs=max_jobs,
+                                       limits=limits)
     token = load_or_create_token(home)
-    try:
-        service: AdminService | None = AdminService(
-            station,
-            home,
-            swap_seconds=swap_seconds if swap_seconds is not None else env_float("CONTINUO_SWAP_SECONDS", minimum=0.0),
-            max_jobs=max_jobs or env_int("CONTINUO_ADMIN_MAX_JOBS", 1),
-            limits=limits or options.get("upload_limits") or UploadLimits.from_env(),
-            # "workers": retrain jobs wait in the shared store for `continuo worker`s (--train-on)
-            train_on=options.get("train_on") or os.environ.get("CONTINUO_TRAIN_ON") or "here",
-        )
-        app[ADMIN] = AdminState(token, service)
-    except (LibraryError, sqlite3.Error) as exc:
-        # The station plays on without its catalog; every admin call says why it cannot work.
-        log.error("admin: the catalog cannot be opened, the admin answers 503 until a restart: %s", exc)
-        service = None
-        app[ADMIN] = AdminState(token, None, f"the catalog cannot be opened: {exc}")
+    app[ADMIN] = AdminState(token, service) if service is not None else AdminState(token, None, why)
 
     app.router.add_get("/admin", admin_page, name="admin-page")
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, guarded(handler))
     app.router.add_route("*", r"/admin/{tail:[\s\S]*}", guarded(unknown_admin_route))
-
-    async def start(app: web.Application) -> None:
-        if service is None:
-            return
-        try:
-            await service.start()
-        except (LibraryError, sqlite3.OperationalError) as exc:  # locked at startup: the streams go on
-            log.error("admin: could not restore jobs and versions at start: %s", exc)
-
-    async def stop(app: web.Application) -> None:
-        if service is not None:
-            await service.close()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
+    _run_with_app(app, service)

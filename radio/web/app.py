@@ -32,12 +32,14 @@ def create_app(
     manage_station: bool = False,
     caps: Caps | None = None,
     admin: bool = True,
+    admin_duties: bool = False,
     **options: object,
 ) -> web.Application:
     """The station's web app. With ``manage_station`` the app starts the station on startup
     and stops it (closing every listener) on shutdown. ``caps`` limits listeners and event
-    feeds (defaults: :class:`radio.web.limits.Caps`). ``admin=False`` leaves ``/admin`` out.
-    Other ``options`` are stored in ``app["options"]`` for the admin routes."""
+    feeds (defaults: :class:`radio.web.limits.Caps`). ``admin=False`` leaves ``/admin`` out; with
+    ``admin_duties`` the admin's background duties still run (activated versions restored at
+    start and followed while serving: ``continuo serve --admin off``). Other ``options`` are stored in ``app["options"]`` for the admin routes."""
     app = _base_app(station, options)
     app[LIMITS] = Limits(caps, metrics=station.metrics)
     mixer.setup(app)  # first: /stream/mix.mp3 before /stream/{style}.mp3
@@ -47,6 +49,8 @@ def create_app(
     pages.setup(app, station)
     if admin:
         admin_routes.setup(app, station)
+    elif admin_duties:
+        admin_routes.setup_duties(app, station)
     if manage_station:
         app.on_startup.append(lambda _app: station.start())
         app.on_shutdown.append(lambda _app: station.stop())

@@ -4,6 +4,7 @@ short pieces, and an in-process server with fast pacing knobs."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,6 +228,19 @@ async def eventually(condition, timeout: float = 10.0, what: str = "the conditio
         await asyncio.sleep(0.02)
 
 
+async def wait_for_line(stream: asyncio.StreamReader, pattern: str, seconds: float, seen: list[str]) -> re.Match:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        line = await asyncio.wait_for(stream.readline(), end - loop.time())
+        if not line:
+            break
+        seen.append(line.decode(errors="replace"))
+        if m := re.search(pattern, seen[-1]):
+            return m
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+
 @pytest.fixture
 def helpers():
     """The module-level helpers, for test files (importlib mode cannot import conftest)."""
@@ -241,6 +255,7 @@ def helpers():
         decode_mono = staticmethod(decode_mono)
         longest_quiet_run = staticmethod(longest_quiet_run)
         eventually = staticmethod(eventually)
+        wait_for_line = staticmethod(wait_for_line)
         BYTES_PER_SECOND = BYTES_PER_SECOND
 
     return H

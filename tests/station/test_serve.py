@@ -47,20 +47,7 @@ def styles_dir(tmp_path) -> Path:
     return root
 
 
-async def wait_for_line(stream: asyncio.StreamReader, pattern: str, seconds: float, seen: list[str]) -> re.Match:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while loop.time() < end:
-        line = await asyncio.wait_for(stream.readline(), end - loop.time())
-        if not line:
-            break
-        seen.append(line.decode(errors="replace"))
-        if m := re.search(pattern, seen[-1]):
-            return m
-    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
-
-
-async def test_serve_plays_bundled_models_without_tensorflow_and_stops_cleanly(styles_dir, tmp_path):
+async def test_serve_plays_bundled_models_without_tensorflow_and_stops_cleanly(styles_dir, tmp_path, helpers):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCK_TENSORFLOW)
@@ -80,7 +67,7 @@ async def test_serve_plays_bundled_models_without_tensorflow_and_stops_cleanly(s
     )
     lines: list[str] = []
     try:
-        m = await wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
+        m = await helpers.wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
         url = f"http://127.0.0.1:{m.group(1)}"
         log = "".join(lines)
         assert re.search(r"style broken skipped: its model .*model\.npz cannot be used", log), log
