@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from typing import Callable
 
 from aiohttp import web
 
@@ -83,20 +84,26 @@ def sse(event: ChannelEvent) -> bytes:
 
 
 class MidiCache:
-    """MIDI files of recent pieces, built in a worker thread and kept, so that a script
-    fetching ``current.mid`` in a loop costs a dictionary lookup, not the event loop's time.
-    Concurrent requests for the same file share one build."""
+    """MIDI files built in a worker thread and kept, so that a script fetching ``current.mid``
+    in a loop costs a dictionary lookup, not the event loop's time. Concurrent requests for
+    the same file share one build, and at most ``concurrent`` builds run at once (a script
+    asking for ever different spans of ``recording.mid`` queues, it does not take every core)."""
 
-    def __init__(self, entries: int = MIDI_CACHE_ENTRIES) -> None:
+    def __init__(self, entries: int = MIDI_CACHE_ENTRIES, concurrent: int = 2) -> None:
         self.entries = entries
         self._files: OrderedDict[tuple, bytes] = OrderedDict()
         self._building: dict[tuple, asyncio.Future] = {}
+        self._slots = asyncio.Semaphore(concurrent)
         self.builds = 0
 
     async def get(self, channel: Channel, piece: PieceInfo, beats: list) -> bytes:
+        """A piece's MIDI file, as far as it has been heard."""
         from radio.music.midi_io import write_midi
 
-        key = (channel.name, piece.piece_id, len(beats))
+        return await self.build((channel.name, piece.piece_id, len(beats)), lambda: write_midi(beats, piece.bpm))
+
+    async def build(self, key: tuple, make: Callable[[], bytes]) -> bytes:
+        """The file under ``key``, made by ``make()`` in a worker thread if it is not kept yet."""
         if key in self._files:
             self._files.move_to_end(key)
             return self._files[key]
@@ -105,8 +112,9 @@ class MidiCache:
         future = asyncio.get_running_loop().create_future()
         self._building[key] = future
         try:
-            self.builds += 1
-            data = await asyncio.to_thread(write_midi, beats, piece.bpm)
+            async with self._slots:
+                self.builds += 1
+                data = await asyncio.to_thread(make)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: nobody else may be waiting

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from radio.station.channel import Channel
 from radio.station.recording import RecordingError, tag_mp3, window_beats
+from radio.web.api import MIDI_CACHE
 from radio.web.streams import find_channel, json_http_error
 
 
@@ -76,9 +77,16 @@ async def recording_mid(request: web.Request) -> web.Response:
     from radio.music.midi_io import write_midi
 
     channel, cut = _cut(request)
-    beats = window_beats(list(channel.recent_pieces()), cut.start, cut.start + cut.seconds, channel.beat_seconds)
+    pieces = list(channel.recent_pieces())
+    start, end = cut.start, cut.start + cut.seconds
+    beat_seconds, bpm = channel.beat_seconds, channel.style.tempo_bpm
+
+    def make() -> bytes:  # up to 10 minutes of beats: built in a worker thread, like every MIDI download
+        return write_midi(window_beats(pieces, start, end, beat_seconds), bpm)
+
+    key = (channel.name, "recording", round(start, 3), round(cut.seconds, 3), pieces[-1].piece_id if pieces else "")
     return web.Response(
-        body=write_midi(beats, channel.style.tempo_bpm),
+        body=await request.app[MIDI_CACHE].build(key, make),
         content_type="audio/midi",
         headers={"Content-Disposition": f'attachment; filename="{_filename(channel, "mid")}"', "Cache-Control": "no-store"},
     )

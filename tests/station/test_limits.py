@@ -186,3 +186,32 @@ async def test_midi_downloads_are_built_once_off_the_event_loop(radio, helpers, 
     assert len(set(bodies)) == 1
     assert len(built_on) <= 3, f"{len(built_on)} builds for 40 downloads"
     assert threading.main_thread().name not in built_on, "a MIDI file was built on the event loop's thread"
+
+
+async def test_recording_midi_is_built_off_the_event_loop_and_shared(radio, helpers, monkeypatch):
+    import threading
+
+    import radio.music.midi_io as midi_io
+
+    built_on: list[str] = []
+    real = midi_io.write_midi
+
+    def spy(beats, bpm):
+        built_on.append(threading.current_thread().name)
+        return real(beats, bpm)
+
+    monkeypatch.setattr(midi_io, "write_midi", spy)
+    r = await radio({"test": helpers.DroneModel()}, piece_seconds=1.0)
+    channel = r.station.channels["test"]
+    await helpers.eventually(lambda: channel.broadcaster.heard_time() > 3.0, 20, "three seconds heard")
+    at = channel.broadcaster.heard_time()
+    async with aiohttp.ClientSession() as http:
+        results = await asyncio.gather(*(http.get(f"{r.url}/api/channels/test/recording.mid?seconds=2&at={at}")
+                                         for _ in range(20)))
+        bodies = []
+        for resp in results:
+            assert resp.status == 200
+            bodies.append(await resp.read())
+    assert len(set(bodies)) == 1 and midi_io.read_midi(bodies[0]).notes
+    assert len(built_on) == 1, f"{len(built_on)} builds for 20 identical downloads"
+    assert threading.main_thread().name not in built_on, "a recording's MIDI was built on the event loop's thread"
