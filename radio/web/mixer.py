@@ -15,6 +15,7 @@ from aiohttp import web
 from radio.station.blends import BlendError, BlendSpec, BlendsFull, blend_style
 from radio.station.channel import Channel
 from radio.web.api import channel_json
+from radio.web.limits import LIMITS
 from radio.web.streams import STATION, json_http_error, stream_channel
 
 
@@ -52,7 +53,11 @@ async def stream_mix(request: web.Request) -> web.StreamResponse:
         return web.Response(
             status=200, content_type="audio/mpeg", headers={"icy-name": style.display_name, "Cache-Control": "no-cache"}
         )
-    return await stream_channel(request, await _channel(request, spec))
+    if request.method == "HEAD":
+        return await stream_channel(request, await _channel(request, spec))
+    limits = request.app[LIMITS]
+    with limits.admit(limits.listeners, request) as admitted:  # a client past its cap starts no blend
+        return await stream_channel(request, await _channel(request, spec), admitted)
 
 
 async def start_mix(request: web.Request) -> web.Response:

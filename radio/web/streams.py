@@ -9,7 +9,7 @@ from aiohttp import web
 from radio.broadcast.broadcaster import header_text
 from radio.station.channel import Channel
 from radio.station.station import Station
-from radio.web.limits import LIMITS
+from radio.web.limits import LIMITS, Admission
 from radio.web.responses import json_http_error
 
 STATION = web.AppKey("station", Station)  # the running Station, for every route module
@@ -36,8 +36,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return await stream_channel(request, find_channel(request))
 
 
-async def stream_channel(request: web.Request, channel: Channel) -> web.StreamResponse:
-    """One listener's stream of ``channel`` (a style's or a blend's, see radio/web/mixer.py)."""
+async def stream_channel(request: web.Request, channel: Channel, admitted: Admission | None = None) -> web.StreamResponse:
+    """One listener's stream of ``channel`` (a style's or a blend's, see radio/web/mixer.py).
+    ``admitted``: the listener slot, when the caller had to take it first (the mixer does, so
+    that a client past its cap cannot start a blend)."""
     sid = listener_sid(request)
     icy = request.headers.get("Icy-MetaData", "").strip() == "1"
     settings = channel.settings
@@ -59,7 +61,8 @@ async def stream_channel(request: web.Request, channel: Channel) -> web.StreamRe
         await resp.prepare(request)
         return resp
     limits = request.app[LIMITS]
-    with limits.admit(limits.listeners, request):  # past a cap: 503 + Retry-After, nothing spent
+    # Past a cap: 503 + Retry-After, nothing spent.
+    with admitted if admitted is not None else limits.admit(limits.listeners, request):
         broadcaster = channel.broadcaster
         await broadcaster.first_frame.wait()
         transport = request.transport

@@ -91,7 +91,7 @@ async def mix_radio(continuo_home, helpers):
     """A station with drone channels a, b, c and a stand-in blend, on a free port."""
     runners: list[web.AppRunner] = []
 
-    async def start(*, max_blends: int = 2, grace: float = 0.6):
+    async def start(*, max_blends: int = 2, grace: float = 0.6, caps=None):
         from radio.web.app import create_app
 
         station = Station(helpers.fast_settings(), max_blends=max_blends, blend_grace_seconds=grace)
@@ -106,7 +106,7 @@ async def mix_radio(continuo_home, helpers):
             return helpers.DroneModel(version="blend-" + "+".join(m.version[0] for m in models), pitch=62)
 
         station.mixer.blend = fake_blend
-        runner = web.AppRunner(create_app(station, manage_station=True), shutdown_timeout=1.0)
+        runner = web.AppRunner(create_app(station, manage_station=True, caps=caps), shutdown_timeout=1.0)
         await runner.setup()
         runners.append(runner)
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -193,6 +193,19 @@ async def test_past_the_cap_a_listener_gets_503_then_idle_blends_are_reaped(mix_
             assert resp.status == 200
             assert (await resp.json())["style"] == "mix-b80-a20"
         assert list(station.blends) == ["mix-b80-a20"]
+
+
+async def test_a_client_past_its_listener_cap_starts_no_blend(mix_radio, raw_stream):
+    from radio.web.limits import Caps
+
+    url, station, calls = await mix_radio(caps=Caps(max_listeners_per_client=1))
+    first = await raw_stream(url, "/stream/a.mp3")
+    await first.read_for(0.2)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/stream/mix.mp3?a=0.5&b=0.5") as resp:
+            assert resp.status == 503 and "the most one address may hold" in (await resp.json())["error"]
+    assert not station.blends and calls == []  # refused before a model was blended or a channel started
+    first.close()
 
 
 async def test_a_blend_nobody_listens_to_is_reaped_after_the_grace_period(mix_radio):
