@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import shutil
 import socket
@@ -61,9 +62,9 @@ class WorkerSettings:
     threads: int | None = None  # the trainer's CPU threads (None: all)
 
     def __post_init__(self) -> None:
-        if self.lease_seconds < 1:
+        if not (math.isfinite(self.lease_seconds) and self.lease_seconds >= 1):
             raise ValueError(f"the lease must be at least 1 second, not {self.lease_seconds:g}")
-        if self.poll_seconds <= 0:
+        if not (math.isfinite(self.poll_seconds) and self.poll_seconds > 0):
             raise ValueError(f"the poll interval must be above 0 seconds, not {self.poll_seconds:g}")
 
 

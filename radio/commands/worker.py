@@ -11,15 +11,7 @@ import argparse
 import os
 from pathlib import Path
 
-
-def env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
+from radio.config import env_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this worker's name in the jobs (env CONTINUO_WORKER_ID; default host-pid)")
     parser.add_argument("--styles", default=os.environ.get("CONTINUO_WORKER_STYLES", ""),
                         help="claim only these comma-separated styles (env CONTINUO_WORKER_STYLES; default any)")
-    parser.add_argument("--lease-seconds", type=float, default=env_number("CONTINUO_WORKER_LEASE_SECONDS", 60.0),
+    parser.add_argument("--lease-seconds", type=float, default=env_float("CONTINUO_WORKER_LEASE_SECONDS", 60.0),
                         help="how long a claim holds without renewal; a dead worker's job is retried after it "
                              "(env CONTINUO_WORKER_LEASE_SECONDS; default 60)")
-    parser.add_argument("--poll-seconds", type=float, default=env_number("CONTINUO_WORKER_POLL_SECONDS", 5.0),
+    parser.add_argument("--poll-seconds", type=float, default=env_float("CONTINUO_WORKER_POLL_SECONDS", 5.0),
                         help="pause between looks at an empty queue (env CONTINUO_WORKER_POLL_SECONDS; default 5)")
     parser.add_argument("--threads", type=int, default=None, help="the trainer's CPU threads (default: every core)")
     parser.add_argument("--once", action="store_true", help="train at most one job, then exit")

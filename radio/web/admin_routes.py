@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32  # our bodies nest three deep; Python's parser fails at about a thousand
 MAX_WITHIN_SECONDS = 24 * 3600.0
 CATALOG_RETRY_SECONDS = 5
+MAX_JSON_INT = 2**63 - 1
 
 Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
 
@@ -67,10 +69,26 @@ def _no_constant(name: str) -> Any:
     raise BadRequest(f"the body holds {name}, which is not a JSON number: send a finite number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 overflows to inf
+        raise BadRequest(f"the number {text[:40]} is too large: send a finite number")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_JSON_INT:  # would overflow a float (or a database column) further on
+        raise BadRequest(f"the number {text[:40]}... is too large: send at most {MAX_JSON_INT}")
+    return value
+
+
 def parse_json(raw: bytes | bytearray) -> Any:
-    """Strict JSON: no NaN/Infinity (Python's json accepts them) and no deep nesting."""
+    """Strict JSON: no NaN/Infinity, as literals or by overflow (Python's json accepts both),
+    and no deep nesting."""
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int)
     except RecursionError:
         raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:

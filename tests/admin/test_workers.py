@@ -217,3 +217,18 @@ async def test_a_job_whose_worker_dies_is_retried_by_another(shared, tmp_path, c
     assert done.worker == "survivor" and done.attempts == 2 and done.model_version
     assert any("worker doomed stopped renewing its lease" in line for line in done.log_tail)
     assert "job %s (folk) queued" % job.id in second.text()  # the survivor requeued it before claiming it
+
+
+@pytest.mark.parametrize("args, env, message", [
+    ([], {"CONTINUO_WORKER_LEASE_SECONDS": "nan"}, "CONTINUO_WORKER_LEASE_SECONDS='nan' is not a finite number"),
+    ([], {"CONTINUO_WORKER_POLL_SECONDS": "soon"}, "CONTINUO_WORKER_POLL_SECONDS='soon' is not a number"),
+    (["--lease-seconds", "inf"], {}, "the lease must be at least 1 second, not inf"),
+    (["--poll-seconds", "nan"], {}, "the poll interval must be above 0 seconds, not nan"),
+])
+def test_a_worker_with_a_bad_number_exits_with_the_reason(tmp_path, args, env, message):
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "radio.cli", "worker", "--once", "--home", str(tmp_path), *args],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
