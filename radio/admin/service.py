@@ -21,7 +21,7 @@ from typing import Any
 
 import tomli_w
 
-from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable, quoted
 from radio.admin.follow import ActiveFollower
 from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_paths, open_job_store
 from radio.admin.queue import WorkerQueue
@@ -380,7 +380,7 @@ class AdminService:
         await asyncio.to_thread(self.library.catalog.delete_piece, piece_id)
         # Blobs are content-addressed and a sha256 belongs to one piece, so the file goes too.
         await asyncio.to_thread(self.library.blobs.delete, piece.blob_key)
-        log.info("admin: deleted piece %s (%s) of %s", piece.id, piece.title, piece.style)
+        log.info("admin: deleted piece %s (%s) of %s", piece.id, quoted(piece.title), piece.style)
         self._publish("styles")
         return {"deleted": piece_json(piece)}
 

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
-from radio.admin.errors import AdminError, BadRequest
+from radio.admin.errors import AdminError, BadRequest, quoted
 from radio.admin.jobs import FINAL_STATES
 from radio.admin.runner import parse_retrain_options
 from radio.admin.service import AdminService
@@ -57,12 +57,6 @@ ADMIN = web.AppKey("admin", AdminState)
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
-
-
-def quoted(text: object) -> str:
-    """Untrusted text for a log line: quoted, with newlines and control characters escaped,
-    so a percent-encoded newline in a path cannot forge a line of its own."""
-    return repr(str(text))
 
 
 def _no_constant(name: str) -> Any:

@@ -134,6 +134,20 @@ async def test_a_percent_encoded_newline_cannot_forge_a_log_line(home, caplog):
     assert any("\\n" in line for line in lines)
 
 
+async def test_a_piece_title_with_a_newline_cannot_forge_a_log_line(home, caplog):
+    from radio.library.base import PieceRecord
+
+    async with admin_client(home) as client:
+        catalog = client.app[ADMIN].service.library.catalog
+        catalog.add_piece(PieceRecord(id="0123456789abcdef", style="folk", sha256="0" * 64, blob_key="none",
+                                      title="Jig\nadmin: deleted piece ffff (forged) of folk"))
+        with caplog.at_level(logging.INFO, logger="radio.admin"):
+            r = await client.delete("/admin/pieces/0123456789abcdef", headers=AUTH)
+            assert r.status == 200, await r.text()
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "radio.admin" and "deleted piece" in rec.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0] and "\\n" in lines[0], lines
+
+
 def test_the_trainer_child_gets_only_what_it_needs():
     environ = {"PATH": "/usr/bin", "HOME": "/root", "LC_ALL": "C.UTF-8", "CONTINUO_STYLES": "/s",
                "CONTINUO_ADMIN_TOKEN": "secret-token-0123456789", "CONTINUO_ICECAST_URL": "icecast://source:pw@h:8000",

@@ -86,7 +86,7 @@ def test_the_admin_json_routes_never_answer_500(home):
                 count("admin JSON")
                 raw = body[3:] if isinstance(body, bytes) else json.dumps(body).encode()
                 status, answer = loop.run_until_complete_threadsafe(route, raw)
-                assert status < 500 or status == 503, (route, raw[:200], status, answer)
+                assert status < 500, (route, raw[:200], status, answer)  # the catalog is healthy: a 503 would be a crash
                 assert json.loads(answer).get("error") or status < 400
 
             async def post(route, raw):
