@@ -85,6 +85,21 @@ def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str
     return remote
 
 
+def cap_key(address: str) -> str:
+    """Whose share of a per-client cap ``address`` takes. An IPv6 host is usually handed a
+    whole /64 and picks an address in it at will, so each /64 counts as one client (an
+    IPv4-mapped address counts as its IPv4 address); anything unparsable counts as itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 @dataclass(eq=False)
 class Gate:
     """Counts open connections of one kind, in total and per client."""
@@ -129,7 +144,7 @@ class Limits:
 
     def admit(self, gate: Gate, request: web.Request) -> "Admission":
         """A context manager holding one slot of ``gate``; raises a 503 when there is none."""
-        client = self.client(request)
+        client = cap_key(self.client(request))
         why = gate.refusal(client)
         if why is not None:
             gate.refused += 1

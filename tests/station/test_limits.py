@@ -92,6 +92,22 @@ async def test_x_forwarded_for_is_believed_from_a_trusted_proxy_only(radio, raw_
     assert listener_peers == {"203.0.113.1", "203.0.113.2"}
 
 
+async def test_an_ipv6_client_is_its_64_and_cannot_walk_round_the_per_client_cap(radio, raw_stream, helpers):
+    from radio.web.limits import cap_key
+
+    assert cap_key("2001:db8:1:2::1") == cap_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert cap_key("2001:db8:1:3::1") != cap_key("2001:db8:1:2::1")
+    assert cap_key("::ffff:198.51.100.7") == "198.51.100.7" and cap_key("198.51.100.7") == "198.51.100.7"
+    r = await radio({"test": helpers.DroneModel()},
+                    caps=Caps(max_listeners_per_client=1, trusted_proxies=parse_proxies("127.0.0.1")))
+    a = await raw_stream(r.url, "/stream/test.mp3", headers={"X-Forwarded-For": "2001:db8:1:2::1"})
+    assert a.headers["status"] == "200"
+    status, _, body = await raw_get(r.url, "/stream/test.mp3", {"X-Forwarded-For": "2001:db8:1:2::beef"})
+    assert status == 503 and "2001:db8:1:2::/64 already has 1" in json.loads(body)["error"]
+    b = await raw_stream(r.url, "/stream/test.mp3", headers={"X-Forwarded-For": "2001:db8:1:3::1"})
+    assert b.headers["status"] == "200"  # another /64 is another client
+
+
 def test_bad_trusted_proxies_are_named():
     assert parse_proxies(" 10.0.0.1, ::1 ") == {"10.0.0.1", "::1"}
     with pytest.raises(ValueError, match="'proxy.local'"):
