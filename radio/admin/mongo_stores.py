@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from radio.admin.errors import Conflict
 from radio.admin.jobs import (
     ACTIVE_STATES,
     HERE,
@@ -75,7 +76,8 @@ class MongoJobStore(MongoStore):
                 upsert=True,
             )
         except DuplicateKeyError:
-            raise LibraryError(f"style {job.style!r} already has a queued or running job in MongoDB") from None
+            # Another node queued one first: the admin's 409, not "the catalog is unavailable".
+            raise Conflict(f"style {job.style!r} already has a queued or running job; cancel it or wait") from None
 
     def get(self, job_id: str) -> Job | None:
         return self.run(self._get, job_id)
