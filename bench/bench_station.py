@@ -9,7 +9,7 @@
 - the largest number of concurrent 128 kbps listeners on loopback for which every listener
   still gets ≥ 99% of its bytes on time, in steps of 3,000 up to 18,000 (the server's own
   20,000 open files end the test there), and where on-time delivery first drops. The load
-  clients (``bench/listener_load.py``, one epoll process per 8,000 listeners) cost about 1% of a
+  clients (``bench/listener_load.py``, one epoll process per 8,000 listeners) cost about 1.3% of a
   core per 1,000 listeners, so the server is what the steps saturate. Each step prints, for the
   joins and for the window apart: the server's CPU and its event-loop thread's (average and
   busiest second), the broadcaster's write-loop time per tick (``continuo_broadcast_send_seconds``),
@@ -46,7 +46,7 @@ AUDIO_SECONDS = 60.0  # of music per stage measurement
 # step past that would measure the limit, not the server.
 LISTENER_STEPS = (3000, 6000, 9000, 12000, 15000, 18000)
 LISTENER_WINDOW = 15.0
-# One epoll load process costs about 1% of a core per 1,000 listeners and may hold 20,000
+# One epoll load process costs about 1.3% of a core per 1,000 listeners and may hold 20,000
 # sockets; several spread the reading over both cores so the clients never queue behind the server.
 LISTENERS_PER_PROCESS = 8000
 CONNECTS_PER_SECOND = 1000.0  # all load processes together

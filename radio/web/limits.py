@@ -23,13 +23,14 @@ from radio.metrics import StationMetrics
 from radio.web.responses import json_http_error
 
 # Defaults, from `python -m bench.bench_station listeners` (2-core development box, 5 channels,
-# 128 kbps, listeners joining at 1,000/s): on a quiet box every listener stayed on time up to
-# 15,000, and delivery first dropped at 18,000, only while the crowd joined (each join costs the
-# event loop about half a millisecond); with other work saturating the box it held at 12,000 and
-# dropped at 15,000. 9,000 keeps a quarter below the worst of those, and 9,000 listeners + 9,000
-# event feeds + serve's 1,024 spare fit the box's 20,000 open-files hard limit, so a full station
-# answers 503 instead of failing at accept(). One page holds one stream and one event feed, so
-# the feeds get the same total.
+# 128 kbps, listeners joining at 1,000/s). On a quiet box every listener stayed on time at every
+# step up to 18,000, where the server's 20,000 open files end the test (its event loop peaked at
+# 88% of a core while the crowd joined: each join costs it about half a millisecond). With other
+# work on the box, delivery first dropped while the crowd joined: at 18,000 with about one core
+# taken, at 15,000 with both saturated (12,000 held). 9,000 keeps a quarter below the worst step
+# that held, and 9,000 listeners + 9,000 event feeds + serve's 1,024 spare fit that 20,000
+# open-files hard limit, so a full station answers 503 instead of failing at accept(). One page
+# holds one stream and one event feed, so the feeds get the same total.
 DEFAULT_MAX_LISTENERS = 9000
 DEFAULT_MAX_EVENT_CLIENTS = 9000
 # Enough for a household, an office or a school behind one NAT address; small enough that one
