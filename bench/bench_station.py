@@ -7,8 +7,14 @@
 - how many channels one core keeps ahead of real time (a real ``continuo serve`` pinned to
   one CPU, with N copies of a bundled style, zero underruns over the measured window);
 - the largest number of concurrent 128 kbps listeners on loopback for which every listener
-  still gets ≥ 99% of its bytes on time, pushed toward 15,000 with several load processes
-  (``bench/listener_load.py``), and where on-time delivery first drops;
+  still gets ≥ 99% of its bytes on time, in steps of 3,000 up to 18,000 (the server's own
+  20,000 open files end the test there), and where on-time delivery first drops. The load
+  clients (``bench/listener_load.py``, one epoll process per 8,000 listeners) cost about 1.3% of a
+  core per 1,000 listeners, so the server is what the steps saturate. Each step prints, for the
+  joins and for the window apart: the server's CPU and its event-loop thread's (average and
+  busiest second), the broadcaster's write-loop time per tick (``continuo_broadcast_send_seconds``),
+  the load clients' CPU and the whole box's; and peak RSS per listener, open fds and the box's
+  TCP buffer memory. ``python -m bench.bench_station listeners`` runs only this and the cap;
 - the listener cap holding: listeners under the cap keep ≥ 99% of their bytes on time while
   another process hammers the server past it (every extra connection gets 503 + Retry-After);
 - process start → first audio byte, connect → first byte, RSS per channel and per 1,000
@@ -25,8 +31,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.run_all import machine
@@ -34,9 +42,14 @@ from bench.run_all import machine
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 AUDIO_SECONDS = 60.0  # of music per stage measurement
-LISTENER_STEPS = (1000, 3000, 6000, 9000, 12000, 15000)
+# Up to 18,000: the server's own open-files limit is 20,000 on the development box, so a
+# step past that would measure the limit, not the server.
+LISTENER_STEPS = (3000, 6000, 9000, 12000, 15000, 18000)
 LISTENER_WINDOW = 15.0
-LOAD_PROCESSES = 3  # one client process tops out well below the server: spread the sockets
+# One epoll load process costs about 1.3% of a core per 1,000 listeners and may hold 20,000
+# sockets; several spread the reading over both cores so the clients never queue behind the server.
+LISTENERS_PER_PROCESS = 8000
+CONNECTS_PER_SECOND = 1000.0  # all load processes together
 NO_CAPS = ("--max-listeners", "0", "--max-listeners-per-client", "0",
            "--max-event-clients", "0", "--max-event-clients-per-client", "0")
 CAP_LISTENERS = 1000  # the cap the cap-holding run sets, and fills
@@ -225,67 +238,234 @@ def connect_first_byte(server: Server, style: str, n: int = 50) -> list[float]:
     return sorted(times)
 
 
-def run_load(server: Server, count: int, styles: list[str], processes: int) -> dict:
-    """``count`` listeners from ``processes`` load processes at once; their results merged."""
+@dataclass
+class Sample:
+    """One look at the server, the load processes and the box, taken every second of a step."""
+
+    unix: float
+    server_cpu: float  # CPU seconds of the whole server process
+    loop_cpu: float  # of its main thread: the event loop that accepts, parses and writes
+    clients_cpu: float  # of every load process together
+    rss_kb: int
+    fds: int
+    tcp_mem_kb: int  # kernel memory in every TCP socket buffer on the box (loopback: both ends)
+    box_busy: float  # jiffies, all cores
+    box_total: float
+    send: dict[str, float]  # broadcast write-loop histogram, summed over channels: sum, count, le=...
+
+
+def _cpu_seconds(pid: int, tid: int | None = None) -> float:
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    try:
+        fields = open(path).read().rsplit(")", 1)[1].split()
+    except OSError:  # a load process that has just exited
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tcp_mem_kb() -> int:
+    for line in open("/proc/net/sockstat"):
+        if line.startswith("TCP:"):
+            fields = line.split()
+            return int(fields[fields.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    return 0
+
+
+def _box_jiffies() -> tuple[float, float]:
+    values = [float(v) for v in open("/proc/stat").readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def _send_histogram(server: Server) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in server.get("/metrics").decode().splitlines():
+        if not line.startswith("continuo_broadcast_send_seconds_"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        if "_bucket{" in name:
+            key = "le=" + name.split('le="', 1)[1].split('"', 1)[0]
+        else:
+            key = name.split("{", 1)[0].rsplit("_", 1)[1]  # sum / count / created
+        out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+def sample(server: Server, clients: list[int]) -> Sample:
+    pid = server.proc.pid
+    busy, total = _box_jiffies()
+    return Sample(
+        unix=time.time(), server_cpu=server.cpu_seconds(), loop_cpu=_cpu_seconds(pid, pid),
+        clients_cpu=sum(_cpu_seconds(c) for c in clients),
+        rss_kb=server.rss_kb(), fds=len(os.listdir(f"/proc/{pid}/fd")), tcp_mem_kb=_tcp_mem_kb(),
+        box_busy=busy, box_total=total, send=_send_histogram(server),
+    )
+
+
+@dataclass
+class Phase:
+    """Averages between two samples: the joins (connects and settle) or the window."""
+
+    seconds: float
+    server_core: float  # the server process, fraction of one core
+    loop_core: float  # its event-loop thread
+    loop_peak: float  # the busiest second of the event-loop thread
+    clients_core: float  # every load process together
+    box_cores: float  # the whole box, in cores
+    send_ms: float  # mean write-loop time per broadcast tick (wall clock)
+    send_share: float  # fraction of the time the event loop spent in write loops
+    send_worst_le: str  # the histogram bucket holding the slowest tick
+
+    @classmethod
+    def between(cls, samples: list[Sample]) -> "Phase":
+        a, b = samples[0], samples[-1]
+        span = max(1e-6, b.unix - a.unix)
+        ticks = b.send.get("count", 0) - a.send.get("count", 0)
+        spent = b.send.get("sum", 0) - a.send.get("sum", 0)
+        buckets = sorted((k for k in b.send if k.startswith("le=")), key=lambda k: float(k[3:]))
+        worst = next((k[3:] for k in buckets if b.send[k] - a.send.get(k, 0) >= ticks), "+Inf")
+        cores = os.cpu_count() or 1
+        return cls(
+            seconds=span, server_core=(b.server_cpu - a.server_cpu) / span, loop_core=(b.loop_cpu - a.loop_cpu) / span,
+            loop_peak=max(((y.loop_cpu - x.loop_cpu) / max(1e-6, y.unix - x.unix)
+                           for x, y in zip(samples, samples[1:])), default=0.0),
+            clients_core=(b.clients_cpu - a.clients_cpu) / span,
+            box_cores=cores * (b.box_busy - a.box_busy) / max(1.0, b.box_total - a.box_total),
+            send_ms=1000 * spent / ticks if ticks else 0.0, send_share=spent / span, send_worst_le=worst,
+        )
+
+    def line(self) -> str:
+        return (f"server {100 * self.server_core:.0f}% of a core (event loop {100 * self.loop_core:.0f}%, busiest "
+                f"second {100 * self.loop_peak:.0f}%; write loops {100 * self.send_share:.0f}% of the time, "
+                f"{self.send_ms:.1f} ms per tick, slowest <= {self.send_worst_le} s), load clients "
+                f"{100 * self.clients_core:.0f}%, box {self.box_cores:.2f} of {os.cpu_count()} cores")
+
+    def limit(self) -> str:
+        """What ran out: the server's event-loop thread, the box's cores, or neither on average."""
+        cores = os.cpu_count() or 1
+        if self.loop_peak >= 0.85:
+            return (f"the server's event-loop thread (busiest second {100 * self.loop_peak:.0f}% of a core, "
+                    f"{100 * self.loop_core:.0f}% on average, write loops {100 * self.send_share:.0f}% of the time)")
+        if self.box_cores >= 0.9 * cores:
+            return (f"the box's {cores} cores ({self.box_cores:.2f} busy: server {self.server_core:.2f}, load clients "
+                    f"{self.clients_core:.2f}, the rest other work)")
+        return (f"no core on average (box {self.box_cores:.2f} of {cores} busy, server event loop "
+                f"{100 * self.loop_core:.0f}%, busiest second {100 * self.loop_peak:.0f}%): bursts ran out")
+
+
+def run_load(server: Server, count: int, styles: list[str], processes: int, pids: list[int] | None = None) -> dict:
+    """``count`` listeners from ``processes`` load processes at once; their results merged.
+    The processes' ids go into ``pids`` as they start, for a sampler to watch."""
     shares = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     loads = [subprocess.Popen(
         [PYTHON, "-m", "bench.listener_load", "--url", server.url, "--count", str(n), "--seconds", str(LISTENER_WINDOW),
-         "--styles", ",".join(styles), "--stagger", str(600 / processes), "--settle", "5"],
+         "--styles", ",".join(styles), "--stagger", str(CONNECTS_PER_SECOND / processes), "--settle", "5"],
         env=ENV, cwd=REPO, stdout=subprocess.PIPE, text=True) for n in shares if n]
+    if pids is not None:
+        pids.extend(load.pid for load in loads)
     outs = [load.communicate()[0] for load in loads]
     results = [json.loads(out.strip().splitlines()[-1]) for out in outs]
-    merged = {k: sum(r[k] for r in results) for k in ("count", "connected", "failed_connects", "closed_by_server", "on_time")}
+    merged = {k: sum(r[k] for r in results) for k in (
+        "count", "connected", "failed_connects", "closed_by_server", "on_time", "on_time_in_window",
+        "client_cpu_seconds")}
     merged["all_on_time"] = merged["on_time"] == count
     merged["max_late_fraction"] = max(r["max_late_fraction"] for r in results)
     merged["min_ratio"] = min(r["min_ratio"] for r in results)
     merged["median_ratio"] = statistics.median(r["median_ratio"] for r in results)
     merged["first_byte_ms_median"] = statistics.median(r["first_byte_ms_median"] or 0 for r in results)
     merged["first_byte_ms_p99"] = max(r["first_byte_ms_p99"] or 0 for r in results)
+    merged["window_start_unix"] = min(r["window_start_unix"] for r in results)
+    merged["window_seconds"] = min(r["window_seconds"] for r in results)
     return merged
 
 
-def listener_capacity(server: Server, styles: list[str]) -> tuple[int, int, dict]:
-    """Step the listener count up until on-time delivery first drops; returns the last good step."""
+@dataclass
+class Step:
+    """What one listener step measured."""
+
+    count: int
+    processes: int
+    result: dict
+    joins: Phase  # from the first connect to the window: every listener joining, then settling
+    window: Phase  # everyone connected
+    rss_peak_kb: int  # over the whole step
+    fds_peak: int
+    tcp_mem_peak_kb: int
+
+    @property
+    def held(self) -> bool:
+        return bool(self.result["all_on_time"])
+
+    def limit(self) -> str:
+        """Where delivery fell behind (steady or while the crowd joined) and what ran out then."""
+        if self.result["on_time_in_window"] < self.result["count"]:
+            return f"late with everyone connected; what ran out: {self.window.limit()}"
+        return (f"late only while {self.count:,} listeners joined at {CONNECTS_PER_SECOND:.0f}/s (on time again "
+                f"once settled); what ran out then: {self.joins.limit()}")
+
+
+def measure_step(server: Server, count: int, styles: list[str]) -> Step:
+    processes = max(1, -(-count // LISTENERS_PER_PROCESS))
+    samples: list[Sample] = []
+    pids: list[int] = []
+    done = threading.Event()
+
+    def sampler() -> None:
+        while True:
+            samples.append(sample(server, list(pids)))
+            if done.wait(1.0):
+                return
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    try:
+        result = run_load(server, count, styles, processes, pids)
+    finally:
+        done.set()
+        thread.join()
+    begin = result["window_start_unix"]
+    end = begin + result["window_seconds"]
+    before = [s for s in samples if s.unix <= begin + 0.5]
+    inside = [s for s in samples if begin - 0.5 <= s.unix <= end + 0.5]
+    return Step(
+        count=count, processes=processes, result=result,
+        joins=Phase.between(before if len(before) > 1 else samples),
+        window=Phase.between(inside if len(inside) > 1 else samples),
+        rss_peak_kb=max(s.rss_kb for s in samples), fds_peak=max(s.fds for s in samples),
+        tcp_mem_peak_kb=max(s.tcp_mem_kb for s in samples),
+    )
+
+
+def listener_capacity(server: Server, styles: list[str]) -> tuple[int, Step | None, Step | None]:
+    """Step the listener count up until on-time delivery first drops.
+
+    Returns the idle RSS, the last step that held, and the step where delivery dropped (or None).
+    """
     idle_rss = server.rss_kb()
-    best, best_rss, best_result = 0, 0, {}
+    best: Step | None = None
     for count in LISTENER_STEPS:
-        c0 = server.cpu_seconds()
-        t0 = time.perf_counter()
-        processes = 1 if count <= 3000 else LOAD_PROCESSES
-        peak = [idle_rss]
-        import threading
-
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(1.0):
-                peak[0] = max(peak[0], server.rss_kb())
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
         try:
-            result = run_load(server, count, styles, processes)
+            step = measure_step(server, count, styles)
         except (IndexError, json.JSONDecodeError, KeyError) as exc:
             print(f"  {count:5d} listeners: a load client failed ({exc!r})")
-            break
-        finally:
-            done.set()
-        cpu = (server.cpu_seconds() - c0) / (time.perf_counter() - t0)
-        per_1000 = (peak[0] - idle_rss) / count * 1000 / 1024
+            return idle_rss, best, None
+        r = step.result
         print(
-            f"  {count:5d} listeners ({processes} load process{'es' if processes > 1 else ''}): "
-            f"{result['on_time']}/{count} on time (worst {100 * result['max_late_fraction']:.1f}% late; "
-            f"window throughput min {100 * result['min_ratio']:.1f}% / median {100 * result['median_ratio']:.1f}%), "
-            f"{result['failed_connects']} failed connects, {result['closed_by_server']} cut off, first byte median "
-            f"{result['first_byte_ms_median']} ms / p99 {result['first_byte_ms_p99']} ms, server {100 * cpu:.0f}% of a "
-            f"core, RSS +{per_1000:.1f} MB per 1,000"
+            f"  {count:5d} listeners ({step.processes} load process{'es' if step.processes > 1 else ''}): "
+            f"{r['on_time']}/{count} on time, {r['on_time_in_window']} over the window alone (worst "
+            f"{100 * r['max_late_fraction']:.1f}% late; window throughput min {100 * r['min_ratio']:.1f}% / median "
+            f"{100 * r['median_ratio']:.1f}%); {r['failed_connects']} failed connects, {r['closed_by_server']} cut off; "
+            f"first byte median {r['first_byte_ms_median']:.0f} ms / p99 {r['first_byte_ms_p99']:.0f} ms\n"
+            f"         joining ({step.joins.seconds:.0f} s): {step.joins.line()}\n"
+            f"         window ({step.window.seconds:.0f} s): {step.window.line()}\n"
+            f"         peaks: RSS +{(step.rss_peak_kb - idle_rss) / count:.1f} KB per listener, {step.fds_peak} fds, "
+            f"TCP buffers (box) {step.tcp_mem_peak_kb / 1024:.0f} MB"
         )
-        if not result["all_on_time"]:
-            why = "the server's one event-loop core is saturated" if cpu > 0.9 else "the load clients or the box"
-            print(f"  on-time delivery first drops at {count} listeners (server at {100 * cpu:.0f}% of a core: {why})")
-            break
-        best, best_rss, best_result = count, peak[0], result
-    return best, best_rss - idle_rss, best_result
+        if not step.held:
+            print(f"  on-time delivery first drops at {count:,} listeners: {step.limit()}")
+            return idle_rss, best, step
+        best = step
+    return idle_rss, best, None
 
 
 def cap_holds(style: str = "baroque") -> None:
@@ -312,18 +492,34 @@ def cap_holds(style: str = "baroque") -> None:
           f"Retry-After), {hammered['accepted']} got in (slots freed meanwhile), {hammered['errors']} errors")
 
 
+def listener_section(server: Server, names: list[str]) -> None:
+    """The listener steps on ``server`` (caps off), and what they mean for the caps' defaults."""
+    from radio.config import raise_fd_limit
+    from radio.web.limits import DEFAULT_MAX_LISTENERS
+
+    print(f"listeners (128 kbps over {len(names)} channels, caps off; joins at {CONNECTS_PER_SECOND:.0f}/s, "
+          f"5 s settle, {LISTENER_WINDOW:.0f} s window; one epoll load process per {LISTENERS_PER_PROCESS:,} "
+          f"listeners, reading every 50 ms):")
+    idle_rss, best, broke = listener_capacity(server, names)
+    held = best.count if best else 0
+    top = broke is None and held == LISTENER_STEPS[-1]
+    print(f"largest listener count with every listener >= 99% on time: {held}{'+' if top else ''} (target >= 5,000)")
+    if top:
+        print(f"on-time delivery did not drop up to {held:,}, the top step: past it the server's open-files "
+              f"limit ({raise_fd_limit():,} here, per process), not its speed, would be measured")
+    if best:
+        print(f"RSS per listener at {held}: {(best.rss_peak_kb - idle_rss) / held:.1f} KB (target <= 20 KB); "
+              f"underruns during the listener runs: {underruns(server)}")
+        print(f"cap default (radio/web/limits.py): {DEFAULT_MAX_LISTENERS} listeners, "
+              f"{100 * DEFAULT_MAX_LISTENERS / held:.0f}% of the last step that held here")
+
+
 def listeners_only() -> None:
     """``python -m bench.bench_station listeners``: only the listener capacity and the cap."""
     server = Server(*NO_CAPS)
     try:
         server.first_audio_byte("baroque")
-        names = [c["style"] for c in json.loads(server.get("/api/channels"))]
-        print(f"listeners (128 kbps over {len(names)} channels, {LISTENER_WINDOW:.0f} s windows, caps off):")
-        best, rss_delta, _ = listener_capacity(server, names)
-        print(f"largest listener count with every listener >= 99% on time: {best}"
-              f"{'+' if best == LISTENER_STEPS[-1] else ''}")
-        if best:
-            print(f"RSS per listener at {best}: {rss_delta / best:.1f} KB; underruns meanwhile: {underruns(server)}")
+        listener_section(server, [c["style"] for c in json.loads(server.get("/api/channels"))])
     finally:
         server.stop()
     cap_holds()
@@ -372,17 +568,10 @@ def main(argv: list[str] | None = None) -> None:
         firsts = connect_first_byte(server, "baroque")
         print(f"connect -> first byte (idle server, {len(firsts)} connects): median {1000 * statistics.median(firsts):.1f} ms, "
               f"max {1000 * firsts[-1]:.1f} ms (target <= 50 ms)")
-        print(f"listeners (128 kbps, spread over {len(names)} generating channels, {LISTENER_WINDOW:.0f} s windows, "
-              "load client in its own process):")
-        best, rss_delta, result = listener_capacity(server, names)
-        underrun_total = underruns(server)
+        listener_section(server, names)
     finally:
         took = server.stop()
-    print(f"largest listener count with every listener >= 99% on time: {best}"
-          f"{'+' if best == LISTENER_STEPS[-1] else ''} (target >= 5,000)")
-    if best:
-        print(f"RSS per listener at {best}: {rss_delta / best:.1f} KB (target <= 20 KB); "
-              f"underruns during the listener runs: {underrun_total}; SIGTERM -> exit took {took:.2f} s")
+    print(f"SIGTERM -> exit took {took:.2f} s")
     cap_holds()
 
 

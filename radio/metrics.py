@@ -7,6 +7,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import CONTENT_TYPE_LATEST
 
 STAGE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+# One broadcast tick writes to every listener of a channel; with thousands it takes tens of ms,
+# and past the write interval (0.5 s) the loop cannot keep every listener on time.
+SEND_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class StationMetrics:
@@ -36,6 +39,13 @@ class StationMetrics:
             "Time per chunk spent in each stage of the render chain",
             ["channel", "stage"],
             buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.send_seconds = Histogram(
+            "continuo_broadcast_send_seconds",
+            "Event-loop time per broadcast tick spent writing the released frames to every listener",
+            ["channel"],
+            buckets=SEND_BUCKETS,
             registry=r,
         )
         self.audio_seconds = Counter(

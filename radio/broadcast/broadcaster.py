@@ -250,9 +250,13 @@ class Broadcaster:
         self.live_offset = batch.end
         if not self.first_frame.is_set():
             self.first_frame.set()
-        if self.metrics is not None:
-            self.metrics.buffer_ahead.labels(self.channel).set(max(0.0, self.ahead_seconds))
+        if self.metrics is None:
+            self._send(batch)
+            return
+        self.metrics.buffer_ahead.labels(self.channel).set(max(0.0, self.ahead_seconds))
+        t0 = time.perf_counter()
         self._send(batch)
+        self.metrics.send_seconds.labels(self.channel).observe(time.perf_counter() - t0)
 
     def _check_underrun(self) -> None:
         behind = self.clock.position() - self.released_seconds

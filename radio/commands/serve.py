@@ -127,11 +127,33 @@ def run(args: argparse.Namespace) -> int:
     caps = build_caps(args)
     # Every listener and feed is a socket: enough descriptors for the caps and some spare,
     # not the whole hard limit (with no cap, the hard limit is all there is to go on).
-    wanted = caps.max_listeners + caps.max_event_clients + SPARE_FDS
-    raise_fd_limit(None if not caps.max_listeners or not caps.max_event_clients else wanted)
+    limit = raise_fd_limit(fds_wanted(caps))
+    if (short := fd_shortfall(limit, caps)) is not None:
+        import logging
+
+        logging.getLogger("radio.serve").warning(short)
     make_private_dir(continuo_home())
     with threadpool_limits(limits=1):
         return asyncio.run(serve(args))
+
+
+def fds_wanted(caps) -> int | None:
+    """Open files for every listener and event feed the caps allow, plus spare; None: no cap."""
+    if not caps.max_listeners or not caps.max_event_clients:
+        return None
+    return caps.max_listeners + caps.max_event_clients + SPARE_FDS
+
+
+def fd_shortfall(limit: int, caps) -> str | None:
+    """The warning for an open-files ``limit`` too low for the caps: past it a new connection
+    fails at accept() instead of getting the caps' 503, so the operator should know at start."""
+    wanted = fds_wanted(caps)
+    if wanted is None or limit >= wanted:
+        return None
+    return (f"the open-files limit is {limit:,}, below the {wanted:,} the caps need ({caps.max_listeners:,} listeners "
+            f"+ {caps.max_event_clients:,} event feeds + {SPARE_FDS:,} spare): connections past it fail instead of "
+            f"getting a 503; raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower --max-listeners and "
+            f"--max-event-clients")
 
 
 def build_caps(args: argparse.Namespace):

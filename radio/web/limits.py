@@ -22,13 +22,17 @@ from aiohttp import web
 from radio.metrics import StationMetrics
 from radio.web.responses import json_http_error
 
-# Defaults, from `python -m bench.bench_station listeners` on the 2-core development box (shared,
-# load average 4-8): every listener stayed on time at 6,000 listeners over 5 channels, and
-# on-time delivery first dropped at 9,000 (87% on time, first bytes 7 s late while the box was
-# saturated by the load clients and other work). The total cap sits at the last step that held;
-# one page holds one stream and one event feed, so the feeds get the same total.
-DEFAULT_MAX_LISTENERS = 6000
-DEFAULT_MAX_EVENT_CLIENTS = 6000
+# Defaults, from `python -m bench.bench_station listeners` (2-core development box, 5 channels,
+# 128 kbps, listeners joining at 1,000/s). On a quiet box every listener stayed on time at every
+# step up to 18,000, where the server's 20,000 open files end the test (its event loop peaked at
+# 88% of a core while the crowd joined: each join costs it about half a millisecond). With other
+# work on the box, delivery first dropped while the crowd joined: at 18,000 with about one core
+# taken, at 15,000 with both saturated (12,000 held). 9,000 keeps a quarter below the worst step
+# that held, and 9,000 listeners + 9,000 event feeds + serve's 1,024 spare fit that 20,000
+# open-files hard limit, so a full station answers 503 instead of failing at accept(). One page
+# holds one stream and one event feed, so the feeds get the same total.
+DEFAULT_MAX_LISTENERS = 9000
+DEFAULT_MAX_EVENT_CLIENTS = 9000
 # Enough for a household, an office or a school behind one NAT address; small enough that one
 # address cannot take a noticeable share of the total.
 DEFAULT_MAX_PER_CLIENT = 32

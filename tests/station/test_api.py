@@ -174,6 +174,9 @@ async def test_healthz_and_metrics(radio, raw_stream, helpers):
         assert name in text, name
     sent = float(re.search(r'continuo_bytes_sent_total\{channel="test"\} (\S+)', text).group(1))
     assert sent >= 0.95 * received, "the connect burst counts as bytes sent"
+    ticks = float(re.search(r'continuo_broadcast_send_seconds_count\{channel="test"\} (\S+)', text).group(1))
+    spent = float(re.search(r'continuo_broadcast_send_seconds_sum\{channel="test"\} (\S+)', text).group(1))
+    assert ticks >= 1 and 0 < spent < ticks * 0.5, "each tick's write loop is timed, and took under an interval"
 
 
 async def test_a_multiline_description_still_streams(radio, helpers):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -136,3 +137,62 @@ async def test_the_admin_on_its_own_port_and_the_total_cap_from_the_command_line
                 async with http.get(f"{server.url}/stream/folk.mp3") as second:
                     assert second.status == 503
                     assert "the station is full: 1 listeners" in (await second.json())["error"]
+
+
+def test_the_default_caps_fit_the_open_files_limit_they_were_measured_under():
+    """Every listener and event feed the default caps allow, plus spare, is a socket: on the
+    20,000 open-files hard limit of the box that measured them they all fit, so a full station
+    answers 503 rather than failing at accept()."""
+    from radio.commands.serve import fd_shortfall, fds_wanted
+    from radio.web.limits import Caps
+
+    assert fds_wanted(Caps()) <= 20_000
+    assert fd_shortfall(20_000, Caps()) is None
+    assert fds_wanted(Caps(max_listeners=0)) is None, "no cap: the hard limit is all there is"
+
+
+async def test_serve_warns_at_start_when_the_open_files_limit_is_below_the_caps(tmp_path, helpers):
+    """A hard limit of 512 cannot hold 20 listeners + 20 feeds + 1,024 spare: the operator is
+    told at start, with the numbers and what to change, and the station still plays."""
+    import resource
+
+    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"), CONTINUO_PORT="0")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--styles", "folk",
+        "--max-listeners", "20", "--max-event-clients", "20",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512)),
+    )
+    lines: list[str] = []
+    try:
+        await helpers.wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
+        log = "".join(lines)
+        assert "the open-files limit is 512, below the 1,064 the caps need (20 listeners + 20 event feeds" in log, log
+        assert "--max-listeners" in log and "LimitNOFILE" in log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_does_not_warn_when_the_limit_holds_the_caps(tmp_path, helpers):
+    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"), CONTINUO_PORT="0")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--styles", "folk",
+        "--max-listeners", "20", "--max-event-clients", "20",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        await helpers.wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
+        assert "open-files limit" not in "".join(lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
