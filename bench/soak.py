@@ -1,6 +1,6 @@
 """The soak: every channel, with a churn of listeners, over hours of station time.
 
-``make soak`` (``python -m bench.soak --minutes 12 --speed 10``) runs the real station
+``make soak`` (``python -m bench.soak``: 24 real minutes at ``--speed 5``) runs the real station
 (bundled models, composer threads, synth, LAME, broadcaster, aiohttp on loopback) on an
 accelerated clock: ``--speed`` station seconds pass per wall-clock second, so the composer,
 synth and encoder do ``speed`` times the work of a live station, and every listener gets its
@@ -13,9 +13,20 @@ bytes ``speed`` times faster. Meanwhile clients come and go:
 - slow readers that fall behind and must be cut off at the backlog limit;
 - event-feed (SSE) pages that join and leave, HEAD requests and MIDI downloads.
 
-It reports underruns (must be 0), RSS and open file descriptors at the start and the end
-(after the churn, with only the steady listeners left: growth must stay under 5% and the fds
-equal), and delivered vs expected bytes. ``tests/station/test_soak.py`` runs a short one.
+It reports underruns (must be 0, each with its channel and moment), RSS and open file
+descriptors at the start and the end (after the churn, with only the steady listeners left:
+growth must stay under 5% and the fds equal), RSS samples along the run (a plateau or a
+slope), and delivered vs expected bytes; and, to tell a starved render chain from a stall, the
+CPU of the render threads and of the event loop, how late the loop woke, the longest full GC
+and the least audio each channel kept ready. The baseline is taken once every bounded history
+is full (the 610 s of frames kept for "record what you heard": two real minutes at 5x; the
+twelve recent pieces). ``--diagnose`` adds tracemalloc: what grew, by allocating traceback.
+``tests/station/test_soak.py`` runs a short one.
+
+Why 5x: the five bundled channels together render at about 11.7x real time per core (CPU
+time; compose + synth + LAME q2), so 5x asks for ~0.45 core of rendering, measured at
+0.46-0.53 core for the whole process; 10x asks for a whole core, which a process on a shared
+2-core box does not get, and that, not a stall, is what the underruns at 10x were.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 RATE_BITS = 128_000
+SHOWN_UNDERRUNS = 10  # listed one by one; the rest are counted by channel
 
 
 def rss_kb() -> int:
@@ -172,7 +184,11 @@ class SoakReport:
             f"{hours:.2f} station hours per channel ({hours * len(self.channels):.1f} channel-hours) "
             f"in {self.real_seconds / 60:.1f} real minutes",
             f"  underruns: {self.underruns} (target 0)"
-            + "".join(f"\n    {u.channel} at {u.t:.1f} s, {u.late_seconds:.2f} station s late" for u in self.underrun_events)
+            + "".join(f"\n    {u.channel} at {u.t:.1f} s, {u.late_seconds:.2f} station s late"
+                      for u in self.underrun_events[:SHOWN_UNDERRUNS])
+            + (f"\n    ... {len(self.underrun_events) - SHOWN_UNDERRUNS} more; by channel: "
+               + ", ".join(f"{n} {sum(u.channel == n for u in self.underrun_events)}" for n in self.channels)
+               if len(self.underrun_events) > SHOWN_UNDERRUNS else "")
             + (f"\n    (and {self.warmup_underruns} in the warm-up, before the baseline)" if self.warmup_underruns else ""),
             f"  CPU over the window: {self.cpu_cores:.2f} cores for the process, {self.render_cores:.2f} in the render "
             f"threads, {self.loop_cores:.2f} in the event loop (server + the soak's clients); "
@@ -474,12 +490,12 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
             return all(len(c._pieces) == RECENT_PIECES and c.recording.total * c.recording.frame_seconds
                        >= HISTORY_SECONDS for c in station.channels.values())
 
-        # A first round of churn before the baseline: the first client of every kind fills
+        # A first round of churn before the baseline: the first clients of every kind fill
         # aiohttp's and the allocator's pools once; growth is what happens after that.
-        # ...and until every bounded cache is full (they grow until then), unless a fixed
-        # warm-up was asked for.
+        # ...and until every bounded history is full (they grow until then: at 5x the 610 s of
+        # recorded frames take two real minutes), unless a fixed warm-up was asked for.
         warm_end = time.monotonic() + (warmup_churn_seconds if warmup_churn_seconds is not None
-                                       else max(5.0, 0.25 * real_seconds))
+                                       else min(60.0, real_seconds))
         while time.monotonic() < warm_end or (warmup_churn_seconds is None and not bounded_caches_full()
                                               and time.monotonic() < warm_end + real_seconds):
             await churn(1.0)
@@ -531,10 +547,12 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
         monitor.sample()
         report.samples = monitor.samples
         if diagnose:
-            print_growth(snapshot_start, tracemalloc.take_snapshot())
+            # After the end figure, never before it: what glibc holds free and could hand back.
+            before = rss_kb()
             trimmed = malloc_trim()
-            print(f"diagnostic malloc_trim(0) at the end: {'released memory' if trimmed else 'nothing released'}; "
-                  f"RSS {report.rss_end_kb / 1024:.1f} MB untrimmed -> {rss_kb() / 1024:.1f} MB trimmed")
+            print(f"diagnostic malloc_trim(0) after the end figure: {'released memory' if trimmed else 'nothing released'}; "
+                  f"RSS {before / 1024:.1f} MB untrimmed -> {rss_kb() / 1024:.1f} MB trimmed")
+            print_growth(snapshot_start, tracemalloc.take_snapshot())
         stop.set()
         for task in steady:
             task.cancel()
@@ -566,8 +584,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run_all import machine
 
     p = argparse.ArgumentParser(description="Soak the station: every channel, listener churn, accelerated clock.")
-    p.add_argument("--minutes", type=float, default=12.0, help="real minutes to run (default 12)")
-    p.add_argument("--speed", type=float, default=10.0, help="station seconds per real second (default 10)")
+    p.add_argument("--minutes", type=float, default=24.0,
+                   help="real minutes measured, after the warm-up (default 24: two station hours per channel at 5x)")
+    p.add_argument("--speed", type=float, default=5.0,
+                   help="station seconds per real second (default 5: about half a core for five channels, "
+                        "see docs/operations.md)")
     p.add_argument("--styles", default="", help="comma-separated channels (default: every bundled style)")
     p.add_argument("--steady", type=int, default=2, help="steady listeners per channel (default 2)")
     p.add_argument("--churn", type=float, default=6.0, help="churn clients started per real second (default 6)")
