@@ -163,6 +163,7 @@ class SoakReport:
     render_cores: float = 0.0  # the channels' render threads (compose, synth, encode) together
     loop_cores: float = 0.0  # the event-loop thread (server and the soak's own clients)
     samples: list[Sample] = field(default_factory=list)
+    rss_trimmed_kb: int = 0  # RSS after malloc_trim(0), taken after the end figure (0: not glibc)
 
     @property
     def rss_growth(self) -> float:
@@ -200,6 +201,8 @@ class SoakReport:
             f"  RSS: {self.rss_start_kb / 1024:.1f} MB at the start, {self.rss_end_kb / 1024:.1f} MB at the end "
             f"({100 * self.rss_growth:+.2f}%, target < 5%); baseline after {self.warmup_seconds:.0f} s of warm-up, "
             f"{'with' if self.caches_full_at_start else 'BEFORE'} every bounded history full",
+            *([f"  after the end figure, malloc_trim(0) hands back free C heap: RSS {self.rss_trimmed_kb / 1024:.1f} MB "
+               "(a diagnostic, not the figure above)"] if self.rss_trimmed_kb else []),
             "  RSS along the run (the baseline at the warm-up's end, the last sample at the end):",
             *(sample.line() + (" (warm-up)" if sample.t < self.warmup_seconds else "") for sample in self.samples),
             f"  open file descriptors: {self.fds_start} at the start, {self.fds_end} at the end (target equal)",
@@ -546,12 +549,11 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
         report.rss_end_kb, report.fds_end = rss_kb(), open_fds()
         monitor.sample()
         report.samples = monitor.samples
+        # After the end figure, never before it: how much of RSS is free C heap that glibc
+        # keeps (fragmentation, per-thread arenas) and would hand back if asked.
+        if malloc_trim():
+            report.rss_trimmed_kb = rss_kb()
         if diagnose:
-            # After the end figure, never before it: what glibc holds free and could hand back.
-            before = rss_kb()
-            trimmed = malloc_trim()
-            print(f"diagnostic malloc_trim(0) after the end figure: {'released memory' if trimmed else 'nothing released'}; "
-                  f"RSS {before / 1024:.1f} MB untrimmed -> {rss_kb() / 1024:.1f} MB trimmed")
             print_growth(snapshot_start, tracemalloc.take_snapshot())
         stop.set()
         for task in steady:
