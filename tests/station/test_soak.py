@@ -59,3 +59,25 @@ async def test_the_soak_forgets_each_churn_client_when_it_ends():
         assert len(soak.writers) == 0, f"{len(soak.writers)} finished churn connections are still held"
     finally:
         await runner.cleanup()
+
+
+async def test_the_soak_sees_each_underrun_with_its_channel_and_lateness():
+    """The soak names every underrun from the broadcaster's own warning: if that warning
+    changed, the soak would list none while still counting them."""
+    import logging
+
+    from bench.soak import UnderrunLog
+    from radio.broadcast.broadcaster import Broadcaster, StreamClock
+
+    now = [0.0]
+    caught = UnderrunLog()
+    logging.getLogger("radio.broadcast").addHandler(caught)
+    try:
+        b = Broadcaster("baroque", frame_seconds=0.026, clock=StreamClock(lambda: now[0]))
+        b.push([b"\xff\xfb" + bytes(100)] * 10, "a title")  # 0.26 s of audio, released at once
+        now[0] = 1.0  # the live edge is 0.74 s past the last frame: past the 0.25 s grace
+        b.tick()
+    finally:
+        logging.getLogger("radio.broadcast").removeHandler(caught)
+    assert b.underruns == 1
+    assert [(u.channel, round(u.late_seconds, 2)) for u in caught.seen] == [("baroque", 0.74)]
