@@ -47,7 +47,7 @@ serve: install ## start the station on the bundled styles (PORT=8000 HOST=0.0.0.
 test: install-dev system-deps ## run the whole test suite
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-soak: install-dev ## hours of station time in minutes: every channel, listener churn (SOAK_ARGS=)
+soak: install-dev ## 2 station hours per channel in 24 minutes: every channel, listener churn (SOAK_ARGS=)
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 bench: install-dev ## measure the figures in bench/ and print them
