@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 
 import aiohttp
@@ -169,9 +170,9 @@ async def test_a_stalled_event_feed_is_closed_at_its_write_deadline(radio, helpe
         stalled.close()
 
 
-async def test_midi_downloads_are_built_once_off_the_event_loop(radio, helpers, monkeypatch):
-    import threading
-
+@pytest.fixture
+def midi_builds(monkeypatch) -> list[str]:
+    """The name of the thread each MIDI file is built on, one entry per build."""
     import radio.music.midi_io as midi_io
 
     built_on: list[str] = []
@@ -182,6 +183,11 @@ async def test_midi_downloads_are_built_once_off_the_event_loop(radio, helpers, 
         return real(beats, bpm)
 
     monkeypatch.setattr(midi_io, "write_midi", spy)
+    return built_on
+
+
+async def test_midi_downloads_are_built_once_off_the_event_loop(radio, helpers, midi_builds):
+    built_on = midi_builds
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=1.0)
     channel = r.station.channels["test"]
     for _ in range(100):
@@ -204,19 +210,10 @@ async def test_midi_downloads_are_built_once_off_the_event_loop(radio, helpers, 
     assert threading.main_thread().name not in built_on, "a MIDI file was built on the event loop's thread"
 
 
-async def test_recording_midi_is_built_off_the_event_loop_and_shared(radio, helpers, monkeypatch):
-    import threading
+async def test_recording_midi_is_built_off_the_event_loop_and_shared(radio, helpers, midi_builds):
+    from radio.music.midi_io import read_midi
 
-    import radio.music.midi_io as midi_io
-
-    built_on: list[str] = []
-    real = midi_io.write_midi
-
-    def spy(beats, bpm):
-        built_on.append(threading.current_thread().name)
-        return real(beats, bpm)
-
-    monkeypatch.setattr(midi_io, "write_midi", spy)
+    built_on = midi_builds
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=1.0)
     channel = r.station.channels["test"]
     await helpers.eventually(lambda: channel.broadcaster.heard_time() > 3.0, 20, "three seconds heard")
@@ -228,6 +225,6 @@ async def test_recording_midi_is_built_off_the_event_loop_and_shared(radio, help
         for resp in results:
             assert resp.status == 200
             bodies.append(await resp.read())
-    assert len(set(bodies)) == 1 and midi_io.read_midi(bodies[0]).notes
+    assert len(set(bodies)) == 1 and read_midi(bodies[0]).notes
     assert len(built_on) == 1, f"{len(built_on)} builds for 20 identical downloads"
     assert threading.main_thread().name not in built_on, "a recording's MIDI was built on the event loop's thread"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -38,8 +37,8 @@ def activate_elsewhere(home: Path, style: str, model: Path, tmp_path: Path) -> s
 
 
 class Serve:
-    def __init__(self, helpers, tmp_path: Path, *args: str, **env: str | None) -> None:
-        self.helpers, self.args, self.tmp_path = helpers, args, tmp_path
+    def __init__(self, helpers, tmp_path: Path, *args: str, open_files: int | None = None, **env: str | None) -> None:
+        self.helpers, self.args, self.tmp_path, self.open_files = helpers, args, tmp_path, open_files
         merged = {**os.environ, "CONTINUO_HOME": str(tmp_path / "home"), "CONTINUO_PORT": "0",
                   "CONTINUO_ADMIN_TOKEN": TOKEN, "CONTINUO_ACTIVE_POLL_SECONDS": "0.5",
                   "CONTINUO_SWAP_SECONDS": "1", **env}  # follow within a second, not at the next piece
@@ -50,11 +49,17 @@ class Serve:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--styles", "folk", *self.args,
             env=self.env, cwd=self.tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=self._limit_files if self.open_files else None,
         )
         m = await self.helpers.wait_for_line(self.proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 60, self.lines)
         self.url = f"http://127.0.0.1:{m.group(1)}"
         self._drain = asyncio.get_running_loop().create_task(self._read_log())
         return self
+
+    def _limit_files(self) -> None:  # in the child, before exec
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     async def _read_log(self) -> None:
         while line := await self.proc.stderr.readline():
@@ -154,45 +159,14 @@ def test_the_default_caps_fit_the_open_files_limit_they_were_measured_under():
 async def test_serve_warns_at_start_when_the_open_files_limit_is_below_the_caps(tmp_path, helpers):
     """A hard limit of 512 cannot hold 20 listeners + 20 feeds + 1,024 spare: the operator is
     told at start, with the numbers and what to change, and the station still plays."""
-    import resource
-
-    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"), CONTINUO_PORT="0")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--styles", "folk",
-        "--max-listeners", "20", "--max-event-clients", "20",
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512)),
-    )
-    lines: list[str] = []
-    try:
-        await helpers.wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
-        log = "".join(lines)
+    async with Serve(helpers, tmp_path, "--max-listeners", "20", "--max-event-clients", "20", open_files=512) as server:
+        log = "".join(server.lines)
         assert "the open-files limit is 512, below the 1,064 the caps need (20 listeners + 20 event feeds" in log, log
         assert "--max-listeners" in log and "LimitNOFILE" in log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        async with aiohttp.ClientSession() as http, http.get(f"{server.url}/stream/folk.mp3") as stream:
+            assert stream.status == 200 and await stream.content.readexactly(4096)
 
 
 async def test_serve_does_not_warn_when_the_limit_holds_the_caps(tmp_path, helpers):
-    env = dict(os.environ, CONTINUO_HOME=str(tmp_path / "home"), CONTINUO_PORT="0")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "radio.cli", "serve", "--host", "127.0.0.1", "--styles", "folk",
-        "--max-listeners", "20", "--max-event-clients", "20",
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )
-    lines: list[str] = []
-    try:
-        await helpers.wait_for_line(proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)/", 30, lines)
-        assert "open-files limit" not in "".join(lines)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+    async with Serve(helpers, tmp_path, "--max-listeners", "20", "--max-event-clients", "20") as server:
+        assert "open-files limit" not in "".join(server.lines)
