@@ -137,6 +137,22 @@ async def radio(continuo_home):
         await runner.cleanup()
 
 
+async def read_for(reader: asyncio.StreamReader, seconds: float) -> bytes:
+    """Everything ``reader`` receives within ``seconds`` (less if the peer closes first)."""
+    data = bytearray()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        try:
+            chunk = await asyncio.wait_for(reader.read(65536), left)
+        except asyncio.TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
 class RawStream:
     """An HTTP/1.0 stream read off a plain socket, so the body bytes are exactly what the
     server wrote (no chunked framing in the way)."""
@@ -162,18 +178,7 @@ class RawStream:
 
     async def read_for(self, seconds: float) -> bytes:
         """Everything that arrives within ``seconds``."""
-        data = bytearray()
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while (left := end - loop.time()) > 0:
-            try:
-                chunk = await asyncio.wait_for(self.reader.read(65536), left)
-            except asyncio.TimeoutError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return bytes(data)
+        return await read_for(self.reader, seconds)
 
     def close(self) -> None:
         self.writer.close()
@@ -256,6 +261,7 @@ def helpers():
         longest_quiet_run = staticmethod(longest_quiet_run)
         eventually = staticmethod(eventually)
         wait_for_line = staticmethod(wait_for_line)
+        read_for = staticmethod(read_for)
         BYTES_PER_SECOND = BYTES_PER_SECOND
 
     return H

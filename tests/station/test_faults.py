@@ -86,23 +86,10 @@ async def test_a_slowloris_trickle_is_closed_at_the_idle_timeout(helpers, contin
         await runner.cleanup()
 
 
-async def read_for(reader: asyncio.StreamReader, seconds: float) -> bytes:
-    data, end = bytearray(), time.perf_counter() + seconds
-    while (left := end - time.perf_counter()) > 0:
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536), left)
-        except asyncio.TimeoutError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
-
-
 async def _slowloris(url, helpers):
     listener, listener_w = await open_raw(url)
     listener_w.write(b"GET /stream/test.mp3 HTTP/1.0\r\n\r\n")
-    await read_for(listener, 0.3)
+    await helpers.read_for(listener, 0.3)
     reader, writer = await open_raw(url)
     closed_after = None
     t0 = time.perf_counter()
@@ -125,8 +112,8 @@ async def _slowloris(url, helpers):
             pass
     writer.close()
     assert closed_after is not None and closed_after < 4, "the trickling connection was never closed"
-    await read_for(listener, 0.2)  # what piled up meanwhile
+    await helpers.read_for(listener, 0.2)  # what piled up meanwhile
     t1 = time.perf_counter()
-    got = await read_for(listener, 1.0)
+    got = await helpers.read_for(listener, 1.0)
     listener_w.close()
     assert len(got) >= (time.perf_counter() - t1 - 0.5) * helpers.BYTES_PER_SECOND, "the real listener was not cut"
