@@ -180,13 +180,7 @@ def test_sigterm_while_training_stops_the_trainer_and_records_why(home, corpus_d
     pid = None
     try:
         server.start()
-        status, job = server.call("POST", "/admin/styles/folk/retrain", {"epochs": 100})
-        assert status == 202
-        deadline = time.monotonic() + 30
-        while not pid and time.monotonic() < deadline:
-            pid = server.call("GET", f"/admin/jobs/{job['id']}")[1].get("pid")
-            time.sleep(0.1)
-        assert pid and group_alive(pid)
+        job, pid = server.retrain_until_training()
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(20) == 0
         assert not group_alive(pid), "the trainer outlived the server"

@@ -54,6 +54,18 @@ class Server:
         with urllib.request.urlopen(request, timeout=10) as r:
             return r.status, json.loads(r.read())
 
+    def retrain_until_training(self) -> tuple[dict, int]:
+        """Queue a long retrain of folk and wait until its trainer runs: (the job, the trainer's pid)."""
+        status, job = self.call("POST", "/admin/styles/folk/retrain", {"epochs": 100})
+        assert status == 202
+        pid = None
+        deadline = time.monotonic() + 30
+        while not pid and time.monotonic() < deadline:
+            pid = self.call("GET", f"/admin/jobs/{job['id']}")[1].get("pid")
+            time.sleep(0.1)
+        assert pid and group_alive(pid)
+        return job, pid
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
@@ -83,13 +95,7 @@ def test_a_job_running_when_the_server_dies_is_failed_after_restart(home, corpus
     pid = None
     try:
         server.start()
-        status, job = server.call("POST", "/admin/styles/folk/retrain", {"epochs": 100})
-        assert status == 202
-        deadline = time.monotonic() + 30
-        while not pid and time.monotonic() < deadline:
-            pid = server.call("GET", f"/admin/jobs/{job['id']}")[1].get("pid")
-            time.sleep(0.1)
-        assert pid and group_alive(pid)
+        job, pid = server.retrain_until_training()
         server.kill()  # no clean shutdown: the job is left "running" in the database
         server.start()
         status, after = server.call("GET", f"/admin/jobs/{job['id']}")
