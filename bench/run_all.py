@@ -30,17 +30,26 @@ def main(argv: list[str]) -> int:
     names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
     print(f"machine: {machine()}")
     failed = 0
+    took: list[tuple[str, float, bool]] = []
     for name in names:
         if only and name not in only and name.removeprefix("bench_") not in only:
             continue
         print(f"\n=== {name}")
         t0 = time.perf_counter()
+        ok = True
         try:
             importlib.import_module(f"bench.{name}").main()
         except Exception:
             failed += 1
+            ok = False
             traceback.print_exc()
-        print(f"--- {name}: {time.perf_counter() - t0:.1f} s")
+        took.append((name, time.perf_counter() - t0, ok))
+        print(f"--- {name}: {took[-1][1]:.1f} s")
+    # Which parts take how long: the first thing to read before running it all again.
+    print("\n=== how long each part took")
+    for name, seconds, ok in took:
+        print(f"{name:<22} {seconds / 60:7.1f} min{'' if ok else '  FAILED'}")
+    print(f"{'all':<22} {sum(t for _, t, _ in took) / 60:7.1f} min")
     return 1 if failed else 0
 
 

@@ -1,10 +1,18 @@
-"""Retrain the bundled style models (what ``make train`` runs).
+"""Retrain the bundled models (what ``make train`` runs): first the shared base, then every
+style as a fine-tune of it.
 
-    python -m trainer.bundle --corpus ../shared/corpus [--minutes 30] [--styles a,b] [--continue] [--augment N]
+    python -m trainer.bundle --corpus ../shared/corpus [--base-minutes 60] [--minutes 10] [--styles a,b] [--continue]
 
-For each style: import the corpus into a library under ``--home`` (default ``var/bundle``),
-train a ``token`` model candidate (early stopping on validation loss, ``--minutes`` as a safety
-cap) into ``<home>/models/<style>/token.npz``, then score the candidate and the model bundled
+The corpus is imported into a library under ``--home`` (default ``var/bundle``). The base is a
+``token`` model trained on every style of it at once (``continuo train --style base``), split by
+piece within each style by the same rule as a style's own run, so a style's held-out pieces
+are held out of the base too. It is published to ``styles/base/model.npz`` (no style.toml: not a
+channel) when it has a lower held-out NLL than the base bundled before, with its
+``TRAINING.md``. ``--base-minutes 0`` keeps the bundled base and only fine-tunes.
+
+For each style: fine-tune a ``token`` candidate from the bundled base (``--init-from``; early
+stopping on validation loss, ``--minutes`` as a safety cap) into
+``<home>/models/<style>/token.npz``, then score the candidate and the model bundled
 now on the same held-out pieces: the exact NLL per beat (notes with struck/held) and the
 realism of their music against the held-out pieces (trainer/realism.py). The candidate replaces
 ``styles/<name>/model.npz`` only if both figures improve. ``styles/<name>/TRAINING.md`` keeps the
@@ -34,17 +42,23 @@ from radio.styles import discover_styles
 log = logging.getLogger("trainer.bundle")
 
 MAKE_COMMAND = "python -m trainer.bundle --corpus ../shared/corpus"
+BASE_FOLDER = "base"  # styles/base: the shared base model every style fine-tunes (no style.toml)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m trainer.bundle", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="folder of style folders with MANIFEST.csv")
     parser.add_argument("--styles", default=None, help="comma-separated styles (default: every style folder with a style.toml)")
-    parser.add_argument("--minutes", type=float, default=30.0, help="time cap per model; early stopping on validation loss usually ends it sooner (default 30)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="time cap per style fine-tune; early stopping on validation loss usually ends it sooner (default 10)")
+    parser.add_argument("--base-minutes", type=float, default=60.0, help="time cap of the base model's training; 0 keeps the bundled base (default 60)")
+    parser.add_argument("--base-only", action="store_true", help="train and publish the base, then stop (no style fine-tunes)")
+    parser.add_argument("--base-from", type=Path, default=None, help="start the base from this model file (e.g. an earlier base)")
+    parser.add_argument("--scratch", action="store_true", help="train each style from scratch instead of fine-tuning the base")
+    parser.add_argument("--learning-rate", type=float, default=None, help="the fine-tunes' learning rate (default: the trainer's fine-tune rate)")
     parser.add_argument("--augment", type=int, default=0, help="transpose training windows by up to ± this many semitones (default 0)")
     parser.add_argument("--continue", dest="resume", action="store_true", help="continue from the candidate already under --home")
     parser.add_argument("--no-train", action="store_true", help="only compare and publish the candidate already under --home")
-    parser.add_argument("--epochs", type=int, default=60, help="most epochs per model (default 60)")
+    parser.add_argument("--epochs", type=int, default=1000, help="most epochs per model (default 1000: the time cap and early stopping end a run)")
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads (default 2)")
@@ -70,25 +84,163 @@ def import_corpus(corpus: Path, styles: list[str], home: Path) -> None:
         library.close()
 
 
+def bundle_base(args: argparse.Namespace, command: str) -> dict | None:
+    """Train the shared base on every library style and publish it to styles/base/ when its
+    held-out NLL beats the bundled base's on the same pieces. None when --base-minutes is 0."""
+    from trainer.export import amend_header
+    from trainer.models import HyperParameters
+    from trainer.train import BASE_STYLE, TrainConfig, train_style
+
+    if args.base_minutes <= 0:
+        return None
+    folder = args.styles_dir / BASE_FOLDER
+    candidate = args.home / "models" / BASE_FOLDER / "token.npz"
+    start = args.base_from or (candidate if args.resume and candidate.is_file() else None)
+    config = TrainConfig(
+        style=BASE_STYLE, model="token", epochs=args.epochs, minutes=args.base_minutes, seed=args.seed, home=args.home,
+        threads=args.threads, show_bar=False, out=candidate, init_from=start,
+        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment),
+    )
+    log.info("base: training a token model on every library style (%s, %.0f min cap)",
+             f"starting from {start}" if start else "from scratch", args.base_minutes)
+    result = train_style(config, emit=_log_epoch)
+    return publish_base(result, folder, command)
+
+
+def publish_base(result, folder: Path, command: str) -> dict:
+    """Score the new and the bundled base on the new one's held-out pieces (overall and per
+    style); the new one replaces the bundled one when its NLL per beat is lower."""
+    from radio.model import load_model
+    from trainer.export import amend_header
+    from trainer.metrics import score_model, targets_for
+    from trainer.train import seen_pieces
+    from trainer.dataset import seen_key
+
+    old_path = folder / "model.npz"
+    new = load_model(result.model_path)
+    old = load_model(old_path) if old_path.is_file() else None
+    by_style: dict[str, list] = {}
+    for p in result.data.val:
+        by_style.setdefault(p.style, []).append(p.notes)
+    table: dict[str, dict] = {}
+    for style, pieces in sorted(by_style.items()):
+        targets = targets_for(pieces)
+        row = {"pieces": len(pieces), "beats": targets.beats, "new": score_model(new, pieces, targets)["nll_full"]}
+        table[style] = row
+    overall_new = result.metrics["model"]["nll_full"]
+    overall_old = None
+    if old is not None:
+        val = [p.notes for p in result.data.val]
+        leaked = sum(seen_key(p.sha256) in seen_pieces(old.header) for p in result.data.val)
+        overall_old = None if leaked else score_model(old, val, targets_for(val))["nll_full"]
+    accepted = old is None or (overall_old is not None and overall_new < overall_old)
+    reason = ("nothing bundled yet" if old is None else
+              f"held-out NLL per beat {_f(overall_old)} -> {overall_new:.3f}" if overall_old is not None else
+              "the bundled base trained on some of these held-out pieces: its figure is not comparable; kept")
+    folder.mkdir(parents=True, exist_ok=True)
+    if accepted:
+        shutil.copyfile(result.model_path, folder / ".model.npz.tmp")
+        os.replace(folder / ".model.npz.tmp", folder / "model.npz")
+        amend_header(folder / "model.npz", bundle={"replaced": old.version if old else None, "command": command})
+        log.info("base: the new base replaces the bundled one (%s)", reason)
+    else:
+        log.warning("base: the bundled base stays (%s)", reason)
+    write_corpus_csv(folder / "corpus.csv", result.data)
+    write_base_md(folder / "TRAINING.md", command, result, table, overall_new, overall_old, accepted, reason, folder / "model.npz")
+    return {"accepted": accepted, "reason": reason, "nll_full": overall_new, "by_style": table}
+
+
+def write_base_md(path: Path, command: str, run, table: dict, new_nll: float, old_nll: float | None,
+                  accepted: bool, reason: str, model_path: Path) -> None:
+    from radio.model import load_model
+
+    bundled = load_model(model_path)
+    m, data = run.metrics, run.data
+    counts: dict[str, list[int]] = {}
+    for split, pieces in ((0, data.train), (1, data.val)):
+        for p in pieces:
+            counts.setdefault(p.style, [0, 0, 0])[split] += 1
+            counts[p.style][2] += p.beats
+    hp = bundled.header.get("hyperparameters", {})
+    lines = [
+        "# base: the shared model every style fine-tunes",
+        "",
+        f"`model.npz` here is a `token`-encoding LSTM (version `{bundled.version}`, {model_path.stat().st_size / 1e6:.2f} MB, "
+        f"float16 weights): a {hp.get('embedding', '?')}-d embedding, {hp.get('layers', '?')} × LSTM-{hp.get('hidden', '?')}, "
+        f"dropout {hp.get('dropout', '?')}, {hp.get('window', '?')}-token windows. This folder has no `style.toml`: the base "
+        "plays on no channel. Every bundled style is a fine-tune of it (`continuo train --init-from styles/base/model.npz`), "
+        "and so is an admin's retrain of a new style.",
+        "",
+        "```",
+        f"make train    # = {MAKE_COMMAND}: the base first, then every style from it",
+        f"{command}",
+        "```",
+        "",
+        "## Training data",
+        "Every style of the corpus at once, split by piece within each style by the same rule as the style's own run: "
+        "a style's held-out pieces are held out of the base too, so a fine-tune's held-out figures are honest.",
+        "",
+        "| library style | pieces to train on | held out | beats |",
+        "| --- | ---: | ---: | ---: |",
+        *[f"| {st} | {c[0]} | {c[1]} | {c[2]} |" for st, c in sorted(counts.items())],
+        "",
+        f"- Command: `{bundled.header.get('command', '?')}`."
+        + (f" It started from `{bundled.header['continued_from']}`." if bundled.header.get("continued_from") else ""),
+        f"- Training: {m['epochs_run']} epochs in {m['train_seconds'] / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
+        f"{m['train_timesteps_per_epoch']} tokens per epoch.",
+        "",
+        "## Held-out NLL per beat (notes with struck/held), by style",
+        "",
+        "| style | pieces | beats | base |",
+        "| --- | ---: | ---: | ---: |",
+        *[f"| {st} | {r['pieces']} | {r['beats']} | {r['new']:.3f} |" for st, r in table.items()],
+        f"| **all** | {len(data.val)} | {sum(r['beats'] for r in table.values())} | **{new_nll:.3f}** |",
+        "",
+        ("**This base replaced the bundled one**: " if accepted else "**The bundled base was kept**: ") + reason + ".",
+        "",
+        f"Trained on {os.cpu_count()} CPU cores; TensorFlow {_tf_version()}.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def corpus_styles(corpus: Path) -> list[str]:
+    """Every style folder of the corpus (a folder of MIDI files)."""
+    return sorted(p.name for p in corpus.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
+    from trainer.commands.train import FINE_TUNE_LEARNING_RATE
     from trainer.export import amend_header
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
     folder = args.styles_dir / style
     candidate = args.home / "models" / style / "token.npz"
-    resume = candidate if args.resume and candidate.is_file() else None
+    base = args.styles_dir / BASE_FOLDER / "model.npz"
+    if args.resume and candidate.is_file():
+        start = candidate
+    elif args.scratch:
+        start = None
+    elif base.is_file():
+        start = base
+    else:
+        raise SystemExit(f"there is no base model at {base}: train it first (--base-minutes > 0) or pass --scratch")
+    fine_tune = start is not None and not args.scratch
     config = TrainConfig(
         style=style, model="token", epochs=args.epochs, minutes=args.minutes, seed=args.seed, home=args.home,
-        threads=args.threads, show_bar=False, out=candidate, init_from=resume,
-        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment),
+        threads=args.threads, show_bar=False, out=candidate, init_from=start,
+        hp=HyperParameters.for_model(
+            "token", hidden=args.hidden, augment=args.augment,
+            learning_rate=(args.learning_rate or FINE_TUNE_LEARNING_RATE) if fine_tune else None,
+        ),
     )
     if args.no_train:
         if not candidate.is_file():
             raise SystemExit(f"--no-train: there is no candidate at {candidate}; train one first")
         result = existing_run(config, candidate)
     else:
-        log.info("%s: training a token model (%s, %.0f min cap)", style, f"continuing {resume}" if resume else "from scratch", args.minutes)
+        log.info("%s: training a token model (%s, %.0f min cap)", style, f"starting from {start}" if start else "from scratch", args.minutes)
         result = train_style(config, emit=_log_epoch)
     comparison = compare(style, folder / "model.npz", candidate, args.home)
     accepted = comparison["accepted"]
@@ -101,7 +253,9 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
         log.warning("%s: the bundled model stays (%s)", style, comparison["reason"])
     from trainer.evaluate import evaluate
 
-    report = evaluate(style, model_path=folder / "model.npz", home=args.home, out_dir=folder / "evaluation")
+    # On the candidate's held-out pieces, the ones the before/after table used, whichever model stays.
+    report = evaluate(style, model_path=folder / "model.npz", home=args.home, out_dir=folder / "evaluation",
+                      held_out_of=candidate)
     (folder / "model.loss.png").unlink(missing_ok=True)
     write_corpus_csv(folder / "corpus.csv", result.data)
     write_training_md(folder / "TRAINING.md", style, command, result, comparison, report, folder / "model.npz")
@@ -112,9 +266,10 @@ def existing_run(config, candidate: Path):
     """A finished candidate as a TrainResult (its split rebuilt from the library, which the
     header's validation ids must match)."""
     from radio.model import load_model
-    from trainer.train import TrainResult, load_data
+    from trainer.train import TrainResult, load_data, read_start
 
-    _styles, data = load_data(config, config.home)
+    seen = read_start(config.init_from).seen if config.init_from and config.init_from.is_file() else frozenset()
+    _styles, data = load_data(config, config.home, seen)
     header = load_model(candidate).header
     if [p["id"] for p in header["training"]["validation"]] != [p.id for p in data.val]:
         raise SystemExit(f"{candidate} was validated on another split than --seed {config.seed} gives: retrain it")
@@ -221,14 +376,14 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
         "- Composers: " + ", ".join(f"{k} ({v})" for k, v in sorted(composers.items(), key=lambda kv: -kv[1])) + ".",
         "- Licences (from the corpus `MANIFEST.csv`): " + ", ".join(f"`{k}` ({v})" for k, v in sorted(licences.items(), key=lambda kv: -kv[1])) + ".",
         "",
-        "## The candidate: a token model",
+        "## The candidate: a token model" + (", fine-tuned from the base" if candidate.header.get("fine_tuned_from") else ""),
         f"Each beat is a position token, then its notes from the top down as `(pitch, struck|held)` tokens "
         f"(radio/music/tokens.py): a {hp.get('embedding', '?')}-d embedding, {hp.get('layers', '?')} × LSTM-{hp.get('hidden', '?')}, "
         f"dropout {hp.get('dropout', '?')}, {hp.get('window', '?')}-token windows, augmentation ±{hp.get('augment', 0)} semitones.",
         (f"- Command: `{candidate.header['command']}`." if candidate.header.get("command") else "- Command: not recorded in the candidate's header."),
         f"- Training: {m['epochs_run']} epochs in {m['train_seconds'] / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
         f"{m['train_timesteps_per_epoch']} tokens per epoch."
-        + (f" It continued model `{candidate.header['continued_from']}` (an earlier sitting of the same run, same split)." if candidate.header.get("continued_from") else ""),
+        + _start_sentence(candidate.header),
         f"- Held-out loss: {_f((m.get('history') or {}).get('val_loss', [None])[-1])} nats per token (Keras, every token) at the end; "
         f"{_f(new['nll_full'])} nats per beat exact (grammar-restricted, as the sampler draws).",
         "",
@@ -275,6 +430,24 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def _start_sentence(header: dict) -> str:
+    tuned = header.get("fine_tuned_from")
+    if tuned:
+        return (f" It is a fine-tune of the base model `{tuned['version']}` (`styles/base/model.npz`, trained on every style; "
+                "this style's held-out pieces were held out of the base too) at a learning rate of "
+                f"{header.get('hyperparameters', {}).get('learning_rate', '?'):g}.")
+    if header.get("continued_from"):
+        return f" It continued model `{header['continued_from']}` (an earlier sitting of the same run, same split)."
+    return " Trained from scratch."
+
+
+def _log_epoch(event: dict) -> None:
+    """The trainer's progress events as log lines (make train runs for an hour: say where it is)."""
+    if event.get("event") == "epoch":
+        log.info("epoch %d: loss %s, validation loss %s, %.0f s", event["epoch"], _f(event.get("loss")),
+                 _f(event.get("val_loss")), event.get("elapsed_s", 0.0))
+
+
 def _tf_version() -> str:
     tf = sys.modules.get("tensorflow")
     return getattr(tf, "__version__", "?")
@@ -291,7 +464,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(known)}")
     command = "python -m trainer.bundle " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     args.home.mkdir(parents=True, exist_ok=True)
-    import_corpus(args.corpus, styles, args.home)
+    # The base learns from every style of the corpus, whichever styles are rebuilt.
+    import_corpus(args.corpus, corpus_styles(args.corpus), args.home)
+    base = bundle_base(args, command)
+    if base:
+        print(f"base: held-out NLL per beat {base['nll_full']:.3f} ({base['reason']})")
+    if args.base_only:
+        return 0
     results = []
     for style in styles:
         started = time.monotonic()

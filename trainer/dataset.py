@@ -44,6 +44,7 @@ class Piece:
     notes: ListOfNotes  # C major / A minor
     source: str = ""
     file: str = ""
+    style: str = ""  # the library style it was listed under
 
     @property
     def beats(self) -> int:
@@ -88,23 +89,71 @@ def load_pieces(library: "Library", styles: Iterable[str]) -> tuple[list[Piece],
 def piece_from_record(record: "PieceRecord", notes: ListOfNotes) -> Piece:
     return Piece(
         record.id, record.sha256, record.composer, record.title, record.licence, notes, record.source,
-        str(record.extra.get("file", "")),
+        str(record.extra.get("file", "")), record.style,
     )
 
 
-def split_by_piece(pieces: list[Piece], val_fraction: float, seed: int) -> tuple[list[Piece], list[Piece]]:
-    """Deterministic split: the pieces whose seeded hash ranks lowest go to validation."""
+def split_by_piece(
+    pieces: list[Piece], val_fraction: float, seed: int, seen: frozenset[str] = frozenset()
+) -> tuple[list[Piece], list[Piece]]:
+    """Deterministic split: the pieces whose seeded hash ranks lowest go to validation, passing
+    over those in ``seen`` (pieces a starting model learnt; see :func:`seen_key`)."""
     if len(pieces) < 2:
         raise TrainingDataError(f"{len(pieces)} piece(s): at least 2 are needed (one to train on, one to validate)")
     rank = sorted(pieces, key=lambda p: hashlib.sha256(f"{seed}:{p.id}".encode()).hexdigest())
     n_val = min(len(pieces) - 1, max(1, round(len(pieces) * val_fraction)))
-    val = sorted(rank[:n_val], key=lambda p: p.id)
-    train = sorted(rank[n_val:], key=lambda p: p.id)
+    held = {p.id for p in [p for p in rank if seen_key(p.sha256) not in seen][:n_val]}
+    val = sorted((p for p in pieces if p.id in held), key=lambda p: p.id)
+    train = sorted((p for p in pieces if p.id not in held), key=lambda p: p.id)
     return train, val
 
 
+def split_within_styles(
+    pieces: list[Piece], styles: dict[str, str], val_fraction: float, seed: int, seen: frozenset[str] = frozenset()
+) -> tuple[list[Piece], list[Piece]]:
+    """Split each library style's pieces on its own (``styles``: piece id -> library style).
+
+    A style's split then never depends on which other styles share the run, so the base model
+    (every style) and a style fine-tuned from it hold out exactly the same pieces of that style:
+    the fine-tune's held-out figures are honest. Pieces the starting model already trained on
+    (``seen``: sha256 prefixes, see :func:`seen_key`) are never held out: the next unseen ones
+    in the hash order take their place.
+    """
+    train: list[Piece] = []
+    val: list[Piece] = []
+    for style in sorted(set(styles.values())):
+        group = [p for p in pieces if styles[p.id] == style]
+        if len(group) < 2:
+            train += group
+            continue
+        t, v = split_by_piece(group, val_fraction, seed, seen)
+        train += t
+        val += v
+    if not val:
+        train, val = split_by_piece(pieces, val_fraction, seed, seen)
+    if not val:
+        raise TrainingDataError(
+            f"every piece that could be held out ({len(pieces)} in all) was in the starting model's training "
+            "data, so its held-out figures would flatter it: add pieces it has not seen, or train from scratch"
+        )
+    return sorted(train, key=lambda p: p.id), sorted(val, key=lambda p: p.id)
+
+
+def seen_key(sha256: str) -> str:
+    """How a model header lists the pieces it (or a model it was fine-tuned from) trained on:
+    64 bits of each file's sha256, enough to tell ~1e9 pieces apart, a quarter of the size."""
+    return sha256[:16]
+
+
 def build_style_data(
-    library: "Library", style: str, corpus_styles: Iterable[str], *, window: int, val_fraction: float, seed: int
+    library: "Library",
+    style: str,
+    corpus_styles: Iterable[str],
+    *,
+    window: int,
+    val_fraction: float,
+    seed: int,
+    seen: frozenset[str] = frozenset(),
 ) -> StyleData:
     corpus_styles = list(corpus_styles)
     pieces, skipped = load_pieces(library, corpus_styles)
@@ -119,7 +168,7 @@ def build_style_data(
             f"style {style!r} has {len(pieces)} piece(s) and {total} beats in the library; training needs at "
             f"least 2 pieces and more beats than one {window}-beat window: import more music"
         )
-    train, val = split_by_piece(pieces, val_fraction, seed)
+    train, val = split_within_styles(pieces, {p.id: p.style for p in pieces}, val_fraction, seed, seen)
     return StyleData(style, train, val, skipped)
 
 

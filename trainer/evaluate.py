@@ -1,6 +1,7 @@
 """Evaluate a style model: held-out NLL against the seed and unigram baselines, how close its
 music comes to the held-out pieces (trainer/realism.py: feature overlaps beside their real-vs-real
-ceiling), sample statistics, and PNGs (piano rolls of the sample and of a real piece, feature
+ceiling; trainer/discriminator.py: how well a classifier tells its 2-bar windows from real ones, beside
+real from real), sample statistics, and PNGs (piano rolls of the sample and of a real piece, feature
 histograms, loss curve).
 
 Runs on the exported model file in numpy (no TensorFlow), so it measures what the radio plays.
@@ -22,6 +23,7 @@ from radio.errors import ContinuoError, MidiError, ModelFileError, StyleError
 from radio.model import StyleModel, load_model
 from radio.music.notes import ListOfNotes, beats_for_seconds
 from radio.styles import Style, check_style_name, get_style
+from trainer.discriminator import discriminator_report, format_discriminator_line
 from trainer.metrics import (
     Targets,
     Unigram,
@@ -175,8 +177,12 @@ def evaluate(
     out_dir: Path | None = None,
     sample_seed: int = 0,
     realism_seconds: float = REALISM_SECONDS,
+    base_path: Path | None = None,
+    held_out_of: Path | None = None,
 ) -> dict:
-    """Compute the report, write its PNGs and report.json under ``out_dir``; return the report."""
+    """Compute the report, write its PNGs and report.json under ``out_dir``; return the report.
+    Every figure is also given for the bundled base (``base_path``, default styles/base/model.npz)
+    on the same held-out pieces: what the style's own training added to it."""
     from trainer.plots import loss_curve, piano_roll, piano_roll_pair, realism_histograms
 
     if not realism_seconds > 0:  # checked before the slow part, so a typo costs nothing
@@ -194,7 +200,9 @@ def evaluate(
         else:
             model_path = style_info.model_path
     model = load_model(model_path)
-    held = held_out_from_folder(pieces_dir) if pieces_dir else held_out_from_library(model, home)
+    # held_out_of: another model's held-out pieces (make train scores a kept model on the candidate's).
+    held = (held_out_from_folder(pieces_dir) if pieces_dir else
+            held_out_from_library(load_model(held_out_of) if held_out_of else model, home))
     targets = targets_for(held.pieces)
 
     ours = model_scores(model, held.pieces, targets)
@@ -223,6 +231,12 @@ def evaluate(
                                  seconds=realism_seconds, sample=stream)
     except ValueError as exc:  # held-out pieces without a note: the NLL figures still stand
         realism = {"error": str(exc)}
+    # The very music the realism measure scored (realism_for takes the same opening of the stream).
+    discriminator = discriminator_report([stream[: realism_sample_beats(held.pieces, bpm, realism_seconds)]],
+                                         held.pieces, seed=sample_seed)
+
+    against_base = base_figures(model, held, bpm=bpm, temperature=temperature, seed=sample_seed,
+                                seconds=realism_seconds, base_path=base_path)
 
     out_dir = Path(out_dir) if out_dir else home / "reports" / style
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -265,11 +279,41 @@ def evaluate(
         "polyphony": sample_stats["polyphony"],
         "sample": {"seconds": SAMPLE_SECONDS, "bpm": bpm, "temperature": temperature, "seed": sample_seed, **sample_stats},
         "realism": realism,
+        "discriminator": discriminator,
+        "base": against_base,
         "corpus": corpus_stats(held.pieces),
         "plots": plots,
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def base_figures(model: StyleModel, held: HeldOut, *, bpm: float, temperature: float, seed: int, seconds: float,
+                 base_path: Path | None) -> dict | None:
+    """The base model's NLL, realism and discriminator figures on the same held-out pieces, or
+    None when there is no base or the model is the base. A base that trained on any of these
+    pieces is scored all the same, and the report says so."""
+    from radio.config import styles_dir
+
+    path = Path(base_path) if base_path else styles_dir() / "base" / "model.npz"
+    if not path.is_file():
+        return None
+    base = load_model(path)
+    if base.version == model.version or not base.encoding.is_token:
+        return None
+    scores = model_scores(base, held.pieces, targets_for(held.pieces))
+    stream = base.sampler(temperature=temperature, seed=seed).next_beats(realism_sample_beats(held.pieces, bpm, seconds))
+    try:
+        realism, _ = realism_for(base, held.pieces, bpm=bpm, temperature=temperature, seed=seed, seconds=seconds, sample=stream)
+    except ValueError as exc:
+        realism = {"error": str(exc)}
+    return {
+        "model_path": str(path),
+        "version": base.version,
+        "nll_full": scores.get("nll_full"),
+        "realism": {k: realism.get(k) for k in ("mean_overlap", "mean_ceiling", "of_ceiling", "error") if k in realism},
+        "discriminator": discriminator_report([stream], held.pieces, seed=seed),
+    }
 
 
 def format_report(report: dict) -> str:
@@ -291,9 +335,30 @@ def format_report(report: dict) -> str:
         f"distinct 2-bar share   {s['repetitiveness']['distinct_fraction']:8.3f}  {c['repetitiveness']['distinct_fraction']:8.3f}",
         "",
         *format_realism_lines(report.get("realism")),
+        *([format_discriminator_line(report["discriminator"]), ""] if report.get("discriminator") else []),
+        *format_base_lines(report),
         "plots: " + ", ".join(report["plots"].values()),
     ]
     return "\n".join(lines)
+
+
+def format_base_lines(report: dict) -> list[str]:
+    base = report.get("base")
+    if not base:
+        return []
+
+    def f(x) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    mine, theirs = report.get("discriminator") or {}, base.get("discriminator") or {}
+    realism = report.get("realism") or {}
+    return [
+        f"against the bundled base {base['version']} on the same held-out pieces:",
+        f"  full NLL per beat     model {f(report['nll_full_per_beat']['model'])}  base {f(base['nll_full'])}",
+        f"  realism (mean overlap) model {f(realism.get('mean_overlap'))}  base {f(base['realism'].get('mean_overlap'))}",
+        f"  discriminator gap     model {f(mine.get('gap'))}  base {f(theirs.get('gap'))}",
+        "",
+    ]
 
 
 def format_realism_lines(realism: dict | None) -> list[str]:

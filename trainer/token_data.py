@@ -73,8 +73,11 @@ class TokenBatches(keras.utils.PyDataset):
     """(inputs, targets) batches of (B, window) int32 token ids, reshuffled every epoch."""
 
     def __init__(
-        self, windows: TokenWindows, enc: TokenEncoding, *, window: int, batch: int, shuffle: bool, seed: int, augment: int = 0
+        self, windows: TokenWindows, enc: TokenEncoding, *, window: int, batch: int, shuffle: bool, seed: int, augment: int = 0,
+        min_batches: int = 1,
     ) -> None:
+        """``min_batches``: an epoch of a few pieces repeats them (each pass reshuffled) up to this
+        many batches, so early stopping judges progress over a few dozen updates, not one."""
         super().__init__()
         self.data = windows
         self.enc = enc
@@ -83,13 +86,19 @@ class TokenBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.augment = augment
         self.rng = np.random.default_rng(seed)
-        self.order = np.arange(windows.windows)
+        self.passes = max(1, math.ceil(min_batches * batch / max(1, windows.windows))) if shuffle else 1
         self.offsets = np.arange(window + 1)
-        if shuffle:
-            self.rng.shuffle(self.order)
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        passes = [np.arange(self.data.windows) for _ in range(self.passes)]
+        if self.shuffle:
+            for p in passes:
+                self.rng.shuffle(p)
+        return np.concatenate(passes)
 
     def __len__(self) -> int:
-        return math.ceil(self.data.windows / self.batch)
+        return math.ceil(len(self.order) / self.batch)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         starts = self.data.starts[self.order[index * self.batch : (index + 1) * self.batch]]
@@ -100,4 +109,4 @@ class TokenBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
-            self.rng.shuffle(self.order)
+            self.order = self._order()

@@ -26,6 +26,7 @@ from trainer.models import HyperParameters
 
 log = logging.getLogger(__name__)
 
+MIN_BATCHES_PER_EPOCH = 16  # a token run's epoch on a few pieces repeats them (see TokenBatches)
 MODELS = ("token", "continuo", "seed")  # token: the notes of a beat chosen together (the default)
 
 
@@ -41,7 +42,9 @@ class TrainConfig:
     threads: int | None = None
     hp: HyperParameters = field(default_factory=HyperParameters)
     show_bar: bool = True
-    init_from: Path | None = None  # continue from this model file's weights (same kind and sizes)
+    init_from: Path | None = None  # start from this model file's weights (same kind and sizes)
+    corpus: tuple[str, ...] | None = None  # library styles to train on (default: the style's own)
+    compare_with: Path | None = None  # score this model (the one on air) on this run's held-out pieces too
 
 
 @dataclass
@@ -79,10 +82,19 @@ def default_model_path(home: Path, style: str, model: str) -> Path:
     return home / "models" / style / f"{model}.npz"
 
 
+BASE_STYLE = "base"  # the shared base model: every library style at once (styles/base/model.npz)
+
+
 def corpus_styles_for(style: str, library) -> tuple[str, ...]:
     """The library styles a style trains on: its style.toml [corpus], or the style itself when
-    the library holds pieces under that name (a style being created from an upload)."""
+    the library holds pieces under that name (a style being created from an upload). The base
+    model trains on every style in the library."""
     check_style_name(style)
+    if style == BASE_STYLE:
+        styles = tuple(library.catalog.styles())
+        if not styles:
+            raise StyleError(f"the library at {library.home} is empty: import a corpus before training the base model")
+        return styles
     try:
         return get_style(style).corpus_styles
     except StyleError:
@@ -99,7 +111,8 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
         raise ValueError("epochs must be ≥ 1")
     home = Path(config.home) if config.home else continuo_home()
     out = Path(config.out) if config.out else default_model_path(home, config.style, config.model)
-    corpus_styles, data = load_data(config, home)
+    start = read_start(config.init_from) if config.init_from else None
+    corpus_styles, data = load_data(config, home, start.seen if start else frozenset())
     continued = check_continuation(config.init_from, data) if config.init_from else None
     if emit:
         emit({"event": "start", "style": config.style, "epochs": config.epochs, "model": config.model})
@@ -112,6 +125,8 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     model, fit = fit_model(config, data, home, emit)
     round_to_storage(model)  # from here on, the weights are exactly what the file will hold
     metrics = {**held_out_metrics(model_arrays(model), config.model, data, config.hp), **fit}
+    if config.compare_with:
+        metrics["compared"] = compared_on_held_out(config.compare_with, data)
     header = {
         "style": config.style,
         "model": config.model,
@@ -119,12 +134,16 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
         "hyperparameters": config.hp.to_dict(),
         "device": device,
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "training": corpus_summary(data, corpus_styles),
+        "training": corpus_summary(data, corpus_styles, start.seen if start else frozenset()),
         "metrics": metrics,
         "baseline": {"unigram": Unigram.fit([p.notes for p in data.train]).to_dict()},
     }
-    if continued:
+    if continued and start:
         header["continued_from"] = continued
+        if start.validation != tuple(p.id for p in data.val):
+            header["fine_tuned_from"] = {"version": continued, "style": start.style, "path": str(config.init_from)}
+        elif start.fine_tuned_from:  # a later sitting of a fine-tune is still that base's fine-tune
+            header["fine_tuned_from"] = start.fine_tuned_from
     version = export_model(model, out, get_encoding(config.model), **header)
     title = f"{config.style}: {config.model} model ({config.hp.hidden} units)"
     if config.model == "token":
@@ -135,33 +154,65 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
     return TrainResult(out, version, metrics, fit["history"], fit["train_seconds"], png, data)
 
 
-def check_continuation(path: Path, data: StyleData) -> str:
-    """The version of the model a run continues from; refuse one that was validated on other
-    pieces (continuing it would train on its held-out music)."""
+@dataclass(frozen=True)
+class StartModel:
+    """What a run that starts from another model's weights needs to know of it."""
+
+    style: str
+    seen: frozenset[str]  # seen_key() of every piece it, or a model it started from, trained on
+    validation: tuple[str, ...]  # its held-out piece ids
+    fine_tuned_from: dict | None = None  # the base it was itself fine-tuned from, if any
+
+
+def read_start(path: Path) -> StartModel:
     from radio.model.modelfile import read_model_file
 
+    header, _arrays, _version = read_model_file(path)
+    return StartModel(str(header.get("style", "")), seen_pieces(header),
+                      tuple(p.get("id") for p in header.get("training", {}).get("validation", [])),
+                      header.get("fine_tuned_from"))
+
+
+def seen_pieces(header: dict) -> frozenset[str]:
+    """Every piece a model file's weights have learnt from: its own training pieces and, for a
+    fine-tune, the ones its starting model had seen (older files list only their own)."""
+    from trainer.dataset import seen_key
+
+    training = header.get("training", {})
+    own = {seen_key(p.get("sha256") or "") for p in training.get("pieces", []) if p.get("sha256")}
+    return frozenset(own | set(training.get("seen", [])))
+
+
+def check_continuation(path: Path, data: StyleData) -> str:
+    """The version of the model a run starts from. Refuse one that trained on any of this run's
+    held-out pieces: its held-out figures would flatter it. A model of the same split is a
+    continuation; one of another split (the base, or another style) is a fine-tune."""
+    from radio.model.modelfile import read_model_file
+    from trainer.dataset import seen_key
+
     header, _arrays, version = read_model_file(path)
-    held = [p.get("id") for p in header.get("training", {}).get("validation", [])]
-    if held != [p.id for p in data.val]:
+    seen = seen_pieces(header)
+    leaked = [p.id for p in data.val if seen_key(p.sha256) in seen]
+    if leaked:
         raise StyleError(
-            f"{path} was validated on other pieces than this run's split: continue it with the same style, "
-            "library and --seed it was trained with"
+            f"{path} was validated on other pieces than this run's split and trained on {len(leaked)} of its held-out "
+            f"pieces ({', '.join(leaked[:3])}): continue it with the same style, library and --seed it was trained with"
         )
     return version
 
 
-def load_data(config: TrainConfig, home: Path) -> tuple[tuple[str, ...], StyleData]:
+def load_data(config: TrainConfig, home: Path, seen: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], StyleData]:
     from radio.library import open_library
 
     library = open_library(home)
     try:
-        corpus_styles = corpus_styles_for(config.style, library)
+        corpus_styles = config.corpus or corpus_styles_for(config.style, library)
         hp = config.hp
         # A frame model needs one whole window of beats; a token model pads short pieces, but
         # less than 128 beats (8 bars) is not enough music to learn a style from either way.
         window = 128 if config.model == "token" else hp.window
         data = build_style_data(
-            library, config.style, corpus_styles, window=window, val_fraction=hp.val_fraction, seed=config.seed
+            library, config.style, corpus_styles, window=window, val_fraction=hp.val_fraction, seed=config.seed, seen=seen
         )
     finally:
         library.close()
@@ -188,11 +239,12 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         train_windows = build_token_windows(data.train, encoding, hp.window, hp.stride)
         val_windows = build_token_windows(data.val, encoding, hp.window, hp.window)
         train_ds = TokenBatches(
-            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
+            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment,
+            min_batches=MIN_BATCHES_PER_EPOCH,
         )
         val_ds = TokenBatches(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
         model = build_token_model(encoding, hp, initial_token_bias(train_windows, encoding))
-        per_epoch = train_windows.target_tokens(hp.window)
+        per_epoch = len(train_ds.order) * hp.window
     else:
         train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
         val_windows = build_windows(data.val, encoding, hp.window, hp.window)
@@ -219,7 +271,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         ),
         Progress(
             epochs=config.epochs,
-            batches=math.ceil(train_windows.windows / hp.batch),
+            batches=len(train_ds) if encoding.is_token else math.ceil(train_windows.windows / hp.batch),
             budget=budget,
             emit=emit,
             show_bar=config.show_bar,
@@ -242,10 +294,15 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
     }
 
 
-def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...]) -> dict:
+def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...], inherited: frozenset[str] = frozenset()) -> dict:
+    from trainer.dataset import seen_key
+
+    own = {seen_key(p.sha256) for p in data.train if p.sha256}
     return {
         "library_styles": list(corpus_styles),
         "pieces": [{"id": p.id, "sha256": p.sha256} for p in data.train],
+        # What a fine-tune of this model must never hold out; only what its own list lacks.
+        "seen": sorted(inherited - own),
         "validation": [{"id": p.id, "sha256": p.sha256} for p in data.val],
         "beats": {"train": data.train_beats, "validation": data.val_beats},
         "composers": dict(Counter(p.composer or "unknown" for p in data.train + data.val).most_common()),
@@ -269,9 +326,40 @@ def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: St
         ours = score_model(model, val, targets)
     unigram = Unigram.fit([p.notes for p in data.train]).score(targets)
     return {
-        "held_out": {"pieces": len(val), "beats": targets.beats, "out_of_range_notes": out_of_range_fraction(val)},
+        "held_out": {"pieces": len(val), "beats": targets.beats, "out_of_range_notes": out_of_range_fraction(val),
+                     "key": held_out_key(data)},
         "model": ours,
         "unigram": unigram,
+    }
+
+
+def held_out_key(data: StyleData) -> str:
+    """One id for a set of held-out pieces: two figures compare only when their keys match."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(p.sha256 or p.id for p in data.val)).encode()).hexdigest()[:16]
+
+
+def compared_on_held_out(path: Path, data: StyleData) -> dict:
+    """Another model's figures on this run's own held-out pieces, with the same measure, so the
+    admin can compare the new version with the one on air on equal terms. A model that trained
+    on any of these pieces is scored all the same but flagged: its figure is not comparable."""
+    from radio.model import load_model
+    from trainer.dataset import seen_key
+    from trainer.metrics import score_model, targets_for
+
+    other = load_model(path)
+    val = [p.notes for p in data.val]
+    scores = score_model(other, val, targets_for(val))
+    seen = seen_pieces(other.header)
+    leaked = sum(seen_key(p.sha256) in seen for p in data.val if p.sha256)
+    return {
+        "version": other.version,
+        "encoding": other.encoding.name,
+        "nll_full": scores.get("nll_full"),
+        "nll_sounding": scores.get("nll_sounding"),
+        "held_out": {"pieces": len(val), "key": held_out_key(data)},
+        "trained_on_held_out": leaked,
     }
 
 
@@ -286,4 +374,6 @@ def metrics_summary(metrics: dict) -> dict:
     }
     if "nll_full" in metrics["model"]:
         out["nll_full_per_beat"] = {"model": metrics["model"]["nll_full"], "unigram": metrics["unigram"]["nll_full"]}
+    if "compared" in metrics:
+        out["compared"] = metrics["compared"]
     return out

@@ -42,6 +42,12 @@ def make_library(home, style: str, pieces: int, beats: int = 320, seed: int = 0)
 
 
 @pytest.fixture(scope="session")
+def piece_factory():
+    """``synthetic_piece(rng, beats)``: a C-major bass and melody, as the tiny library holds."""
+    return synthetic_piece
+
+
+@pytest.fixture(scope="session")
 def library_factory():
     """``make_library(home, style, pieces, beats=320, seed=0)`` for tests that need their own."""
     return make_library

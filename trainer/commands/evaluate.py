@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampled music (the 2-minute statistics and the realism sample)")
     parser.add_argument("--realism-minutes", type=float, default=10.0,
                         help="the most music to sample for the realism measure, in minutes (default 10; less when the held-out pieces are shorter)")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="the base model to report every figure against too (default styles/base/model.npz, when bundled)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
 
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         sample_seed=args.sample_seed,
         realism_seconds=args.realism_minutes * 60.0,
+        base_path=args.base,
     )
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

@@ -13,6 +13,18 @@ from pathlib import Path
 
 from radio.errors import ContinuoError
 
+# A fine-tune adapts what the base knows instead of relearning it: a quarter of the learning
+# rate from scratch (see bench/bench_fewshot.py for the measurement).
+FINE_TUNE_LEARNING_RATE = 5e-4
+EPOCHS_WITHOUT_BUDGET = 30
+EPOCHS_WITH_BUDGET = 1000  # a run with --minutes stops on its budget or on early stopping, not on an epoch cap
+
+
+def default_epochs(minutes: float | None) -> int:
+    """A run with a time budget uses it while the validation loss still falls; early stopping
+    ends it sooner once it stops improving."""
+    return EPOCHS_WITH_BUDGET if minutes else EPOCHS_WITHOUT_BUDGET
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", required=True, help="style name (styles/<name>/style.toml or a library style)")
@@ -20,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", choices=["token", "continuo", "seed"], default="token",
         help="token: the notes of a beat chosen one after another (default); continuo: per-pitch frames; seed: the original baseline",
     )
-    parser.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping may end sooner; default 30)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most epochs (early stopping may end sooner; default: as many as --minutes allows, or 30 without --minutes)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock training budget in minutes")
     parser.add_argument("--seed", type=int, default=0, help="random seed: split, initialisation, shuffling (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="model file to write (default <home>/models/<style>/<model>.npz)")
@@ -28,7 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units per layer (default 256)")
     parser.add_argument("--stride", type=int, default=None, help="steps between training windows (default: 384 tokens for token, 64 beats otherwise)")
     parser.add_argument("--augment", type=int, default=0, help="transpose training batches by up to ± this many semitones (default 0: off)")
-    parser.add_argument("--init-from", type=Path, default=None, help="continue training from this model file's weights (same model kind and --hidden)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from this model file's weights (same model kind and --hidden): an earlier sitting of the same "
+                             "run, or a fine-tune of the base model (styles/base/model.npz) or of another style's model")
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="also score this model (e.g. the one on air) on this run's held-out pieces, for a fair comparison")
+    parser.add_argument("--corpus", default=None,
+                        help="comma-separated library styles to train on (default: the style's [corpus]; for --style base, every library style)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help=f"Adam learning rate (default {2e-3:g} from scratch, {FINE_TUNE_LEARNING_RATE:g} when fine-tuning with --init-from)")
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow CPU threads (default: all)")
     parser.add_argument("--progress-jsonl", action="store_true", help="print JSON-lines progress events on stdout")
 
@@ -60,17 +81,26 @@ def _train(args: argparse.Namespace, emit) -> int:
         raise ContinuoError(f"--minutes must be > 0, got {args.minutes}")
     if args.hidden < 1 or (args.stride is not None and args.stride < 1) or not 0 <= args.augment <= 6:
         raise ContinuoError("--hidden and --stride must be ≥ 1, --augment between 0 and 6")
+    if args.learning_rate is not None and not 0 < args.learning_rate < 1:
+        raise ContinuoError(f"--learning-rate must be between 0 and 1, got {args.learning_rate}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ContinuoError(f"--epochs must be ≥ 1, got {args.epochs}")
+    corpus = tuple(s for s in (args.corpus or "").split(",") if s) or None
+    learning_rate = args.learning_rate or (FINE_TUNE_LEARNING_RATE if args.init_from else None)
     config = TrainConfig(
         style=args.style,
         model=args.model,
-        epochs=args.epochs,
+        epochs=args.epochs or default_epochs(args.minutes),
+        corpus=corpus,
+        compare_with=args.compare_with,
         minutes=args.minutes,
         seed=args.seed,
         out=args.out,
         home=args.home,
         threads=args.threads,
         init_from=args.init_from,
-        hp=HyperParameters.for_model(args.model, hidden=args.hidden, stride=args.stride, augment=args.augment),
+        hp=HyperParameters.for_model(args.model, hidden=args.hidden, stride=args.stride, augment=args.augment,
+                                     learning_rate=learning_rate),
     )
     result = train_style(config, emit=emit)
     if not emit:
