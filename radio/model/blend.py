@@ -9,6 +9,16 @@ samplers, their temperature, grammar and guard rails are the single model's, unc
 
 Models blend only when they share an encoding (the same inputs and outputs mean the same
 notes); the bundled styles all use the ``token`` encoding.
+
+A second rule, ``"weights"``, is for *siblings*: token models of one shape fine-tuned from one
+base model (``fine_tuned_from.version`` in their headers), whose weights therefore share their
+coordinates. Their blend is one network whose every array is the weighted average of the
+parents' arrays (:func:`interpolate_models`), a point on the line between them in weight space,
+rather than two networks voting each step. Unrelated networks share no coordinates, and
+averaging them gives noise, so the rule refuses non-siblings unless forced.
+
+``blend_models(..., rule="auto")`` picks one of the two by :func:`auto_rule`, which follows what
+``bench/bench_blends.py`` measured (see ``AUTO_RULE_FOR_SIBLINGS`` below).
 """
 
 from __future__ import annotations
@@ -19,8 +29,35 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from radio.errors import ModelFileError
 from radio.model.lstm import LSTMState
 from radio.model.model import StyleModel
+from radio.model.modelfile import read_model_file
+
+PRODUCT, WEIGHTS, AUTO = "product", "weights", "auto"
+RULES = (AUTO, PRODUCT, WEIGHTS)
+
+# --- which rule ``rule="auto"`` picks ------------------------------------------------------
+# Set these from bench/bench_blends.py's figures ("k of 7 features in between" per blend), run
+# on the fine-tuned siblings: pick "weights" for a kind of pair only where the weights blend
+# sits between its parents (and the product blend does not, or less so).
+#
+# Not measured yet: the fine-tunes of styles/base/ are still training, and today's bundled
+# models are not siblings (the bench's forced dry run on them measures nothing about the rule).
+# Until then every pair blends by product, as before.
+AUTO_RULE_FOR_SIBLINGS = PRODUCT
+# Exceptions for particular sibling pairs (or triples), by style names, e.g. when only unlike
+# textures need the weights rule: {frozenset({"baroque", "folk"}): WEIGHTS}.
+AUTO_RULE_FOR_STYLES: dict[frozenset[str], str] = {}
+
+
+def auto_rule(models: Sequence[StyleModel]) -> str:
+    """The rule ``blend_models(rule="auto")`` uses for ``models``: ``"product"`` unless they are
+    siblings (:func:`siblings`); for siblings, their entry in ``AUTO_RULE_FOR_STYLES``, else
+    ``AUTO_RULE_FOR_SIBLINGS``."""
+    if not siblings(models):
+        return PRODUCT
+    return AUTO_RULE_FOR_STYLES.get(frozenset(m.style for m in models), AUTO_RULE_FOR_SIBLINGS)
 
 
 @dataclass
@@ -74,6 +111,7 @@ class BlendedModel:
             "encoding": self.encoding.name,
             "style": "+".join(m.style for m in self.models),
             "blend": [{"style": m.style, "version": m.version, "weight": w} for m, w in zip(self.models, self.weights)],
+            "blend_rule": PRODUCT,
         }
 
     @property
@@ -84,18 +122,137 @@ class BlendedModel:
         return f"BlendedModel({self.version})"
 
 
-def blend_models(models: Sequence[StyleModel], weights: Sequence[float]) -> StyleModel | BlendedModel:
-    """Blend ``models`` with ``weights`` (normalised to sum to 1; zero weights are dropped).
+# --- the weights rule -------------------------------------------------------------------------
+def model_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The float32 arrays of a loaded model: those it keeps, else re-read from its file (refused
+    if the file now holds another version than the one loaded)."""
+    arrays = getattr(model, "arrays", None)
+    if arrays is not None:
+        return arrays
+    path = getattr(model, "path", None)
+    if path is None:
+        raise ValueError(f"{model!r} keeps no weight arrays and has no model file to read them from")
+    _header, arrays, version = read_model_file(path)
+    if version != model.version:
+        raise ValueError(f"{path} now holds model {version}, not the {model.version} that was loaded")
+    return arrays
 
-    A blend of one model is that model itself. Raises ValueError for mismatched lengths,
-    negative or non-finite weights, no positive weight, or models of different encodings.
-    """
-    models, weights = list(models), list(weights)
+
+def shared_base(models: Sequence[Any]) -> str | None:
+    """The version of the base model every one of ``models`` was fine-tuned from, or is (a base
+    is a model whose header's ``style`` is ``"base"``); None if they share none."""
+    common: set[str] | None = None
+    for m in models:
+        header = getattr(m, "header", None)
+        if not isinstance(header, dict):
+            return None
+        own: set[str] = set()
+        tuned = header.get("fine_tuned_from")
+        if isinstance(tuned, dict) and isinstance(tuned.get("version"), str) and tuned["version"]:
+            own.add(tuned["version"])
+        if header.get("style") == "base" and getattr(m, "version", None):
+            own.add(str(m.version))
+        common = own if common is None else common & own
+        if not common:
+            return None
+    return min(common) if common else None
+
+
+def _shapes(model: Any) -> dict[str, tuple[int, ...]] | None:
+    try:
+        return {name: a.shape for name, a in model_arrays(model).items()}
+    except (ValueError, ModelFileError):
+        return None
+
+
+def siblings(models: Sequence[Any]) -> bool:
+    """True when ``models`` can blend by weights: token models with arrays of identical names and
+    shapes that share a base (:func:`shared_base`): fine-tunes of one base, or that base."""
+    models = list(models)
+    if not models or not all(getattr(getattr(m, "encoding", None), "name", None) == "token" for m in models):
+        return False
+    if shared_base(models) is None:
+        return False
+    first = _shapes(models[0])
+    return first is not None and all(_shapes(m) == first for m in models[1:])
+
+
+def _check_weights(models: list, weights: list) -> None:
     if not models or len(models) != len(weights):
         raise ValueError(f"a blend needs one weight per model: {len(models)} model(s), {len(weights)} weight(s)")
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
             raise ValueError(f"blend weights must be finite numbers ≥ 0, got {w!r}")
+
+
+def interpolate_models(models: Sequence[StyleModel], weights: Sequence[float]) -> StyleModel:
+    """One model whose every array is Σ wᵢ·arraysᵢ (weights normalised to sum to 1; summed in
+    float64, stored as float32): the parents' weighted average in weight space.
+
+    Only meaningful for :func:`siblings`; this function checks only what it needs to compute
+    (one encoding, arrays of the same names and shapes) and raises ValueError otherwise.
+    """
+    models, weights = list(models), list(weights)
+    _check_weights(models, weights)
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError("a blend needs at least one weight > 0")
+    weights = [float(w) / total for w in weights]
+    first = models[0]
+    names = [m.style or "?" for m in models]
+    for m in models[1:]:
+        if m.encoding != first.encoding:
+            raise ValueError(
+                f"cannot interpolate a {m.encoding.name!r} model ({m.style or '?'}) with a "
+                f"{first.encoding.name!r} model ({first.style or '?'}): their weights mean different things"
+            )
+    parents = [model_arrays(m) for m in models]
+    shapes = {name: a.shape for name, a in parents[0].items()}
+    for m, arrays in zip(models[1:], parents[1:]):
+        theirs = {name: a.shape for name, a in arrays.items()}
+        if theirs != shapes:
+            differ = sorted(n for n in set(shapes) | set(theirs) if shapes.get(n) != theirs.get(n))
+            raise ValueError(
+                f"cannot interpolate {m.style or '?'} with {first.style or '?'}: their arrays differ in shape "
+                f"({', '.join(f'{n}: {theirs.get(n)} vs {shapes.get(n)}' for n in differ[:4])})"
+            )
+    arrays: dict[str, np.ndarray] = {}
+    for name in shapes:
+        acc = np.zeros(shapes[name], np.float64)
+        for w, parent in zip(weights, parents):
+            acc += w * parent[name].astype(np.float64)
+        arrays[name] = acc.astype(np.float32)
+    parts = [f"{m.style or '?'}:{m.version}x{w:g}" for m, w in zip(models, weights)]
+    header = {
+        "encoding": first.encoding.name,
+        "encoding_version": first.header.get("encoding_version", getattr(first.encoding, "version", None)),
+        "style": "+".join(names),
+        "blend": [{"style": m.style, "version": m.version, "weight": w} for m, w in zip(models, weights)],
+        "blend_rule": WEIGHTS,
+        "blend_base": shared_base(models),
+    }
+    if "hyperparameters" in first.header:
+        header["hyperparameters"] = first.header["hyperparameters"]
+    return StyleModel(header, arrays, "blend(" + ",".join(parts) + ";weights)")
+
+
+def blend_models(
+    models: Sequence[StyleModel], weights: Sequence[float], rule: str = AUTO, *, force: bool = False
+) -> StyleModel | BlendedModel:
+    """Blend ``models`` with ``weights`` (normalised to sum to 1; zero weights are dropped).
+
+    ``rule``: ``"product"`` (a :class:`BlendedModel`, the parents' logits summed each step),
+    ``"weights"`` (:func:`interpolate_models`, for :func:`siblings` only unless ``force``), or
+    ``"auto"`` (:func:`auto_rule`). The blend's header names its rule (``blend_rule``).
+
+    A blend of one model is that model itself. Raises ValueError for mismatched lengths,
+    negative or non-finite weights, no positive weight, models of different encodings, an
+    unknown rule, or the weights rule over models that are not siblings (unless ``force``).
+    """
+    models, weights = list(models), list(weights)
+    if rule not in RULES:
+        raise ValueError(f"unknown blend rule {rule!r}; one of {', '.join(RULES)}")
+    _check_weights(models, weights)
     kept = [(m, float(w)) for m, w in zip(models, weights) if w > 0]
     if not kept:
         raise ValueError("a blend needs at least one weight > 0")
@@ -109,4 +266,15 @@ def blend_models(models: Sequence[StyleModel], weights: Sequence[float]) -> Styl
     total = sum(w for _, w in kept)
     if len(kept) == 1:
         return kept[0][0]
-    return BlendedModel([m for m, _ in kept], [w / total for _, w in kept])
+    parents, shares = [m for m, _ in kept], [w / total for _, w in kept]
+    if rule == AUTO:
+        rule = auto_rule(parents)
+    if rule == WEIGHTS:
+        if not force and not siblings(parents):
+            raise ValueError(
+                f"cannot blend {' and '.join(m.style or '?' for m in parents)} by weights: they are not siblings "
+                "(token models of one shape fine-tuned from one base model, fine_tuned_from.version in their headers), "
+                "so their weights share no coordinates and their average is noise; blend them with rule='product'"
+            )
+        return interpolate_models(parents, shares)
+    return BlendedModel(parents, shares)

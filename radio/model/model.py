@@ -24,6 +24,10 @@ class StyleModel:
         self.path = path
         self.encoding: Encoding | TokenEncoding = get_encoding(header["encoding"])
         self.network = build_network(self.encoding, arrays, path)
+        # The file's arrays as loaded, for blends that interpolate weights (radio.model.blend).
+        # The network holds the same float32 arrays (no copy); only the embedding, which the
+        # network folds into its input table, is kept here alone.
+        self.arrays = arrays
 
     @property
     def style(self) -> str:

@@ -5,8 +5,9 @@ and quantised to tenths (largest remainder, so they still sum to one), which mak
 same blend" a small, shareable set: everyone asking for about 70/30 hears one channel,
 one composer and one MP3 encoder. A blend's channel is an ordinary :class:`Channel`
 whose model is :func:`radio.model.blend.blend_models` over the parents' live models
-(each step's logits are the weighted sum of theirs) and whose style is the parents'
-settings mixed by the same weights:
+(by the rule its ``auto_rule`` picks: each step's logits the weighted sum of theirs, or, for
+fine-tunes of one base, one network of their averaged weights; the blend's model version and
+description say which) and whose style is the parents' settings mixed by the same weights:
 
 - tempo, sampling temperature, nucleus ``top_p`` and piece length: weighted means;
 - timbre: every field a weighted mean, partial by partial (a missing partial counts 0),
@@ -140,8 +141,15 @@ def _mean(values: Sequence[float], weights: Sequence[float]) -> float:
     return float(sum(v * w for v, w in zip(values, weights)))
 
 
-def blend_style(spec: BlendSpec, parents: Mapping[str, Style]) -> Style:
-    """The blend's settings: the parents' mixed by the blend's weights (see the module doc)."""
+def blend_rule(model: object) -> str:
+    """The rule a blended model was made by (its header's ``blend_rule``; "product" if it names none)."""
+    header = getattr(model, "header", None)
+    return str(header.get("blend_rule", "product")) if isinstance(header, dict) else "product"
+
+
+def blend_style(spec: BlendSpec, parents: Mapping[str, Style], rule: str = "product") -> Style:
+    """The blend's settings: the parents' mixed by the blend's weights (see the module doc).
+    ``rule`` (the model's :func:`blend_rule`) only changes the description's wording."""
     styles = [parents[name] for name in spec.styles]
     w = spec.weights
     length = max(len(s.timbre.partials) for s in styles)
@@ -157,9 +165,15 @@ def blend_style(spec: BlendSpec, parents: Mapping[str, Style]) -> Style:
     return Style(
         name=spec.name,
         display_name=display,
-        description="A blend: every step composed by the "
-        + " and ".join(f"{s.display_name} ({t * 10}%)" for s, (_, t) in zip(styles, spec.parts))
-        + " models together.",
+        description=(
+            "A blend: every step composed by the "
+            + " and ".join(f"{s.display_name} ({t * 10}%)" for s, (_, t) in zip(styles, spec.parts))
+            + " models together."
+            if rule != "weights"
+            else "A blend: composed by one model whose weights are "
+            + " and ".join(f"{s.display_name}'s ({t * 10}%)" for s, (_, t) in zip(styles, spec.parts))
+            + " averaged."
+        ),
         tempo_bpm=_mean([s.tempo_bpm for s in styles], w),
         temperature=_mean([s.temperature for s in styles], w),
         top_p=_mean([s.top_p for s in styles], w),
@@ -247,7 +261,7 @@ class Mixer:
             model = await asyncio.to_thread(self.blend, models, spec.weights)
         except ValueError as exc:  # e.g. models of different encodings
             raise BlendsIncompatible(f"{spec.display_name({n: c.style for n, c in parents.items()})}: {exc}") from exc
-        style = blend_style(spec, {name: c.style for name, c in parents.items()})
+        style = blend_style(spec, {name: c.style for name, c in parents.items()}, blend_rule(model))
         channel = Channel(style, model, settings=self.station.settings, metrics=self.station.metrics)
         channel.blend = spec
         await channel.start()
