@@ -81,3 +81,26 @@ def test_evaluate_defaults_to_the_model_continuo_train_wrote(tiny_home, tiny_mod
     rc = main(["evaluate", "--style", "folk", "--home", str(home), "--out-dir", str(tmp_path / "r"), "--json"])
     assert rc == 0
     assert json.loads(capsys.readouterr().out)["model_path"] == str(trained)
+
+
+def test_evaluate_reports_every_figure_against_the_base_too(tf, tiny_home, tiny_models, tmp_path, capsys):
+    from trainer.models import HyperParameters
+    from trainer.train import BASE_STYLE, TrainConfig, train_style
+
+    hp = HyperParameters.for_model("token", hidden=8, batch=8)
+    base = train_style(TrainConfig(style=BASE_STYLE, model="token", home=tiny_home, out=tmp_path / "base.npz", epochs=1,
+                                   hp=hp, show_bar=False, seed=0))
+    tuned = train_style(TrainConfig(style="folk", model="token", home=tiny_home, out=tmp_path / "folk.npz", epochs=1,
+                                    hp=hp, show_bar=False, seed=0, init_from=base.model_path))
+    rc = main(["evaluate", "--style", "folk", "--model", str(tuned.model_path), "--home", str(tiny_home),
+               "--base", str(base.model_path), "--out-dir", str(tmp_path / "r"), "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    against = report["base"]
+    assert against["version"] == base.version and np.isfinite(against["nll_full"])
+    assert against["nll_full"] != report["nll_full_per_beat"]["model"]  # two models, two figures
+    assert 0 < against["realism"]["mean_overlap"] <= 1
+    # The base itself is not compared with itself.
+    rc = main(["evaluate", "--style", "folk", "--model", str(base.model_path), "--home", str(tiny_home),
+               "--base", str(base.model_path), "--out-dir", str(tmp_path / "r2")])
+    assert rc == 0 and "against the bundled base" not in capsys.readouterr().out
