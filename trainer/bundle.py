@@ -42,7 +42,7 @@ from radio.styles import discover_styles
 log = logging.getLogger("trainer.bundle")
 
 MAKE_COMMAND = "python -m trainer.bundle --corpus ../shared/corpus"
-BASE_FOLDER = "base"  # styles/base: the shared base model every style fine-tunes (no style.toml)
+from radio.model.lineage import BASE_STYLE as BASE_FOLDER  # styles/base: the shared base (no style.toml)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -113,8 +113,7 @@ def publish_base(result, folder: Path, command: str) -> dict:
     from radio.model import load_model
     from trainer.export import amend_header
     from trainer.metrics import score_model, targets_for
-    from trainer.train import seen_pieces
-    from trainer.dataset import seen_key
+    from radio.model.lineage import seen_key, seen_pieces
 
     old_path = folder / "model.npz"
     new = load_model(result.model_path)

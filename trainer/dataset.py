@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from radio.errors import ContinuoError, LibraryError, MidiError, StyleError
+from radio.model.lineage import seen_key
 from radio.music.encoding import Encoding, encode_piece
 from radio.music.notes import ListOfNotes
 
@@ -137,12 +138,6 @@ def split_within_styles(
             "data, so its held-out figures would flatter it: add pieces it has not seen, or train from scratch"
         )
     return sorted(train, key=lambda p: p.id), sorted(val, key=lambda p: p.id)
-
-
-def seen_key(sha256: str) -> str:
-    """How a model header lists the pieces it (or a model it was fine-tuned from) trained on:
-    64 bits of each file's sha256, enough to tell ~1e9 pieces apart, a quarter of the size."""
-    return sha256[:16]
 
 
 def build_style_data(

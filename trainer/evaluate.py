@@ -24,6 +24,7 @@ from radio.model import StyleModel, load_model
 from radio.music.notes import ListOfNotes, beats_for_seconds
 from radio.styles import Style, check_style_name, get_style
 from trainer.discriminator import discriminator_report, format_discriminator_line
+from trainer.form import BAR, form_report, format_form_lines, span_bars_for
 from trainer.metrics import (
     Targets,
     Unigram,
@@ -234,6 +235,11 @@ def evaluate(
     # The very music the realism measure scored (realism_for takes the same opening of the stream).
     discriminator = discriminator_report([stream[: realism_sample_beats(held.pieces, bpm, realism_seconds)]],
                                          held.pieces, seed=sample_seed)
+    # Form is judged within spans as long as a typical held-out piece, on the same music; when that
+    # is shorter than one span, the stream already sampled (2 minutes at least) lends the rest.
+    span_bars = span_bars_for(held.pieces)
+    form_beats = max(realism_sample_beats(held.pieces, bpm, realism_seconds), min(span_bars * BAR, len(stream)))
+    form = form_report([stream[:form_beats]], held.pieces, span_bars)
 
     against_base = base_figures(model, held, bpm=bpm, temperature=temperature, seed=sample_seed,
                                 seconds=realism_seconds, base_path=base_path)
@@ -280,6 +286,7 @@ def evaluate(
         "sample": {"seconds": SAMPLE_SECONDS, "bpm": bpm, "temperature": temperature, "seed": sample_seed, **sample_stats},
         "realism": realism,
         "discriminator": discriminator,
+        "form": form,
         "base": against_base,
         "corpus": corpus_stats(held.pieces),
         "plots": plots,
@@ -293,9 +300,9 @@ def base_figures(model: StyleModel, held: HeldOut, *, bpm: float, temperature: f
     """The base model's NLL, realism and discriminator figures on the same held-out pieces, or
     None when there is no base or the model is the base. A base that trained on any of these
     pieces is scored all the same, and the report says so."""
-    from radio.config import styles_dir
+    from radio.model.lineage import base_model_path
 
-    path = Path(base_path) if base_path else styles_dir() / "base" / "model.npz"
+    path = Path(base_path) if base_path else base_model_path()
     if not path.is_file():
         return None
     base = load_model(path)
@@ -336,6 +343,7 @@ def format_report(report: dict) -> str:
         "",
         *format_realism_lines(report.get("realism")),
         *([format_discriminator_line(report["discriminator"]), ""] if report.get("discriminator") else []),
+        *format_form_lines(report.get("form")),
         *format_base_lines(report),
         "plots: " + ", ".join(report["plots"].values()),
     ]

@@ -19,6 +19,7 @@ import numpy as np
 
 from radio.config import continuo_home
 from radio.errors import StyleError
+from radio.model.lineage import BASE_STYLE, seen_key, seen_pieces
 from radio.music.encoding import get_encoding
 from radio.styles import check_style_name, get_style
 from trainer.dataset import StyleData, build_style_data, build_windows, make_dataset
@@ -82,7 +83,6 @@ def default_model_path(home: Path, style: str, model: str) -> Path:
     return home / "models" / style / f"{model}.npz"
 
 
-BASE_STYLE = "base"  # the shared base model: every library style at once (styles/base/model.npz)
 
 
 def corpus_styles_for(style: str, library) -> tuple[str, ...]:
@@ -173,22 +173,11 @@ def read_start(path: Path) -> StartModel:
                       header.get("fine_tuned_from"))
 
 
-def seen_pieces(header: dict) -> frozenset[str]:
-    """Every piece a model file's weights have learnt from: its own training pieces and, for a
-    fine-tune, the ones its starting model had seen (older files list only their own)."""
-    from trainer.dataset import seen_key
-
-    training = header.get("training", {})
-    own = {seen_key(p.get("sha256") or "") for p in training.get("pieces", []) if p.get("sha256")}
-    return frozenset(own | set(training.get("seen", [])))
-
-
 def check_continuation(path: Path, data: StyleData) -> str:
     """The version of the model a run starts from. Refuse one that trained on any of this run's
     held-out pieces: its held-out figures would flatter it. A model of the same split is a
     continuation; one of another split (the base, or another style) is a fine-tune."""
     from radio.model.modelfile import read_model_file
-    from trainer.dataset import seen_key
 
     header, _arrays, version = read_model_file(path)
     seen = seen_pieces(header)
@@ -295,7 +284,6 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
 
 
 def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...], inherited: frozenset[str] = frozenset()) -> dict:
-    from trainer.dataset import seen_key
 
     own = {seen_key(p.sha256) for p in data.train if p.sha256}
     return {
@@ -345,7 +333,6 @@ def compared_on_held_out(path: Path, data: StyleData) -> dict:
     admin can compare the new version with the one on air on equal terms. A model that trained
     on any of these pieces is scored all the same but flagged: its figure is not comparable."""
     from radio.model import load_model
-    from trainer.dataset import seen_key
     from trainer.metrics import score_model, targets_for
 
     other = load_model(path)

@@ -96,6 +96,9 @@ class Job:
     val_loss: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch event
     options: dict[str, Any] = field(default_factory=dict)  # what the request asked for
+    # Where training starts (radio.admin.starts): {"requested", "from": "active"|"base"|"scratch",
+    # "version", "label", "passed_over", "compare_with"}; planned at submit, final once it runs.
+    start: dict[str, Any] | None = None
     model_kind: str | None = None
     error: str | None = None
     log_tail: list[str] = field(default_factory=list)  # the trainer's last stderr lines

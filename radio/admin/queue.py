@@ -55,9 +55,11 @@ class WorkerQueue(JobWatchers):
         return await asyncio.to_thread(self.store.list, style)
 
     # --- commands ------------------------------------------------------------------
-    async def submit(self, style: str, options: dict[str, Any]) -> Job:
+    async def submit(self, style: str, options: dict[str, Any], *, start: dict[str, Any] | None = None) -> Job:
+        """Queue a job for the workers; ``start`` is the planned start (the worker chooses again)."""
         job = Job.new(style, options)
         job.model_kind = options.get("model")
+        job.start = start
         job.train_on, job.max_attempts = WORKERS, self.max_attempts
         job.style_spec = self.style_spec(style)
         job.add_log("queued for a trainer worker (continuo worker)")

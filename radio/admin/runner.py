@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
-from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore, JobWatchers
+from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore, JobWatchers, hide_paths
+from radio.admin.starts import START_OPTIONS, TrainPlan
+from radio.errors import ContinuoError
 from radio.timestamps import utc_now
 
 log = logging.getLogger("radio.admin")
@@ -40,7 +42,7 @@ MAX_MINUTES = 24 * 60.0
 # name -> (lowest, highest): each is passed to `continuo train` as --<name> <value>.
 HYPERPARAMETERS = {"hidden": (1, 2048), "stride": (1, 4096), "seed": (0, 2**31 - 1)}
 MODEL_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-RETRAIN_KEYS = {"epochs", "minutes", "model", "hyperparameters", "force"}
+RETRAIN_KEYS = {"epochs", "minutes", "model", "hyperparameters", "force", "start"}
 # The trainer's own threads stay small so the synth and the encoders keep a core.
 TRAINER_THREADS = 1
 TRAINER_ENV = {
@@ -68,6 +70,8 @@ def trainer_env(environ: dict[str, str] | os._Environ, extra: dict[str, str]) ->
 
 # Called with the finished job and the trainer's "done" event; registers the model.
 FinishHook = Callable[[Job, dict[str, Any]], Awaitable[None]]
+# Called as a job starts: where it starts from and what it compares with (radio.admin.starts).
+PlanHook = Callable[[Job], Awaitable[TrainPlan | None]]
 
 
 def parse_retrain_options(body: Any) -> dict[str, Any]:
@@ -111,11 +115,17 @@ def parse_retrain_options(body: Any) -> dict[str, Any]:
         if not isinstance(body["force"], bool):
             raise BadRequest(f"force must be true or false, not {body['force']!r}")
         options["force"] = body["force"]
+    if body.get("start") is not None:
+        if body["start"] not in START_OPTIONS:
+            raise BadRequest(f"start must be one of {', '.join(map(repr, START_OPTIONS))}, not {body['start']!r}")
+        options["start"] = body["start"]
     return options
 
 
-def train_arguments(options: dict[str, Any]) -> list[str]:
-    """The ``continuo train`` flags for a job's options."""
+def train_arguments(options: dict[str, Any], plan: TrainPlan | None = None) -> list[str]:
+    """The ``continuo train`` flags for a job's options and, when given, its plan: the model it
+    fine-tunes from (built at that model's size unless the request names one) and the model on
+    air, scored on the run's held-out pieces."""
     args: list[str] = []
     if "epochs" in options:
         args += ["--epochs", str(options["epochs"])]
@@ -123,8 +133,15 @@ def train_arguments(options: dict[str, Any]) -> list[str]:
         args += ["--minutes", f"{options['minutes']:g}"]
     if "model" in options:
         args += ["--model", options["model"]]
-    for key, value in sorted((options.get("hyperparameters") or {}).items()):
+    hyper = options.get("hyperparameters") or {}
+    for key, value in sorted(hyper.items()):
         args += [f"--{key}", str(value)]
+    if plan is not None and plan.start.path is not None:
+        args += ["--init-from", str(plan.start.path)]
+        if "hidden" not in hyper and plan.start.hidden:
+            args += ["--hidden", str(plan.start.hidden)]
+    if plan is not None and plan.compare_with is not None:
+        args += ["--compare-with", str(plan.compare_with)]
     return args
 
 
@@ -139,6 +156,7 @@ class JobRunner(JobWatchers):
         python: str = sys.executable,
         env_for_style: Callable[[str], dict[str, str]] | None = None,
         threads: int | None = TRAINER_THREADS,
+        plan: PlanHook | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -148,6 +166,7 @@ class JobRunner(JobWatchers):
         self.python = python
         self.env_for_style = env_for_style or (lambda style: {})
         self.threads = threads  # None: TensorFlow picks (every core: a dedicated worker machine)
+        self.plan = plan  # None: train exactly what the options say (no start model, no comparison)
         self._jobs: dict[str, Job] = {}  # queued and running, by id
         self._pending: deque[str] = deque()
         self._tasks: dict[str, asyncio.Task] = {}
@@ -181,12 +200,14 @@ class JobRunner(JobWatchers):
             await asyncio.shield(task)
         return job
 
-    async def submit(self, style: str, options: dict[str, Any]) -> Job:
+    async def submit(self, style: str, options: dict[str, Any], *, start: dict[str, Any] | None = None) -> Job:
+        """Queue a job; ``start`` is the start it is planned to use (chosen again when it runs)."""
         running = self.active_job(style)
         if running:
             raise Conflict(f"style {style!r} already has job {running.id} ({running.state}); cancel it or wait")
         job = Job.new(style, options)
         job.model_kind = options.get("model")
+        job.start = start
         # Saved before it is queued: a catalog that is locked or full refuses the job here,
         # and nothing is left queued in memory that the database never heard of.
         await asyncio.to_thread(self.store.save, job)
@@ -277,9 +298,18 @@ class JobRunner(JobWatchers):
 
     async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
         threads = ["--threads", str(self.threads)] if self.threads else []
+        plan = None
+        if self.plan is not None:
+            # Chosen again now: the model on air may have changed while the job waited.
+            try:
+                plan = await self.plan(job)
+            except ContinuoError as exc:  # the start asked for is gone, or the shared store is down
+                return FAILED, f"the job could not start: {hide_paths(str(exc))}"
+            if plan is not None:
+                job.start = plan.to_dict()
         cmd = ["nice", "-n", str(NICE), self.python, "-m", "radio.cli", "train", "--style", job.style,
                "--progress-jsonl", "--out", str(scratch), "--home", str(self.home), *threads,
-               *train_arguments(job.options)]
+               *train_arguments(job.options, plan)]
         env = trainer_env(os.environ, self.env_for_style(job.style))
         job.state, job.started_at = RUNNING, utc_now()
         # The command goes to the server's log, not the job's: the page shows training's own lines.

@@ -26,6 +26,7 @@ from radio.admin.follow import ActiveFollower
 from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_paths, open_job_store
 from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
+from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
 from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, register_trained
 from radio.config import env_float
@@ -79,6 +80,7 @@ class AdminService:
         else:
             self.runner = JobRunner(
                 self.store, self.home, on_done=self._job_done, max_concurrent=max_jobs, env_for_style=self._trainer_env,
+                plan=self._plan_job,
             )
         poll = poll_seconds if poll_seconds is not None else env_float("CONTINUO_ACTIVE_POLL_SECONDS")
         self.follower = ActiveFollower(self, poll or ActiveFollower.POLL_SECONDS)
@@ -388,10 +390,26 @@ class AdminService:
     async def retrain(self, name: str, options: dict[str, Any]) -> Job:
         style = self.style(name)
         await self.check_trainable(name, style)
-        job = await self.runner.submit(name, options)
-        log.info("admin: retrain %s queued as job %s with %s", name, job.id, options)
+        # Where it starts (409 now for a start that cannot be); chosen again when the job runs.
+        try:
+            plan = await asyncio.to_thread(self._plan, style, options)
+        except LibraryError as exc:  # the catalog, or the shared store that holds the active version's file
+            raise ServiceUnavailable(f"the retrain cannot be planned now, try again shortly: {hide_paths(str(exc))}") from exc
+        job = await self.runner.submit(name, options, start=plan.to_dict())
+        log.info("admin: retrain %s queued as job %s with %s (%s)", name, job.id, options, plan.start.label)
         self._follow(job)
         return job
+
+    def base_model_path(self) -> Path:
+        """The bundled base model every style's model is fine-tuned from (it may be absent)."""
+        return base_model_path(self.bundled_root)
+
+    def _plan(self, style: Style, options: dict[str, Any]) -> TrainPlan:
+        pieces = library_pieces(self.library, style.corpus_styles)
+        return plan_training(self.registry, style, options, base_path=self.base_model_path(), pieces=pieces)
+
+    async def _plan_job(self, job: Job) -> TrainPlan:
+        return await asyncio.to_thread(self._plan, self.style(job.style), job.options)
 
     async def check_trainable(self, name: str, style: Style) -> None:
         """Refuse (422) a retrain the trainer would refuse: too few pieces or beats in the library."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from radio.admin.jobs import Job
 from radio.admin.runner import JobRunner
+from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
 from radio.library.backends import storage_env
@@ -131,7 +132,8 @@ class Worker:
         if styles_dir:
             env["CONTINUO_STYLES"] = str(styles_dir)
         runner = JobRunner(leased, s.home, on_done=lambda j, done: self._publish(j, done, styles_dir),
-                           env_for_style=lambda style: env, threads=s.threads)
+                           env_for_style=lambda style: env, threads=s.threads,
+                           plan=lambda j: asyncio.to_thread(self._plan, j, styles_dir))
         self.current = (job, runner)
         keeper = asyncio.get_running_loop().create_task(self._keep_lease(job, runner, leased))
         try:
@@ -198,6 +200,29 @@ class Worker:
             return load_style(styles_dir / name) if styles_dir else get_style(name)
         except StyleError:
             return name  # unknown here: compare with trained versions only
+
+    def _plan(self, job: Job, styles_dir: Path | None) -> TrainPlan:
+        """Where the job starts, chosen here by the rule the admin uses: the active version's
+        file comes from the shared store like any version's."""
+        style = self._style(job.style, styles_dir)
+        corpus = style.corpus_styles if isinstance(style, Style) else (job.style,)
+        return plan_training(self.registry, style, job.options, base_path=base_model_path(),
+                             pieces=self._pieces(corpus))
+
+    def _pieces(self, corpus_styles: tuple[str, ...]) -> set[str] | None:
+        """The sha256 of the style's library pieces (None if the library cannot be read here:
+        the trainer then says so itself)."""
+        from radio.library import open_library
+
+        try:
+            library = open_library(self.settings.home)
+            try:
+                return library_pieces(library, corpus_styles)
+            finally:
+                library.close()
+        except Exception as exc:  # noqa: BLE001 - only a refinement of the choice of start
+            log.warning("worker %s: cannot read the library to choose a start: %s", self.settings.worker_id, exc)
+            return None
 
     async def _publish(self, job: Job, done: dict[str, Any], styles_dir: Path | None) -> None:
         """Upload the model and register the version; move the active pointer if it is better."""

@@ -66,32 +66,60 @@ async def test_a_broken_model_is_refused_and_the_old_one_keeps_playing(home, tmp
         assert service.registry.active_version("folk") is None
 
 
+def done_metrics(nll: float, against: str, base_nll: float, *, trained_on_held_out: int = 0) -> dict:
+    """A token run's done metrics with the active model scored on its held-out pieces (--compare-with)."""
+    return {"nll_full_per_beat": {"model": nll, "unigram": 9.0}, "nll_per_beat": {"model": None},
+            "held_out": {"pieces": 3, "beats": 300, "key": "0123456789abcdef"},
+            "compared": {"version": against, "encoding": "token", "nll_full": base_nll, "nll_sounding": None,
+                         "held_out": {"pieces": 3, "key": "0123456789abcdef"}, "trained_on_held_out": trained_on_held_out}}
+
+
 async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
     from radio.admin.jobs import Job
     from radio.model import load_model
+    from radio.model.modelfile import read_model_file, write_model_file
 
-    from radio.admin.versions import heldout_nll
-
-    bundled_nll = heldout_nll(load_model(OTHER_MODEL).header.get("metrics"))
-    if bundled_nll is None:
-        pytest.skip("the bundled baroque model carries no held-out metrics yet")
+    bundled = load_model(OTHER_MODEL).version
     async with admin_client(home, styles=("baroque",)) as client:
         service = client.app[ADMIN].service
         candidate = tmp_path / "job.npz"
         shutil.copyfile(REPO_ROOT / "styles" / "folk" / "model.npz", candidate)
         job = Job.new("baroque", {})
-        await service._job_done(job, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": bundled_nll + 1}}})
+        # The bundled model scored 2.5 on the new version's own held-out pieces; the new one 3.5.
+        await service._job_done(job, {"model_path": str(candidate), "metrics": done_metrics(3.5, bundled, 2.5)})
         assert job.model_version and not job.activated
-        assert f"> {bundled_nll:.4f}" in job.activation_reason
+        assert job.activation_reason == (
+            "held-out NLL per beat (notes with struck/held) on the new version's 3 held-out pieces (set 01234567…): "
+            f"3.5000 vs 2.5000 of the active {bundled}: the new version is worse (lower is better); activate it by hand if wanted")
         models = await (await client.get("/admin/styles/baroque/models", headers=AUTH)).json()
         assert [(v["source"], v["active"]) for v in models["versions"]] == [("bundled", True), ("trained", False)]
-        assert models["versions"][0]["summary"]["heldout_nll"] == pytest.approx(bundled_nll)
+        # The comparison figures were stored with the version, and the table compares on them.
+        trained = models["versions"][1]
+        assert trained["metrics"]["compared"]["version"] == bundled and trained["metrics"]["compared"]["nll_full"] == 2.5
+        c = trained["comparison"]
+        assert (c["basis"], c["value"], c["base_value"], c["verdict"], c["same_heldout"]) == ("same pieces", 3.5, 2.5, "worse", True)
 
-        # As good as the active one is enough; so is force=true for a worse one.
+        # The active model trained on some of the new version's held-out pieces: not comparable, whatever the figures.
+        leaked = Job.new("baroque", {})
+        shutil.copyfile(REPO_ROOT / "styles" / "classical" / "model.npz", candidate)
+        await service._job_done(leaked, {"model_path": str(candidate),
+                                         "metrics": done_metrics(1.0, bundled, 2.5, trained_on_held_out=2)})
+        assert not leaked.activated
+        assert f"no fair comparison with the active {bundled}: it trained on 2 of the new version's 3 held-out pieces" in leaked.activation_reason
+        # No comparison at all (a run without --compare-with): its own figure is no basis.
+        bare = Job.new("baroque", {})
+        header, arrays, _ = read_model_file(REPO_ROOT / "styles" / "folk" / "model.npz")
+        distinct = tmp_path / "bare.npz"  # the folk weights under another header: a version of its own
+        write_model_file(distinct, arrays, {**{k: v for k, v in header.items() if k not in ("format", "format_version")},
+                                            "note": "bare"})
+        await service._job_done(bare, {"model_path": str(distinct), "metrics": {"nll_full_per_beat": {"model": 0.1}}})
+        assert not bare.activated and "was not scored on the new version's held-out pieces" in bare.activation_reason
+
+        # As good as the active one on the same pieces is enough; so is force=true for a worse one.
         better = Job.new("baroque", {})
         shutil.copyfile(REPO_ROOT / "styles" / "medieval" / "model.npz", candidate)
-        await service._job_done(better, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": bundled_nll}}})
-        assert better.activated and "<=" in better.activation_reason
+        await service._job_done(better, {"model_path": str(candidate), "metrics": done_metrics(2.5, bundled, 2.5)})
+        assert better.activated and "2.5000 vs 2.5000 of the active" in better.activation_reason
         forced = Job.new("baroque", {"force": True})
         shutil.copyfile(REPO_ROOT / "styles" / "renaissance" / "model.npz", candidate)
         await service._job_done(forced, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": 99.0}}})

@@ -95,6 +95,21 @@ export function stopText(job) {
   }
 }
 
+// Where a job's training started (the model on air, the base model, or scratch), in one sentence.
+const START_WORDS = { auto: "chosen automatically", active: "as asked", base: "as asked", scratch: "as asked" };
+
+export function startText(job) {
+  const s = job.start;
+  if (!s) return "";
+  const queued = job.state === "queued";
+  const label = queued ? `Planned: ${s.label}` : (s.label ? s.label[0].toUpperCase() + s.label.slice(1) : "");
+  const notes = [START_WORDS[s.requested] || s.requested];
+  if (s.requested === "auto" && s.passed_over?.length) notes.push(`passed over ${s.passed_over.join("; ")}`);
+  if (queued) notes.push("checked again when it starts");
+  const compared = s.compare_with ? ` The version on air, ${s.compare_with}, is scored on the new version's own held-out pieces for a fair comparison.` : "";
+  return `${label} (${notes.join("; ")}).${compared}`;
+}
+
 export function outcomeText(job) {
   switch (job.state) {
     case "queued":

@@ -3,7 +3,7 @@
 // every action reports in the feedback line beside the control that started it.
 import { api, ApiError, clearToken, followFeed, getToken, setToken, Unauthorized } from "./admin-api.js";
 import { drawLossChart } from "./admin-chart.js";
-import { duration, el, fmt, outcomeText, plural, shortVersion, tickTimes, timeEl } from "./admin-format.js";
+import { duration, el, fmt, outcomeText, plural, shortVersion, startText, tickTimes, timeEl } from "./admin-format.js";
 
 const $ = (sel) => document.querySelector(sel);
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -152,9 +152,15 @@ function styleCard(s) {
   const feedback = el("p", { class: "feedback", role: "status", "aria-live": "polite", "data-f": "feedback" });
 
   const minutes = el("input", { id: `${id}-minutes`, name: "minutes", type: "number", min: 0.1, max: 1440, step: "any", value: 5, required: true });
-  const epochs = el("input", { id: `${id}-epochs`, name: "epochs", type: "number", min: 1, max: 1000, step: 1, value: 30, required: true });
+  // No epoch cap unless the admin sets one: a run uses its minutes while it still improves.
+  const epochs = el("input", { id: `${id}-epochs`, name: "epochs", type: "number", min: 1, max: 1000, step: 1, placeholder: "no cap" });
   const hidden = el("input", { id: `${id}-hidden`, name: "hidden", type: "number", min: 1, max: 2048, step: 1, placeholder: "256" });
   const force = el("input", { id: `${id}-force`, name: "force", type: "checkbox" });
+  const from = el("select", { id: `${id}-start`, name: "start" },
+    el("option", { value: "auto", selected: true }, "Auto — recommended"),
+    el("option", { value: "base" }, "The base model"),
+    el("option", { value: "active" }, "The model on air"),
+    el("option", { value: "scratch" }, "Scratch"));
   const start = el("button", { class: "button primary", type: "submit", "data-retrain": s.style }, "Retrain");
   const form = el("form", { class: "retrain", "aria-label": `Retrain ${s.style}`, novalidate: true },
     el("div", { class: "retrain-fields" },
@@ -164,12 +170,13 @@ function styleCard(s) {
     el("details", {},
       el("summary", {}, "More options"),
       el("div", { class: "more" },
+        el("div", { class: "field" }, el("label", { for: from.id }, "Start from"), from),
         el("div", { class: "field" }, el("label", { for: hidden.id }, "LSTM units per layer"), hidden),
         el("label", { class: "inline-check", for: force.id }, force, "Put on air even if it scores worse"))),
     feedback);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    retrain(s.style, { minutes, epochs, hidden, force, start, feedback });
+    retrain(s.style, { minutes, epochs, hidden, force, from, start, feedback });
   });
 
   const open = el("button", { class: "button small", type: "button", "data-open": s.style, onclick: () => openDetail(s.style) }, "Versions & pieces");
@@ -256,9 +263,11 @@ async function retrain(style, f) {
       return;
     }
   }
-  const body = { minutes: Number(f.minutes.value), epochs: Number(f.epochs.value) };
+  const body = { minutes: Number(f.minutes.value) };
+  if (f.epochs.value) body.epochs = Number(f.epochs.value);
   if (f.hidden.value) body.hyperparameters = { hidden: Number(f.hidden.value) };
   if (f.force.checked) body.force = true;
+  body.start = f.from.value || "auto";
   busy(f.start, true);
   tell(f.feedback, "Starting…", "ok");
   await attempt(f.feedback, async () => {
@@ -267,7 +276,10 @@ async function retrain(style, f) {
       state.jobs.set(job.id, job);
       renderJobs();
       selectJob(job.id);
-      tell(f.feedback, `Training ${job.state === "queued" ? "is queued" : "started"}: at most ${plural(body.epochs, "epoch")} within ${body.minutes} min. Progress shows here and under Training jobs.`, "ok");
+      const how = job.start?.label ? `, ${job.start.label}` : "";
+      const bound = body.epochs ? `at most ${plural(body.epochs, "epoch")} within ${body.minutes} min`
+        : `until it stops improving, within ${body.minutes} min`;
+      tell(f.feedback, `Training ${job.state === "queued" ? "is queued" : "started"}${how}: ${bound}. Progress shows here and under Training jobs.`, "ok");
     } catch (err) {
       if (err instanceof ApiError && err.status === 422) {
         tell(f.feedback, err.message, "error",
@@ -403,7 +415,7 @@ function renderVersions(style, models) {
   $("#versions tbody").replaceChildren(...models.versions.map((v) => versionRow(style, models, v, present, labels)));
   $("#metrics-legend").replaceChildren(el("dl", {},
     ...present.flatMap((m) => [el("dt", {}, m.label), el("dd", {}, legendWords(m))]),
-    el("dt", {}, "Held-out set"), el("dd", {}, "The pieces kept out of training to measure a version. Figures measured on different held-out sets are not a fair comparison; retrain on the same library to compare."),
+    el("dt", {}, "Held-out set"), el("dd", {}, "The pieces kept out of training to measure a version. A retrain also scores the model on air on the new version's own held-out pieces: those two figures compare fairly (\"same pieces\"), and only such a comparison puts a version on air by itself. Figures measured on different held-out sets are not a fair comparison."),
     el("dt", {}, "On air"), el("dd", {}, "The version listeners hear now. Active: the version the station plays from now on.")));
 }
 
@@ -436,7 +448,7 @@ function versionRow(style, models, v, present, labels) {
     ...present.map((m) => [fmt(v.figures?.[m.key])]),
     [held.pieces != null ? `${plural(held.pieces, "piece")}${held.beats != null ? ` · ${held.beats} beats` : ""}` : "not recorded"],
     [trainingWords(t)],
-    [comparisonCell(v.comparison)],
+    [comparisonCell(v.comparison, v.metrics?.compared)],
   ];
   const feedback = el("div", { class: "row-feedback" });
   const action = v.active ? "" : el("button", {
@@ -454,7 +466,7 @@ function trainingWords(t) {
   return `${plural(t.epochs_run, "epoch")}${how ? `, ${how}` : ""}${t.pieces ? ` · ${plural(t.pieces, "piece")}` : ""}`;
 }
 
-function comparisonCell(c) {
+function comparisonCell(c, compared) {
   if (!c) return el("span", { class: "muted" }, "—");
   const parts = [];
   if (c.verdict === "better" || c.verdict === "worse") {
@@ -469,6 +481,11 @@ function comparisonCell(c) {
   }
   if (c.same_measure === false) {
     parts.push(el("span", { class: "cmp unreliable", "data-unreliable": "" }, "⚠ measured differently (one model has no struck/held figure)"));
+  }
+  if (c.basis === "same pieces") {
+    parts.push(el("span", { class: "help", "data-fair": "" }, `on its ${plural(c.pieces ?? "?", "held-out piece")}, the active version scored on the same ones`));
+  } else if (c.why_not && compared) {
+    parts.push(el("span", { class: "help", "data-why-not": "" }, `Not compared on the same pieces (active version ${shortVersion(c.against)}): ${c.why_not}.`));
   }
   return el("span", {}, ...parts);
 }
@@ -645,6 +662,8 @@ function renderJobDetail() {
   $("#job-title").replaceChildren(`Training ${job.style} `, el("span", { class: `state state-${job.state}` }, STATE_WORDS[job.state] || job.state),
     el("span", { class: "muted" }, " · started "), timeEl(job.started_at || job.created_at));
   $("#job-outcome").replaceChildren(outcomeText(job));
+  $("#job-start").textContent = startText(job);
+  $("#job-start").hidden = !job.start;
   $("#job-outcome").dataset.state = job.state;
   drawLossChart($("#loss-chart"), job.history || [], { bestEpoch: job.stopped_by && job.best_epoch !== job.epochs_run ? job.best_epoch : null });
   const log = $("#job-log");
