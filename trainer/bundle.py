@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--styles", default=None, help="comma-separated styles (default: every style folder with a style.toml)")
     parser.add_argument("--minutes", type=float, default=10.0, help="time cap per style fine-tune; early stopping on validation loss usually ends it sooner (default 10)")
     parser.add_argument("--base-minutes", type=float, default=60.0, help="time cap of the base model's training; 0 keeps the bundled base (default 60)")
+    parser.add_argument("--base-learning-rate", type=float, default=None, help="the base's learning rate (default: the trainer's from-scratch rate)")
     parser.add_argument("--base-only", action="store_true", help="train and publish the base, then stop (no style fine-tunes)")
     parser.add_argument("--base-from", type=Path, default=None, help="start the base from this model file (e.g. an earlier base)")
     parser.add_argument("--scratch", action="store_true", help="train each style from scratch instead of fine-tuning the base")
@@ -99,7 +100,7 @@ def bundle_base(args: argparse.Namespace, command: str) -> dict | None:
     config = TrainConfig(
         style=BASE_STYLE, model="token", epochs=args.epochs, minutes=args.base_minutes, seed=args.seed, home=args.home,
         threads=args.threads, show_bar=False, out=candidate, init_from=start,
-        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment),
+        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment, learning_rate=args.base_learning_rate),
     )
     log.info("base: training a token model on every library style (%s, %.0f min cap)",
              f"starting from {start}" if start else "from scratch", args.base_minutes)
