@@ -32,6 +32,7 @@ from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_m
 from radio.config import env_float
 from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env
+from radio.model.lineage import BASE_STYLE
 from radio.styles import Style, check_style_name, discover_styles, load_style, parse_style
 
 log = logging.getLogger("radio.admin")
@@ -287,6 +288,8 @@ class AdminService:
             check_style_name(name)
         except StyleError as exc:
             raise BadRequest(str(exc)) from exc
+        if name == BASE_STYLE:  # `continuo train --style base` trains on every library style
+            raise BadRequest(f"style name {name!r} is reserved for the shared base model every style fine-tunes; choose another")
         from_styles = fields.get("from_styles") or []
         if isinstance(from_styles, str):
             from_styles = [s.strip() for s in from_styles.split(",") if s.strip()]

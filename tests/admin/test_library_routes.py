@@ -89,6 +89,13 @@ async def test_style_name_validation(home, name):
     assert not (home / "styles").exists() or not any((home / "styles").iterdir())
 
 
+async def test_the_base_models_name_is_no_style_name(home):
+    async with admin_client(home) as client:
+        r = await client.post("/admin/styles", headers=AUTH, json={"name": "base"})
+        assert r.status == 400 and "reserved for the shared base model" in (await r.json())["error"]
+    assert not (home / "styles").exists() or not any((home / "styles").iterdir())
+
+
 async def test_create_style_from_files_and_composer(home):
     from radio.library import open_library
     from radio.library.ingest import ingest_midi
