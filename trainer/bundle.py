@@ -150,6 +150,19 @@ def publish_base(result, folder: Path, command: str) -> dict:
     return {"accepted": accepted, "reason": reason, "nll_full": overall_new, "by_style": table}
 
 
+def _earlier_sitting(run) -> str:
+    """What the model a base started from had learnt, when its file is still there to read."""
+    from radio.model import load_model
+
+    start = load_model(run.model_path).header.get("fine_tuned_from", {}).get("path") or ""
+    path = Path(start)
+    if not path.is_file():
+        return ""
+    m, training = load_model(path).header.get("metrics", {}), load_model(path).header.get("training", {})
+    return (f", a base trained on {', '.join(training.get('library_styles', []))} for {m.get('epochs_run', '?')} epochs in "
+            f"{m.get('train_seconds', 0) / 60:.1f} min (best epoch {m.get('best_epoch', '?')}); this run then trained on every style")
+
+
 def write_base_md(path: Path, command: str, run, table: dict, new_nll: float, old_nll: float | None,
                   accepted: bool, reason: str, model_path: Path) -> None:
     from radio.model import load_model
@@ -185,7 +198,7 @@ def write_base_md(path: Path, command: str, run, table: dict, new_nll: float, ol
         *[f"| {st} | {c[0]} | {c[1]} | {c[2]} |" for st, c in sorted(counts.items())],
         "",
         f"- Command: `{bundled.header.get('command', '?')}`."
-        + (f" It started from `{bundled.header['continued_from']}`." if bundled.header.get("continued_from") else ""),
+        + (f" It started from `{bundled.header['continued_from']}`{_earlier_sitting(run)}." if bundled.header.get("continued_from") else ""),
         f"- Training: {m['epochs_run']} epochs in {m['train_seconds'] / 60:.1f} min (best epoch {m['best_epoch']}, stopped by {m['stopped_by']}), "
         f"{m['train_timesteps_per_epoch']} tokens per epoch.",
         "",
