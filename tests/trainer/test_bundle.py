@@ -52,3 +52,33 @@ def test_make_train_builds_the_base_then_fine_tunes_each_style_from_it(tf, tmp_p
     # A tiny 8-unit candidate cannot beat the bundled folk model: the gate keeps the old one.
     assert "The bundled model was kept" in training and load_model(styles / "folk" / "model.npz").version == bundled
     assert calibrated and "folk" in calibrated[0]
+
+
+def test_a_style_setting_is_rewritten_in_place(tmp_path):
+    from radio.errors import StyleError
+    from radio.styles import load_style, set_style_value
+
+    folder = tmp_path / "baroque"
+    shutil.copytree(REPO_ROOT / "styles" / "baroque", folder)
+    before = (folder / "style.toml").read_text().splitlines()
+    set_style_value(folder / "style.toml", "temperature", 1.1)
+    after = (folder / "style.toml").read_text().splitlines()
+    assert load_style(folder).temperature == 1.1
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and len(changed) == 1
+    assert changed[0][1].startswith("temperature = 1.1") and "# sampling temperature" in changed[0][1]
+    with pytest.raises(StyleError, match="no top-level 'gain_db'"):  # a key inside a table is not top-level
+        set_style_value(folder / "style.toml", "gain_db", 1.0)
+
+
+def test_the_temperature_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
+    from trainer.bundle import TEMPERATURES, choose_temperature
+    from trainer.models import HyperParameters
+    from trainer.train import TrainConfig, train_style
+
+    hp = HyperParameters.for_model("token", hidden=8, batch=8)
+    run = train_style(TrainConfig(style="folk", model="token", home=tiny_home, out=tmp_path / "m.npz", epochs=1, hp=hp,
+                                  show_bar=False))
+    chosen, tried = choose_temperature(load_model(run.model_path), run.data.train, 112.0)
+    assert set(tried) == set(TEMPERATURES) and tried[chosen] == max(tried.values())
+    assert len(set(tried.values())) > 1  # the setting changes the music
