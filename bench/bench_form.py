@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import time
 
-from bench.bench_realism import corpus_root, held_out_pieces
-from bench.run_all import machine
-from radio.config import REPO_ROOT
+from bench.bench_realism import bundled_held_out
 
 SEED = 0
 SAMPLE_SECONDS = 600.0  # at most 10 minutes of music a style
@@ -25,25 +23,10 @@ MIN_SPANS = 4  # at least this many spans of generated music, when 10 minutes al
 def main() -> None:
     from radio.model import load_model
     from radio.music.notes import beats_for_seconds
-    from radio.styles import discover_styles
     from trainer.form import BAR, MEASURE_NAMES, form_report, format_form_lines, span_bars_for
 
-    corpus = corpus_root()
-    print(f"machine: {machine()}")
-    if not (corpus / "MANIFEST.csv").is_file():
-        print(f"skipped: no corpus at {corpus} (set CONTINUO_CORPUS, or lay ../shared/corpus beside the clone)")
-        return
     summary = []
-    for name, style in discover_styles(REPO_ROOT / "styles").items():
-        if not (style.folder / "corpus.csv").is_file():
-            print(f"\n{name}: no corpus.csv, skipped")
-            continue
-        pieces, problems = held_out_pieces(style.folder, style.corpus_styles, corpus)
-        for problem in problems:
-            print(f"  {name}: skipped {problem}")
-        if not pieces:
-            print(f"\n{name}: none of its held-out pieces could be read, skipped")
-            continue
+    for name, style, pieces in bundled_held_out():
         span_bars = span_bars_for(pieces)
         beats = min(max(sum(map(len, pieces)), MIN_SPANS * span_bars * BAR),
                     beats_for_seconds(SAMPLE_SECONDS, style.tempo_bpm))

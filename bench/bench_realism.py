@@ -15,10 +15,14 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from bench.run_all import machine
 from radio.config import REPO_ROOT
 from radio.music.notes import ListOfNotes
+
+if TYPE_CHECKING:
+    from radio.styles import Style
 
 SEED = 0
 
@@ -52,18 +56,16 @@ def held_out_pieces(style_folder: Path, corpus_styles: tuple[str, ...], corpus: 
     return pieces, problems
 
 
-def main() -> None:
-    from radio.model import load_model
+def bundled_held_out() -> Iterator[tuple[str, "Style", list[ListOfNotes]]]:
+    """Each bundled style with its readable held-out pieces, saying what it skips and why (the
+    machine line first). Nothing when the corpus is missing."""
     from radio.styles import discover_styles
-    from trainer.evaluate import REALISM_SECONDS, realism_for
-    from trainer.realism import FEATURE_NAMES, format_realism_table
 
     corpus = corpus_root()
     print(f"machine: {machine()}")
     if not (corpus / "MANIFEST.csv").is_file():
         print(f"skipped: no corpus at {corpus} (set CONTINUO_CORPUS, or lay ../shared/corpus beside the clone)")
         return
-    summary = []
     for name, style in discover_styles(REPO_ROOT / "styles").items():
         if not (style.folder / "corpus.csv").is_file():
             print(f"\n{name}: no corpus.csv, skipped")
@@ -74,6 +76,16 @@ def main() -> None:
         if not pieces:
             print(f"\n{name}: none of its held-out pieces could be read, skipped")
             continue
+        yield name, style, pieces
+
+
+def main() -> None:
+    from radio.model import load_model
+    from trainer.evaluate import REALISM_SECONDS, realism_for
+    from trainer.realism import FEATURE_NAMES, format_realism_table
+
+    summary = []
+    for name, style, pieces in bundled_held_out():
         model = load_model(style.model_path)
         start = time.perf_counter()
         report, sample = realism_for(model, pieces, bpm=style.tempo_bpm, temperature=style.temperature, seed=SEED,
