@@ -42,13 +42,22 @@ RULES = (AUTO, PRODUCT, WEIGHTS)
 # on the fine-tuned siblings: pick "weights" for a kind of pair only where the weights blend
 # sits between its parents (and the product blend does not, or less so).
 #
-# Not measured yet: the fine-tunes of styles/base/ are still training, and today's bundled
-# models are not siblings (the bench's forced dry run on them measures nothing about the rule).
-# Until then every pair blends by product, as before.
+# Measured on the fine-tunes of styles/base/ (3-minute seeded samples, 50/50 blends; folk's
+# fine-tune 2bdb16dc5e82 stood in for folk, whose bundled model is not a fine-tune):
+# - like textures, baroque/classical: product 5 of 7 features in between, weights 2 of 7
+#   (weights' silence and register fall outside both parents): product.
+# - unlike textures, baroque/folk: weights 7 of 7, product 5 of 7; weights sits nearer the
+#   middle on note length (position 0.57 against 1.07), range (0.83 against 1.26), pitch and
+#   melodic step, and overlaps baroque more (0.547 against 0.486). Both stay one line: a
+#   second voice is what folk's half gives up last. Weights.
+# - classical/folk: product 5 of 7, weights 4 of 7, but product's notes are longer than either
+#   parent's (3.5 sixteenths against 2.4 and 2.3), weights' in between: weights.
 AUTO_RULE_FOR_SIBLINGS = PRODUCT
-# Exceptions for particular sibling pairs (or triples), by style names, e.g. when only unlike
-# textures need the weights rule: {frozenset({"baroque", "folk"}): WEIGHTS}.
-AUTO_RULE_FOR_STYLES: dict[frozenset[str], str] = {}
+# Pairs of unlike texture (a single line with a polyphonic style) blend by weights.
+AUTO_RULE_FOR_STYLES: dict[frozenset[str], str] = {
+    frozenset({"baroque", "folk"}): WEIGHTS,
+    frozenset({"classical", "folk"}): WEIGHTS,
+}
 
 
 def auto_rule(models: Sequence[StyleModel]) -> str:

@@ -196,6 +196,9 @@ def test_auto_picks_what_the_policy_says(family, monkeypatch):
         assert blend.header["blend_rule"] == auto_rule(models)
         return blend.header["blend_rule"]
 
+    # The shipped policy, as measured: unlike textures (a line and a polyphonic style) by weights.
+    assert rule_of([a, b]) == "weights" and rule_of([a, scratch]) == "product"
+    monkeypatch.setattr(blend_module, "AUTO_RULE_FOR_STYLES", {})
     monkeypatch.setattr(blend_module, "AUTO_RULE_FOR_SIBLINGS", "product")
     assert rule_of([a, b]) == "product" and rule_of([a, scratch]) == "product"
     monkeypatch.setattr(blend_module, "AUTO_RULE_FOR_SIBLINGS", "weights")
