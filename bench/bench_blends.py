@@ -46,17 +46,13 @@ FEATURES = (
 def texture(beats) -> dict[str, float]:
     """The seven scalar texture features of a stream of beats (NaN where there is nothing to measure)."""
     from radio.music.notes import STRUCK, to_spans
+    from trainer.realism import struck_tops
 
     sounding = [len(b) for b in beats if b]
     struck = [sum(tie == STRUCK for _, tie in b) for b in beats]
     onsets = [c for c in struck if c]
     spans = to_spans(beats)
-    tops = []
-    for beat in beats:
-        if beat:
-            pitch, tie = max(beat)
-            if tie == STRUCK:
-                tops.append(pitch)
+    tops = struck_tops(beats)
     pitches = np.array([s.pitch for s in spans], np.float64)
     nan = float("nan")
     return {

@@ -33,11 +33,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from bench.run_all import machine
 from radio.config import REPO_ROOT
-from radio.music.notes import STRUCK, ListOfNotes
+from radio.music.notes import ListOfNotes
 
 SEED = 0
 MODELS = Path(__file__).parent / "models"
@@ -56,16 +55,10 @@ def corpus_root() -> Path:
 
 def texture(pieces: list[ListOfNotes]) -> dict[str, float]:
     """Silent beats, notes struck together, mean note length (16ths): where monophony shows."""
-    from radio.music.notes import to_spans
+    from bench.bench_blends import texture as features
 
-    beats = [b for p in pieces for b in p]
-    chords = [n for b in beats if (n := sum(t == STRUCK for _, t in b))]
-    lengths = [s.length for p in pieces for s in to_spans(p)]
-    return {
-        "silent": sum(not b for b in beats) / max(1, len(beats)),
-        "chord": float(np.mean(chords)) if chords else 0.0,
-        "length": float(np.mean(lengths)) if lengths else 0.0,
-    }
+    f = features([beat for piece in pieces for beat in piece])
+    return {"silent": f["silent"], "chord": f["chord"], "length": f["note_len"]}
 
 
 def make_library(home: Path, style: str, files: list[Path]) -> None:

@@ -96,14 +96,19 @@ def pitch_class_events(notes: ListOfNotes) -> np.ndarray:
     return np.array([p % 12 for beat in notes for p, tie in beat if tie == STRUCK], np.int64)
 
 
-def top_interval_events(notes: ListOfNotes) -> np.ndarray:
+def struck_tops(notes: ListOfNotes) -> list[int]:
+    """The top voice where it is struck: the highest pitch of each beat whose top note is new."""
     tops = []
     for beat in notes:
         if beat:
             pitch, tie = max(beat)
             if tie == STRUCK:
                 tops.append(pitch)
-    return _clip_bins(np.diff(np.array(tops, np.int64)), -INTERVAL_LIMIT, INTERVAL_LIMIT)
+    return tops
+
+
+def top_interval_events(notes: ListOfNotes) -> np.ndarray:
+    return _clip_bins(np.diff(np.array(struck_tops(notes), np.int64)), -INTERVAL_LIMIT, INTERVAL_LIMIT)
 
 
 def note_length_events(notes: ListOfNotes) -> np.ndarray:
