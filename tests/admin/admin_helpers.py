@@ -37,6 +37,19 @@ def tune(seed: int, beats: int = 64) -> bytes:
     return write_midi(notes[:beats], bpm=100)
 
 
+def add_tunes(home: Path, seeds, *, beats: int, style: str = "folk") -> None:
+    """File one ``tune(seed, beats)`` per seed under ``style`` in the library at ``home``."""
+    from radio.library import open_library
+    from radio.library.ingest import ingest_midi
+
+    library = open_library(home)
+    try:
+        for seed in seeds:
+            ingest_midi(library, tune(seed, beats=beats), style=style, title=f"tune {seed}")
+    finally:
+        library.close()
+
+
 @contextlib.asynccontextmanager
 async def admin_client(home: Path, styles=("folk",), *, start: bool = False, **options):
     """The station's real app with the given channels; ``start`` runs the channels."""

@@ -203,17 +203,9 @@ async def test_a_retrain_that_cannot_work_is_refused_up_front(home, corpus_dir):
 async def test_a_retrain_fine_tunes_the_model_on_air_and_compares_fairly(home):
     """The default start for real: the bundled token model is fine-tuned (same size, new pieces it
     never saw), scored on the new version's held-out piece, and the rule decides on those figures."""
-    from admin_helpers import tune
+    from admin_helpers import add_tunes
 
-    from radio.library import open_library
-    from radio.library.ingest import ingest_midi
-
-    library = open_library(home)
-    try:
-        for seed in (11, 12, 13):
-            ingest_midi(library, tune(seed, beats=200), style="folk", title=f"tune {seed}")
-    finally:
-        library.close()
+    add_tunes(home, (11, 12, 13), beats=200)
     async with admin_client(home) as client:
         service = client.app[ADMIN].service
         bundled = service.registry.active(service.style("folk")).version

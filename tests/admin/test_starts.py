@@ -321,18 +321,11 @@ async def test_a_retrain_through_the_api_fine_tunes_and_compares(home, tmp_path)
     import json
     import sys
 
-    from admin_helpers import AUTH, admin_client, tune, wait_for_state
+    from admin_helpers import AUTH, add_tunes, admin_client, wait_for_state
 
-    from radio.library import open_library
-    from radio.library.ingest import ingest_midi
     from radio.web.admin_routes import ADMIN
 
-    library = open_library(home)
-    try:
-        for seed in (1, 2, 3):
-            ingest_midi(library, tune(seed, beats=120), style="folk", title=f"tune {seed}")
-    finally:
-        library.close()
+    add_tunes(home, (1, 2, 3), beats=120)
     calls = tmp_path / "calls.json"
     sources = [str(REPO_ROOT / "styles" / s / "model.npz") for s in ("medieval", "renaissance")]
     fake = tmp_path / "fake-python"
