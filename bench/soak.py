@@ -433,6 +433,7 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
     from radio.station.station import Station
     from radio.styles import discover_styles
     from radio.web.app import create_app
+    from radio.music.form import FormPlan
     from radio.web.limits import Caps
 
     if diagnose:
@@ -444,7 +445,8 @@ async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | Non
     if piece_minutes is not None:
         # Short pieces: many piece changes (titles, MIDI files, key changes) per station hour,
         # and the bounded history of recent pieces is full early, so RSS is measured at its plateau.
-        chosen = [dataclasses.replace(s, piece_minutes=piece_minutes) for s in chosen]
+        # A form plan would set the pieces' length itself, so it is set aside.
+        chosen = [dataclasses.replace(s, piece_minutes=piece_minutes, form=FormPlan()) for s in chosen]
     settings = ChannelSettings(
         quality=quality,
         # The production margin in real time (3 s kept ready), whatever the speed-up: at 2x that

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from radio.config import styles_dir
 from radio.errors import StyleError
+from radio.music.form import FormPlan, parse_form
+from radio.music.notes import beats_for_seconds
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,17 @@ class Style:
     # dB applied to the synth's voices so the style's music sits at -16 LUFS; written into
     # style.toml's [loudness] table by `python -m radio.audio.calibrate`.
     loudness_gain_db: float = 0.0
+    # The plan each piece follows (style.toml's [form]); without one a piece runs piece_minutes.
+    form: FormPlan = field(default_factory=FormPlan)
 
     @property
     def model_path(self) -> Path:
         return self.folder / self.model_file
+
+    @property
+    def piece_beats(self) -> int:
+        """A piece's length in 16th-note beats: its form plan's, else ``piece_minutes`` of music."""
+        return self.form.beats if self.form.planned else beats_for_seconds(self.piece_minutes * 60.0, self.tempo_bpm)
 
 
 def check_style_name(name: str) -> str:
@@ -117,6 +126,7 @@ def parse_style(folder: Path, data: dict, path: Path) -> Style:
             timbre=timbre,
             top_p=check_top_p(float(data.get("top_p", 1.0))),
             loudness_gain_db=float(data.get("loudness", {}).get("gain_db", 0.0)),
+            form=parse_form(data.get("form", {})),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise StyleError(f"{path}: {exc}") from exc

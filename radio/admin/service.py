@@ -528,10 +528,7 @@ def swap_eta(channel: Any, deadline: float | None) -> float | None:
     piece = channel.heard_piece()
     if piece is None:
         return None
-    from radio.music.notes import beats_for_seconds
-
-    style = channel.style
-    length = max(composer.settings.chunk_beats, beats_for_seconds(style.piece_minutes * 60.0, style.tempo_bpm))
+    length = max(composer.settings.chunk_beats, channel.style.piece_beats)
     cycle = length * channel.beat_seconds + breath
     boundary = piece.t + cycle  # the heard piece's end, breath included
     now_composing = composer.beat * channel.beat_seconds

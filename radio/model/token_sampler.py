@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from radio.model.sampler import MAX_HEAT, SILENCE_HEAT, check_guard_rails
-from radio.music.notes import Beat, ListOfNotes, normalize, validate
+from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, normalize, validate
 from radio.music.tokens import Grammar, TokenEncoding, beat_tokens
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class TokenSampler:
         self._silent = 0
         self._fed = 0  # tokens fed since the last (re)start
         self._state = self.network.initial_state()
+        # Added to the logits of every draw: a composer's steer (radio/station/form.py), None for none.
+        self.logit_bias: np.ndarray | None = None
         self._grammar = Grammar(self.encoding, position=0)
         self._logits = self._feed(self.encoding.position_token(0))
         if primer:
@@ -123,6 +125,30 @@ class TokenSampler:
             self._close_beat(beat)
         return out
 
+    def follow(self, beats: ListOfNotes) -> ListOfNotes:
+        """Feed ``beats`` as if this sampler had drawn them, so the stream continues from them: a
+        composer replays a passage and the model carries on from the replay, not from where it
+        was. Returns the beats as fed: a held note that did not sound on the beat before (or has
+        been held ``max_note_beats``) is struck instead, and pitches outside the encoding's range
+        are dropped, as the grammar demands."""
+        enc, grammar = self.encoding, self._grammar
+        out: ListOfNotes = []
+        for beat in beats:
+            fed: Beat = []
+            for pitch, tie in sorted(set(beat), reverse=True):  # top down, as the tokens go
+                if not enc.low <= pitch <= enc.high or any(p == pitch for p, _ in fed):
+                    continue
+                held = tie == HELD and grammar.previous.get(pitch, self.max_note_beats) < self.max_note_beats
+                fed.append((pitch, HELD if held else STRUCK))
+            for token in beat_tokens(enc, fed):
+                grammar.feed(token)
+                self._logits = self._feed(token)
+            played = grammar.beat()
+            self._silent = 0 if played else self._silent + 1
+            out.append(played)
+            self._close_beat(played)
+        return out
+
     def _sample_beat(self) -> Beat:
         heat = min(MAX_HEAT, 1.0 + SILENCE_HEAT * self._silent) if self._silent else 1.0
         temp = self.temperature * heat
@@ -140,6 +166,8 @@ class TokenSampler:
 
     def _draw(self, logits: np.ndarray, mask: np.ndarray, temp: float) -> int:
         allowed = np.flatnonzero(mask)
+        if self.logit_bias is not None:
+            logits = logits + self.logit_bias
         z = logits[allowed].astype(np.float64) / temp
         top = z.max()
         if not np.isfinite(top):  # NaN or inf logits: the model is broken, and must say so

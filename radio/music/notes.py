@@ -16,6 +16,7 @@ from radio.errors import NotesError
 STRUCK: Literal["b"] = "b"
 HELD: Literal["s"] = "s"
 BEATS_PER_QUARTER = 4  # a beat is a 16th note
+BEATS_PER_BAR = 16  # a bar of 4/4: the token encoding's positions and the form plans count in it
 LOWEST, HIGHEST = 0, 127
 
 Tie = Literal["b", "s"]

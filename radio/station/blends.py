@@ -183,6 +183,8 @@ def blend_style(spec: BlendSpec, parents: Mapping[str, Style], rule: str = "prod
         corpus_styles=tuple(c for s in styles for c in s.corpus_styles),
         timbre=Timbre(partials=partials, **fields),
         loudness_gain_db=_mean([s.loudness_gain_db for s in styles], w),
+        # One plan for the piece: the weightier parent's (the first on a tie).
+        form=max(zip(styles, w), key=lambda sw: sw[1])[0].form,
     )
 
 

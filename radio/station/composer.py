@@ -1,7 +1,9 @@
 """Endless generation for one channel: the style's model, stepped into pieces.
 
-A piece is a few minutes of the model's output (in C major / A minor) transposed to a
-new key for playback, with a title and a breath of rest at its end. If the model
+A piece is the model's output (in C major / A minor) transposed to a new key for playback,
+with a title and a breath of rest at its end. Where the style has a form plan, the piece
+follows it (radio/station/form.py: sections that return, phrases that close, a register that
+holds) and lasts as long as the plan; otherwise it runs the style's ``piece_minutes``. If the model
 misbehaves (raises, returns garbage, or falls silent for too long) the piece ends
 with a rest and the next one starts from a fresh sampler, so the stream never stops.
 
@@ -19,6 +21,7 @@ from typing import Callable, Protocol
 from radio.music.keys import Key, estimate_key
 from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, beats_for_seconds
 from radio.styles import Style
+from radio.station.form import FormedPiece
 from radio.station.titles import piece_title
 
 log = logging.getLogger(__name__)
@@ -124,7 +127,7 @@ class Composer:
         self.restarts = 0
         self._on_restart = on_restart
         self._silence_limit = max(1, beats_for_seconds(self.settings.silence_limit_seconds, style.tempo_bpm))
-        self._piece_beats = max(self.settings.chunk_beats, beats_for_seconds(style.piece_minutes * 60.0, style.tempo_bpm))
+        self._piece_beats = max(self.settings.chunk_beats, style.piece_beats)
         self._rng = random.Random(seed)
         self._piece: PieceInfo | None = None
         self._last_piece: PieceInfo | None = None
@@ -191,6 +194,8 @@ class Composer:
             )
         except Exception as exc:  # noqa: BLE001 - any failure of the model restarts the piece
             raise ModelMisbehaved("exception", f"sampler(): {exc!r}") from exc
+        if self.style.form.planned:
+            self._sampler = FormedPiece(self._sampler, self.style.form)
         self._silent_run = 0
         self._ahead = []
         self._ahead = self._compose(self.settings.lookahead_beats)  # _compose continues from _ahead

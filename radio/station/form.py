@@ -1,0 +1,149 @@
+"""A piece composed to a plan (radio/music/form.py): sections that return, phrases that close,
+a register that holds.
+
+:class:`FormedPiece` wraps a model's beat sampler for one piece. It draws beat by beat (so the
+music is the same whatever chunks the composer asks for) and, by where the beat falls in the
+plan:
+
+- in the opening bars of a **return**, it replays the section it returns to, feeding the replay
+  to the sampler (``follow``) so the model continues from what was heard; past them the model
+  composes the return's end afresh, so a return varies instead of looping;
+- in a section's **last bar**, it steers the closing note (at the plan's ``close_beat``)
+  towards the tonic triad of the piece's key, and the beats after it towards holding it: a
+  long note or chord where the phrase ends, as cadences and fermatas do;
+- everywhere after the first section, once the **register** of the last two bars has drifted
+  from the first section's more than the tolerance, it tilts the odds of every struck pitch
+  against the direction of the drift.
+
+The steering is a logit bias on a token sampler (``logit_bias``); a sampler without one (a frame
+model) still gets the plan's returns and length. Everything is in the model's key (C major / A
+minor), before the composer transposes the piece.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from radio.music.form import FormPlan, Section
+from radio.music.keys import MAJOR, estimate_key
+from radio.music.notes import BEATS_PER_BAR, HELD, STRUCK, Beat, ListOfNotes
+
+REGISTER_BARS = 2  # the recent window whose mean pitch is held to the opening's
+
+
+class BeatSource(Protocol):
+    def next_beats(self, n: int) -> ListOfNotes: ...
+
+
+class FormedPiece:
+    """One piece's beats, drawn from ``sampler`` to ``plan``; past the plan's end it keeps drawing freely."""
+
+    def __init__(self, sampler: BeatSource, plan: FormPlan) -> None:
+        if not plan.planned:
+            raise ValueError("a FormedPiece needs a plan with sections")
+        self.sampler = sampler
+        self.plan = plan
+        self.sections = plan.layout()
+        self.beat = 0  # beats drawn so far
+        self.played: ListOfNotes = []
+        self._follow = getattr(sampler, "follow", None)
+        encoding = getattr(sampler, "encoding", None)
+        self._steerable = hasattr(sampler, "logit_bias") and encoding is not None and getattr(encoding, "is_token", False)
+        if self._steerable:
+            vocab = encoding.vocab_size
+            self._pitch = np.full(vocab, np.nan)
+            self._struck = np.zeros(vocab, bool)
+            self._held = np.zeros(vocab, bool)
+            for pitch in range(encoding.low, encoding.high + 1):
+                for tie, flags in ((STRUCK, self._struck), (HELD, self._held)):
+                    token = encoding.note_token(pitch, tie)
+                    self._pitch[token] = pitch
+                    flags[token] = True
+        self._tonic_triad: frozenset[int] | None = None
+        self._centre: float | None = None
+        self._range: tuple[int, int] | None = None
+
+    @property
+    def length(self) -> int:
+        return self.plan.beats
+
+    def section_at(self, beat: int) -> Section | None:
+        size = self.plan.section_bars * BEATS_PER_BAR
+        i = beat // size
+        return self.sections[i] if i < len(self.sections) else None
+
+    def next_beats(self, n: int) -> ListOfNotes:
+        out = []
+        for _ in range(n):
+            out.append(self._next_beat())
+        return out
+
+    def _next_beat(self) -> Beat:
+        t = self.beat
+        section = self.section_at(t)
+        if section is not None and t == section.start and section.index == 1:
+            self._settle_key_and_register()
+        offset = t - section.start if section is not None else 0
+        if section is not None and section.returns_to is not None and offset < section.replay_beats:
+            source = self.played[self.sections[section.returns_to].start + offset]
+            beat = self._follow([source])[0] if self._follow is not None else source
+        else:
+            if self._steerable:
+                self.sampler.logit_bias = self._bias(section, offset)  # type: ignore[attr-defined]
+            beat = self.sampler.next_beats(1)[0]
+        self.played.append(beat)
+        self.beat += 1
+        return beat
+
+    def _settle_key_and_register(self) -> None:
+        """After the first section: the key its closes aim at, and the register the rest keeps."""
+        opening = self.played
+        if any(opening):
+            key = estimate_key(opening)
+            third = 4 if key.mode == MAJOR else 3
+            self._tonic_triad = frozenset({key.tonic, (key.tonic + third) % 12, (key.tonic + 7) % 12})
+        self._centre = _mean_pitch(opening)
+        pitches = [p for beat in opening for p, _ in beat]
+        self._range = (min(pitches), max(pitches)) if pitches else None
+
+    def _bias(self, section: Section | None, offset: int) -> np.ndarray | None:
+        if section is None:
+            return None
+        plan = self.plan
+        bias = np.zeros(len(self._pitch))
+        steered = False
+        if self._centre is not None and plan.register_pull > 0:
+            recent = _mean_pitch(self.played[-REGISTER_BARS * BEATS_PER_BAR:])
+            if recent is not None:
+                drift = recent - self._centre
+                excess = np.sign(drift) * max(0.0, abs(drift) - plan.register_tolerance)
+                if excess:
+                    tilt = -plan.register_pull * excess * (self._pitch - self._centre) / 12.0
+                    bias += np.where(self._struck, np.nan_to_num(tilt), 0.0)
+                    steered = True
+        if self._range is not None and plan.register_margin is not None and plan.register_pull > 0:
+            low, high = self._range[0] - plan.register_margin, self._range[1] + plan.register_margin
+            beyond = np.maximum(self._pitch - high, 0) + np.maximum(low - self._pitch, 0)
+            bias += np.where(self._struck, -plan.register_pull * np.nan_to_num(beyond), 0.0)
+            steered = True
+        last_bar = section.beats - BEATS_PER_BAR
+        if plan.cadence > 0 and offset >= last_bar + plan.close_beat:
+            if offset == last_bar + plan.close_beat:  # the closing note: strike the tonic chord
+                if self._tonic_triad is not None:
+                    pcs = np.nan_to_num(self._pitch, nan=-1).astype(int) % 12
+                    in_triad = np.isin(pcs, list(self._tonic_triad))
+                    bias += np.where(self._struck & in_triad, plan.cadence, 0.0)
+                    bias += np.where(self._struck & ~in_triad, -plan.cadence, 0.0)
+                bias += np.where(self._held, -plan.cadence, 0.0)
+            else:  # after it, to the section's end: hold it
+                bias += np.where(self._held, plan.cadence, 0.0)
+                bias += np.where(self._struck, -plan.cadence, 0.0)
+            steered = True
+        return bias if steered else None
+
+
+def _mean_pitch(beats: ListOfNotes) -> float | None:
+    pitches = [p for beat in beats for p, _ in beat]
+    return float(np.mean(pitches)) if pitches else None
