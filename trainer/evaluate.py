@@ -6,7 +6,9 @@ histograms, loss curve).
 
 Runs on the exported model file in numpy (no TensorFlow), so it measures what the radio plays.
 One seeded stream of samples serves every figure: its first 2 minutes for the sample statistics
-and the piano roll, its first ``min(held-out beats, 10 minutes)`` for the realism measure.
+and the piano roll, its first ``min(held-out beats, 10 minutes)`` for the realism measure. The
+stream is the music as the station plays it: whole pieces to the style's form plan (radio/music/
+form.py), one after another, so the form measures are taken within the pieces listeners hear.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 from radio.config import continuo_home
 from radio.errors import ContinuoError, MidiError, ModelFileError, StyleError
 from radio.model import StyleModel, load_model
+from radio.music.form import FormPlan
 from radio.music.notes import ListOfNotes, beats_for_seconds
+from radio.station.form import planned_music
 from radio.styles import Style, check_style_name, get_style
 from trainer.discriminator import discriminator_report, format_discriminator_line
 from trainer.form import BAR, form_report, format_form_lines, span_bars_for
@@ -222,9 +226,13 @@ def evaluate(
     bpm = style_info.tempo_bpm if style_info else 96.0
     temperature = style_info.temperature if style_info else 1.0
     stats_beats = beats_for_seconds(SAMPLE_SECONDS, bpm)
-    stream = model.sampler(temperature=temperature, seed=sample_seed).next_beats(
-        max(stats_beats, realism_sample_beats(held.pieces, bpm, realism_seconds), EXCERPT_BEATS)
-    )
+    # The music as the station plays it: pieces to the style's form plan (one stream without one).
+    plan = style_info.form if style_info else FormPlan()
+    top_p = style_info.top_p if style_info else 1.0
+    span_bars = span_bars_for(held.pieces)
+    pieces = planned_music(model, plan, temperature=temperature, seed=sample_seed, top_p=top_p, beats=max(
+        stats_beats, realism_sample_beats(held.pieces, bpm, realism_seconds), EXCERPT_BEATS, span_bars * BAR))
+    stream = [beat for piece in pieces for beat in piece]
     sample = stream[:stats_beats]
     sample_stats = music_stats(sample)
     try:
@@ -235,11 +243,8 @@ def evaluate(
     # The very music the realism measure scored (realism_for takes the same opening of the stream).
     discriminator = discriminator_report([stream[: realism_sample_beats(held.pieces, bpm, realism_seconds)]],
                                          held.pieces, seed=sample_seed)
-    # Form is judged within spans as long as a typical held-out piece, on the same music; when that
-    # is shorter than one span, the stream already sampled (2 minutes at least) lends the rest.
-    span_bars = span_bars_for(held.pieces)
-    form_beats = max(realism_sample_beats(held.pieces, bpm, realism_seconds), min(span_bars * BAR, len(stream)))
-    form = form_report([stream[:form_beats]], held.pieces, span_bars)
+    # Form is judged within spans as long as a typical held-out piece, within the pieces played.
+    form = form_report(pieces, held.pieces, span_bars)
 
     against_base = base_figures(model, held, bpm=bpm, temperature=temperature, seed=sample_seed,
                                 seconds=realism_seconds, base_path=base_path)

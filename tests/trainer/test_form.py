@@ -272,10 +272,12 @@ def test_continuo_evaluate_reports_form(tmp_path, capsys):
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     form = report["form"]
-    # The realism sample is half a minute (224 beats), shorter than one 16-bar span: the form
-    # measure takes the first 256 beats of the stream already sampled.
+    # The realism sample is half a minute (224 beats), shorter than one 16-bar span; the form
+    # measure takes the whole pieces sampled, as the station plays them: the 2-minute sample
+    # (896 beats at 112 bpm) is two of folk's 32-bar planned pieces, so four 16-bar spans.
     assert report["realism"]["sample"]["beats"] == 224
-    assert form["span_bars"] == 16 and form["spans"] == {"generated": 1, "real": 3}
+    assert get_style("folk").form.beats == 512
+    assert form["span_bars"] == 16 and form["spans"] == {"generated": 4, "real": 3}
     assert form["measures"]["bar_repeat_exact"]["real"] == 0.5 and form["measures"]["bar_repeat_transposed"]["real"] == 0.75
     text = format_report(report)
     lines = text.splitlines()
