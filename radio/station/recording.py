@@ -28,6 +28,7 @@ from radio.audio.mp3 import parse_header
 from radio.station.composer import PieceInfo
 from radio.music.notes import HELD, STRUCK, ListOfNotes
 
+MIN_SECONDS = 1.0  # shorter than this is not a recording (under a frame, nothing at all)
 MAX_SECONDS = 600.0  # "the last N minutes", N up to 10
 HISTORY_SECONDS = MAX_SECONDS + 10.0  # a little more, for a listener a few seconds behind live
 
@@ -72,8 +73,10 @@ class FrameHistory:
     def cut(self, seconds: float, end_time: float) -> Cut:
         """Whole frames covering ``seconds`` of audio up to stream time ``end_time``
         (as much of it as the history still holds)."""
-        if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-            raise RecordingError(f"a recording is 1 s to {MAX_SECONDS / 60:g} minutes long, not {seconds!r} s")
+        if not (math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):
+            raise RecordingError(
+                f"a recording is {MIN_SECONDS:g} s to {MAX_SECONDS / 60:g} minutes long, not {seconds!r} s"
+            )
         if not math.isfinite(end_time) or end_time < 0:
             raise RecordingError(f"the end of a recording must be a stream time ≥ 0, not {end_time!r}")
         end = min(self.total, round(end_time / self.frame_seconds))

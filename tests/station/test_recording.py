@@ -26,12 +26,13 @@ def test_a_cut_is_whole_frames_ending_where_asked():
     assert len(history.cut(60.0, end_time=1e6).frames) == 383
 
 
-@pytest.mark.parametrize("seconds, at", [(0, 10), (601, 10), (float("nan"), 10), (5, -1)])
+@pytest.mark.parametrize("seconds, at", [(0, 10), (0.012, 10), (0.5, 10), (601, 10), (float("nan"), 10), (5, -1)])
 def test_bad_recording_lengths_are_refused(seconds, at):
     history = FrameHistory(FRAME)
-    history.add([b"x"] * 100)
-    with pytest.raises(RecordingError):
+    history.add([b"x"] * 1000)
+    with pytest.raises(RecordingError, match="1 s to 10 minutes|stream time"):
         history.cut(seconds, at)
+    assert len(history.cut(1.0, 10).frames) == round(1.0 / FRAME)  # the shortest recording there is
 
 
 def test_window_beats_start_with_struck_notes(helpers):
@@ -49,8 +50,12 @@ async def test_a_recording_is_the_asked_length_with_a_title_and_its_midi(radio, 
     from radio.music.midi_io import read_midi
 
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=2.0)
-    await asyncio.sleep(4.0)
     channel = r.station.channels["test"]
+    # Wait until listeners have heard more than the 2.5 s asked for (and its whole beats).
+    deadline = asyncio.get_running_loop().time() + 20.0
+    while channel.broadcaster.heard_time() < 3.0:
+        assert asyncio.get_running_loop().time() < deadline, "the channel never played 3 s"
+        await asyncio.sleep(0.05)
     at = channel.broadcaster.heard_time()
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
