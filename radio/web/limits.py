@@ -77,13 +77,38 @@ def _normal(address: str) -> str:
         return address.strip()
 
 
+def forwarded_address(entry: str) -> str | None:
+    """One ``X-Forwarded-For`` entry as a normalised IP address, or None when it is not one.
+
+    Proxies write more than bare addresses: ``1.2.3.4:5555`` and ``[2001:db8::1]:443`` (with the
+    client's port, new for every connection), ``unknown``, an obfuscated ``_hidden``. Taken as
+    they are, a port would make every connection a client of its own, walking round the
+    per-client caps, so the port is dropped and anything else is no address at all."""
+    text = entry.strip()
+    if text.startswith("["):  # [v6] or [v6]:port
+        inside, bracket, after = text[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            return None
+        text = inside
+    elif text.count(":") == 1:  # v4:port (a bare v6 address has at least two colons)
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
-    """Who is asking: the remote address, or for a trusted proxy the address it forwards for."""
+    """Who is asking: the remote address, or for a trusted proxy the address it forwards for.
+    When that hop is not an address (``unknown``), the proxy could not say who its client is,
+    and the client is the proxy itself: one shared key, never one a client can vary."""
     remote = _normal(request.remote or "")
     if not trusted_proxies or remote not in trusted_proxies:
         return remote
-    hops = [_normal(h) for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",") if h.strip()]
+    hops = [forwarded_address(h) for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",") if h.strip()]
     for hop in reversed(hops):  # the right-most entries were added by our own proxies
+        if hop is None:
+            return remote
         if hop not in trusted_proxies:
             return hop
     return remote
