@@ -1,4 +1,5 @@
-"""Caps on what one stranger can take: listeners and event feeds, in total and per client.
+"""Caps on what one stranger can take: listeners, event feeds and recordings being sent, in
+total and per client.
 
 A *client* is the connection's remote address. Behind a reverse proxy every connection comes
 from the proxy, so ``trusted_proxies`` names the proxies whose ``X-Forwarded-For`` is believed:
@@ -37,6 +38,11 @@ DEFAULT_MAX_EVENT_CLIENTS = 9000
 # address cannot take a noticeable share of the total.
 DEFAULT_MAX_PER_CLIENT = 32
 RETRY_AFTER_SECONDS = 30
+# Recordings ("save what you heard", up to 10 minutes, about 9.6 MB) are sent a batch at a time
+# from the channel's history, so each costs little memory, but each is a socket and a share of
+# the event loop for as long as its client reads. A page saves one at a time (MP3, then MIDI).
+DEFAULT_MAX_RECORDINGS = 16
+DEFAULT_MAX_RECORDINGS_PER_CLIENT = 2
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,12 @@ class Caps:
     max_event_clients_per_client: int = DEFAULT_MAX_PER_CLIENT
     trusted_proxies: frozenset[str] = frozenset()
     retry_after: int = RETRY_AFTER_SECONDS
+    max_recordings: int = DEFAULT_MAX_RECORDINGS  # recording.mp3 downloads being sent at once
+    max_recordings_per_client: int = DEFAULT_MAX_RECORDINGS_PER_CLIENT
 
     def __post_init__(self) -> None:
         for name in ("max_listeners", "max_listeners_per_client", "max_event_clients",
-                     "max_event_clients_per_client", "retry_after"):
+                     "max_event_clients_per_client", "retry_after", "max_recordings", "max_recordings_per_client"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (no cap) or more, not {getattr(self, name)!r}")
 
@@ -167,6 +175,7 @@ class Limits:
         self.metrics = metrics
         self.listeners = Gate("listeners", self.caps.max_listeners, self.caps.max_listeners_per_client)
         self.event_feeds = Gate("event feeds", self.caps.max_event_clients, self.caps.max_event_clients_per_client)
+        self.recordings = Gate("recordings", self.caps.max_recordings, self.caps.max_recordings_per_client)
 
     def client(self, request: web.Request) -> str:
         return client_address(request, self.caps.trusted_proxies)

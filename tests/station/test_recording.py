@@ -9,7 +9,7 @@ import math
 import aiohttp
 import pytest
 
-from radio.station.recording import FrameHistory, RecordingError, window_beats
+from radio.station.recording import FrameHistory, FramesGone, RecordingError, window_beats
 
 FRAME = 1152 / 44100
 
@@ -19,11 +19,17 @@ def test_a_cut_is_whole_frames_ending_where_asked():
     history.add([bytes([i % 256]) * 4 for i in range(1000)])  # 26 s: only the last 10 s are kept
     assert history.first == 1000 - 383 and history.total == 1000
     cut = history.cut(5.0, end_time=900 * FRAME)
-    assert cut.first_frame == 900 - round(5.0 / FRAME) and len(cut.frames) == round(5.0 / FRAME)
-    assert cut.frames[-1] == bytes([899 % 256]) * 4
+    assert cut.first_frame == 900 - round(5.0 / FRAME) and cut.count == round(5.0 / FRAME)
+    frames = history.frames(cut.first_frame, cut.end)
+    assert frames[-1] == bytes([899 % 256]) * 4 and len(frames) == cut.count
+    assert history.nbytes(cut) == 4 * cut.count
     # Asking for more than is kept gives what is kept; the future is not recorded.
     assert history.cut(60.0, end_time=1e6).first_frame == history.first
-    assert len(history.cut(60.0, end_time=1e6).frames) == 383
+    assert history.cut(60.0, end_time=1e6).count == 383
+    # A cut is a span, not a copy: frames that leave the history meanwhile are gone, and said so.
+    history.add([b"new!"] * 5)
+    with pytest.raises(FramesGone):
+        history.frames(cut.first_frame - 300, cut.end)
 
 
 @pytest.mark.parametrize("seconds, at", [(0, 10), (0.012, 10), (0.5, 10), (601, 10), (float("nan"), 10), (5, -1)])
@@ -32,7 +38,7 @@ def test_bad_recording_lengths_are_refused(seconds, at):
     history.add([b"x"] * 1000)
     with pytest.raises(RecordingError, match="1 s to 10 minutes|stream time"):
         history.cut(seconds, at)
-    assert len(history.cut(1.0, 10).frames) == round(1.0 / FRAME)  # the shortest recording there is
+    assert history.cut(1.0, 10).count == round(1.0 / FRAME)  # the shortest recording there is
 
 
 def test_window_beats_start_with_struck_notes(helpers):
