@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from aiohttp import web
 
@@ -43,6 +44,9 @@ RETRY_AFTER_SECONDS = 30
 # the event loop for as long as its client reads. A page saves one at a time (MP3, then MIDI).
 DEFAULT_MAX_RECORDINGS = 16
 DEFAULT_MAX_RECORDINGS_PER_CLIENT = 2
+# A blend is a whole channel (compose, synth, encode) and a station runs only a few (--max-blends,
+# default 4): one address may keep one going by itself, so one client can never hold them all.
+DEFAULT_MAX_BLENDS_PER_CLIENT = 1
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,12 @@ class Caps:
     retry_after: int = RETRY_AFTER_SECONDS
     max_recordings: int = DEFAULT_MAX_RECORDINGS  # recording.mp3 downloads being sent at once
     max_recordings_per_client: int = DEFAULT_MAX_RECORDINGS_PER_CLIENT
+    max_blends_per_client: int = DEFAULT_MAX_BLENDS_PER_CLIENT  # blends one client alone keeps going
 
     def __post_init__(self) -> None:
         for name in ("max_listeners", "max_listeners_per_client", "max_event_clients",
-                     "max_event_clients_per_client", "retry_after", "max_recordings", "max_recordings_per_client"):
+                     "max_event_clients_per_client", "retry_after", "max_recordings", "max_recordings_per_client",
+                     "max_blends_per_client"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 (no cap) or more, not {getattr(self, name)!r}")
 
@@ -167,6 +173,48 @@ class Gate:
             del self.open[client]
 
 
+class BlendKeepers:
+    """Who keeps each blend channel going, for the per-client blend cap.
+
+    A blend is kept going by the clients listening to it; with none, by the client that last
+    did, or that asked for it (``POST /api/mix``) and has not listened yet, until the mixer
+    reaps it. A client may start a new blend only while it keeps fewer than ``per_client``
+    going alone: re-posting mixes, or listening to each for a moment, holds one slot, never
+    every ``--max-blends`` slot. Joining a blend that is already live is always allowed."""
+
+    def __init__(self, per_client: int) -> None:
+        self.per_client = per_client
+        self.last: dict[str, str] = {}  # blend id -> cap key of the client that last kept it going
+        self.starting: dict[str, str] = {}  # blend id -> cap key of the client it is starting for
+        self.refused = 0
+
+    def keepers(self, name: str, channel: Any) -> set[str]:
+        listeners = channel.broadcaster.listeners if channel is not None else ()
+        if listeners:
+            return {cap_key(listener.peer) for listener in listeners}
+        who = self.starting.get(name) or self.last.get(name)
+        return {who} if who else set()
+
+    def kept_alone(self, client: str, blends: Mapping[str, Any]) -> list[str]:
+        """The blends only ``client`` keeps going (live or starting)."""
+        for name in [n for n in self.last if n not in blends and n not in self.starting]:
+            del self.last[name]  # reaped
+        return sorted(n for n in {*blends, *self.starting} if self.keepers(n, blends.get(n)) == {client})
+
+    def refusal(self, client: str, blends: Mapping[str, Any]) -> str | None:
+        """Why ``client`` may not start one more blend now, or None."""
+        if not self.per_client:
+            return None
+        held = self.kept_alone(client, blends)
+        if len(held) < self.per_client:
+            return None
+        return (f"{client} already keeps {len(held)} blend(s) going ({', '.join(held)}), the most one address may "
+                "start: listen to it, to a blend already playing, or to a single style")
+
+    def kept(self, name: str, client: str) -> None:
+        self.last[name] = client
+
+
 class Limits:
     """The station's gates, one app key; route modules ask it before opening a long response."""
 
@@ -176,6 +224,7 @@ class Limits:
         self.listeners = Gate("listeners", self.caps.max_listeners, self.caps.max_listeners_per_client)
         self.event_feeds = Gate("event feeds", self.caps.max_event_clients, self.caps.max_event_clients_per_client)
         self.recordings = Gate("recordings", self.caps.max_recordings, self.caps.max_recordings_per_client)
+        self.blends = BlendKeepers(self.caps.max_blends_per_client)
 
     def client(self, request: web.Request) -> str:
         return client_address(request, self.caps.trusted_proxies)
@@ -186,13 +235,17 @@ class Limits:
         why = gate.refusal(client)
         if why is not None:
             gate.refused += 1
-            if self.metrics is not None:
-                self.metrics.refused.labels(gate.what).inc()
-            retry = str(self.caps.retry_after)
-            raise json_http_error(web.HTTPServiceUnavailable, f"{why}; try again in {retry} s",
-                                  headers={"Retry-After": retry})
+            raise self.refuse(gate.what, why)
         gate.enter(client)
         return Admission(gate, client)
+
+    def refuse(self, what: str, why: str) -> web.HTTPError:
+        """The 503 for a client past a cap on ``what``, counted in the metrics."""
+        if self.metrics is not None:
+            self.metrics.refused.labels(what).inc()
+        retry = str(self.caps.retry_after)
+        return json_http_error(web.HTTPServiceUnavailable, f"{why}; try again in {retry} s",
+                               headers={"Retry-After": retry})
 
 
 @dataclass(eq=False)
