@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from radio.admin.jobs import Job
-from radio.admin.runner import JobRunner
+from radio.admin.runner import JobLost, JobRunner
 from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
@@ -185,6 +185,13 @@ class Worker:
         if not job.finished:
             await runner.cancel(job.id)  # kills the trainer; nothing more is written
 
+    async def _still_ours(self, job: Job) -> None:
+        """Raise JobLost unless this worker still holds the job's lease (renewing it if so)."""
+        s = self.settings
+        if not await asyncio.to_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
+            raise JobLost(f"job {job.id} is no longer worker {s.worker_id}'s (an admin cancelled it, or it was "
+                          "requeued); its model was not published")
+
     def _style_folder(self, job: Job) -> Path | None:
         """A style that exists only on the radio node came with the job: write it for the trainer."""
         if not job.style_spec:
@@ -225,9 +232,18 @@ class Worker:
             return None
 
     async def _publish(self, job: Job, done: dict[str, Any], styles_dir: Path | None) -> None:
-        """Upload the model and register the version; move the active pointer if it is better."""
+        """Upload the model and register the version; move the active pointer if it is better.
+
+        An admin's cancel reaches the worker only at its next lease renewal, so the lease is
+        checked (compare-and-set: renewed only while this worker holds the running job) before
+        anything is stored, and again just before the active pointer moves: a cancelled job's
+        model never goes on air. The pointer is a separate record, so a cancel in the instant
+        between that check and the move can still lose; the check shrinks that window from
+        a lease's third (up to 20 s) to one round trip."""
+        await self._still_ours(job)
         version = await register_trained(self.registry, self._style(job.style, styles_dir), job, done)
         if version is not None:
+            await self._still_ours(job)
             await asyncio.to_thread(self.registry.set_active, job.style, version)
             job.activated = True
             log.info("worker %s: %s version %s is now active (%s); radio nodes swap it in",
