@@ -37,6 +37,7 @@ from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDE
 from radio.admin.starts import START_OPTIONS, TrainPlan
 from radio.errors import ContinuoError, LibraryError
 from radio.timestamps import utc_now
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
 
@@ -202,13 +203,13 @@ class JobRunner(JobWatchers):
         return next((j for j in self._jobs.values() if j.style == style and j.state in ACTIVE_STATES), None)
 
     async def get(self, job_id: str) -> Job:
-        job = self._jobs.get(job_id) or await asyncio.to_thread(self.store.get, job_id)
+        job = self._jobs.get(job_id) or await in_store_thread(self.store.get, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")
         return job
 
     async def list(self, style: str | None = None) -> list[Job]:
-        return await asyncio.to_thread(self.store.list, style)
+        return await in_store_thread(self.store.list, style)
 
     # --- commands ------------------------------------------------------------------
     async def start(self) -> None:
@@ -233,7 +234,7 @@ class JobRunner(JobWatchers):
         job.start = start
         # Saved before it is queued: a catalog that is locked or full refuses the job here,
         # and nothing is left queued in memory that the database never heard of.
-        await asyncio.to_thread(self.store.save, job)
+        await in_store_thread(self.store.save, job)
         self._jobs[job.id] = job
         self._pending.append(job.id)
         self._pump()
@@ -265,7 +266,7 @@ class JobRunner(JobWatchers):
         for job_id in list(self._pending):
             job = self._jobs[job_id]
             self._finish(job, FAILED, "the server stopped before the job started")
-            await asyncio.to_thread(self.store.save, job)
+            await in_store_thread(self.store.save, job)
         self._pending.clear()
         self._stopping = True
         self._cancelled.update(self._tasks)  # a trainer still being spawned is killed once it exists
@@ -283,7 +284,7 @@ class JobRunner(JobWatchers):
 
     async def _changed(self, job: Job) -> None:
         try:
-            await asyncio.to_thread(self.store.save, job)
+            await in_store_thread(self.store.save, job)
         finally:  # watchers hear of the change even when it could not be saved
             self.tell_watchers(job)
 
@@ -291,7 +292,7 @@ class JobRunner(JobWatchers):
         """Save a running job's progress, if the store lets us: a failed write is logged (once
         per outage) and training goes on; the next write, or the final one, carries it."""
         try:
-            await asyncio.to_thread(self.store.save, job)
+            await in_store_thread(self.store.save, job)
         except Exception as exc:  # noqa: BLE001 - any store failure: progress is not worth a run
             if job.id not in self._unsaved:
                 log.warning("admin: job %s (%s): progress not saved (%s); training goes on, the next write "
@@ -310,7 +311,7 @@ class JobRunner(JobWatchers):
         try:
             while True:
                 try:
-                    await asyncio.to_thread(self.store.save, job)
+                    await in_store_thread(self.store.save, job)
                     self._unsaved.discard(job.id)
                     return
                 except (LibraryError, sqlite3.OperationalError) as exc:  # unreachable or locked: it may pass

@@ -34,6 +34,7 @@ from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
 from radio.library.backends import storage_env
 from radio.styles import Style, get_style, load_style
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.worker")
 
@@ -119,9 +120,9 @@ class Worker:
     async def run_one(self) -> Job | None:
         """Claim one queued job and train it to its end; None if there was none."""
         s = self.settings
-        for job in await asyncio.to_thread(self.store.expire_leases):
+        for job in await in_store_thread(self.store.expire_leases):
             log.warning("worker %s: job %s (%s) %s: %s", s.worker_id, job.id, job.style, job.state, job.error)
-        job = await asyncio.to_thread(self.store.claim, s.worker_id, s.lease_seconds, s.styles)
+        job = await in_store_thread(self.store.claim, s.worker_id, s.lease_seconds, s.styles)
         if job is None:
             return None
         log.info("worker %s: claimed job %s (%s), attempt %d of %d", s.worker_id, job.id, job.style,
@@ -133,7 +134,7 @@ class Worker:
             env["CONTINUO_STYLES"] = str(styles_dir)
         runner = JobRunner(leased, s.home, on_done=lambda j, done: self._publish(j, done, styles_dir),
                            env_for_style=lambda style: env, threads=s.threads,
-                           plan=lambda j: asyncio.to_thread(self._plan, j, styles_dir))
+                           plan=lambda j: in_store_thread(self._plan, j, styles_dir))
         self.current = (job, runner)
         keeper = asyncio.get_running_loop().create_task(self._keep_lease(job, runner, leased))
         try:
@@ -160,7 +161,7 @@ class Worker:
         if self.current is None:
             return
         job, runner = self.current
-        given_back = await asyncio.to_thread(self.store.release, job.id, self.settings.worker_id,
+        given_back = await in_store_thread(self.store.release, job.id, self.settings.worker_id,
                                              f"worker {self.settings.worker_id} was stopped")
         if given_back:
             log.info("worker %s: job %s given back to the queue", self.settings.worker_id, job.id)
@@ -178,7 +179,7 @@ class Worker:
                 continue
             since_renewal = 0.0
             try:
-                if not await asyncio.to_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
+                if not await in_store_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
                     leased.lost.set()
             except Exception as exc:  # the store is unreachable: try again before the lease runs out
                 log.warning("worker %s: cannot renew the lease of job %s: %s", s.worker_id, job.id, exc)
@@ -188,7 +189,7 @@ class Worker:
     async def _still_ours(self, job: Job) -> None:
         """Raise JobLost unless this worker still holds the job's lease (renewing it if so)."""
         s = self.settings
-        if not await asyncio.to_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
+        if not await in_store_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
             raise JobLost(f"job {job.id} is no longer worker {s.worker_id}'s (an admin cancelled it, or it was "
                           "requeued); its model was not published")
 
@@ -244,7 +245,7 @@ class Worker:
         version = await register_trained(self.registry, self._style(job.style, styles_dir), job, done)
         if version is not None:
             await self._still_ours(job)
-            await asyncio.to_thread(self.registry.set_active, job.style, version)
+            await in_store_thread(self.registry.set_active, job.style, version)
             job.activated = True
             log.info("worker %s: %s version %s is now active (%s); radio nodes swap it in",
                      self.settings.worker_id, job.style, version.version, job.activation_reason)
