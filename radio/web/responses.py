@@ -37,9 +37,6 @@ class WriteStalled(ConnectionError):
     """The client did not take a write within the deadline; its connection has been closed."""
 
 
-SseStalled = WriteStalled  # the name the event feeds knew it by
-
-
 async def write_within(request: web.Request, response: web.StreamResponse, data: bytes, seconds: float) -> None:
     """``response.write(data)``, or abort the connection if the client has not taken it within
     ``seconds``: a client that stopped reading must not hold its buffers and socket for ever."""
