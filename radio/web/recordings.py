@@ -66,25 +66,28 @@ def _titles(channel: Channel, start: float, end: float) -> list[str]:
 
 async def recording_mp3(request: web.Request) -> web.StreamResponse:
     channel, cut = _cut(request)
+    history = channel.recording
+    titles = _titles(channel, cut.start, cut.start + cut.seconds)
+    tag = id3_tag(
+        title=f"{channel.style.display_name}: " + (" / ".join(titles) if titles else "a recording"),
+        album=f"Continuo — {channel.style.display_name}",
+        comment=f"{cut.seconds / 60:.2f} minutes recorded from the stream; model {channel.model_version}",
+    )
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "audio/mpeg",
+            "Content-Disposition": f'attachment; filename="{_filename(channel, "mp3")}"',
+            "X-Recording-Seconds": f"{cut.seconds:.3f}",
+            "X-Recording-Start": f"{cut.start:.3f}",
+            "Cache-Control": "no-store",
+        }
+    )
+    resp.content_length = len(tag) + history.nbytes(cut)  # a short file is then a visible failure
+    if request.method == "HEAD":  # the headers alone: no slot, no body (a streamed body would be sent)
+        await resp.prepare(request)
+        return resp
     limits = request.app[LIMITS]
     with limits.admit(limits.recordings, request):  # past a cap: 503 + Retry-After, nothing sent
-        history = channel.recording
-        titles = _titles(channel, cut.start, cut.start + cut.seconds)
-        tag = id3_tag(
-            title=f"{channel.style.display_name}: " + (" / ".join(titles) if titles else "a recording"),
-            album=f"Continuo — {channel.style.display_name}",
-            comment=f"{cut.seconds / 60:.2f} minutes recorded from the stream; model {channel.model_version}",
-        )
-        resp = web.StreamResponse(
-            headers={
-                "Content-Type": "audio/mpeg",
-                "Content-Disposition": f'attachment; filename="{_filename(channel, "mp3")}"',
-                "X-Recording-Seconds": f"{cut.seconds:.3f}",
-                "X-Recording-Start": f"{cut.start:.3f}",
-                "Cache-Control": "no-store",
-            }
-        )
-        resp.content_length = len(tag) + history.nbytes(cut)  # a short file is then a visible failure
         await resp.prepare(request)
         try:
             await write_within(request, resp, tag, RECORDING_WRITE_SECONDS)

@@ -73,6 +73,11 @@ async def test_a_recording_is_the_asked_length_with_a_title_and_its_midi(radio, 
         async with http.get(f"{r.url}/api/channels/test/recording.mid?seconds=2.5&at={at}") as resp:
             assert resp.status == 200
             midi = read_midi(await resp.read())
+        # HEAD: the headers alone (a streamed body must not follow them down a kept-alive connection).
+        async with http.head(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200 and resp.content_length == len(body)
+        async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200 and len(await resp.read()) == len(body)
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=lots") as resp:
             assert resp.status == 400 and "number" in (await resp.json())["error"]
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=900") as resp:
