@@ -17,9 +17,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    if not (CORPUS / "MANIFEST.csv").is_file():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
-    return CORPUS
+    """The shared corpus; a test that needs it skips without it, or fails under CI=true."""
+    return require_corpus(CORPUS, os.environ)
 
 
 @pytest.fixture
@@ -42,6 +41,7 @@ import sys  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))  # for tests/s3_server.py (pytest uses importlib mode)
 
 from s3_server import MotoServer  # noqa: E402
+from shared_data import require_corpus  # noqa: E402
 
 MONGODB_SKIP_REASON = (
     "no MongoDB server: set CONTINUO_TEST_MONGODB_URI (e.g. mongodb://127.0.0.1:27017) to run the MongoDB "

@@ -19,6 +19,8 @@ import logging
 import time
 from typing import Any
 
+from radio.library.store_threads import in_store_thread
+
 log = logging.getLogger("radio.admin")
 
 POLL_SECONDS = 2.0
@@ -55,7 +57,7 @@ class ActiveFollower:
     async def poll(self) -> None:
         registry = self.service.registry
         try:
-            pointers = await asyncio.to_thread(registry.styles_with_active)
+            pointers = await in_store_thread(registry.styles_with_active)
         except Exception as exc:
             if not self._failing:
                 log.error("admin: cannot read the active versions (%s); channels play on, retrying every %g s",
@@ -83,7 +85,7 @@ class ActiveFollower:
         try:
             version = wanted
             if not version:  # the pointer was removed: the bundled model is active again
-                bundled = await asyncio.to_thread(service.registry.bundled, service.style(name))
+                bundled = await in_store_thread(service.registry.bundled, service.style(name))
                 version = bundled.version if bundled is not None else ""
             if version and (channel is None or channel.upcoming_model_version != version):
                 await service.activate(name, version, reason="the active version changed in the shared store",

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from radio.admin.errors import Conflict, NotFound
 from radio.admin.jobs import DEFAULT_MAX_ATTEMPTS, WORKERS, Job, JobWatchers
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
 
@@ -46,13 +47,13 @@ class WorkerQueue(JobWatchers):
         return self._active.get(style)
 
     async def get(self, job_id: str) -> Job:
-        job = await asyncio.to_thread(self.store.get, job_id)
+        job = await in_store_thread(self.store.get, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")
         return job
 
     async def list(self, style: str | None = None) -> list[Job]:
-        return await asyncio.to_thread(self.store.list, style)
+        return await in_store_thread(self.store.list, style)
 
     # --- commands ------------------------------------------------------------------
     async def submit(self, style: str, options: dict[str, Any], *, start: dict[str, Any] | None = None) -> Job:
@@ -63,7 +64,7 @@ class WorkerQueue(JobWatchers):
         job.train_on, job.max_attempts = WORKERS, self.max_attempts
         job.style_spec = self.style_spec(style)
         job.add_log("queued for a trainer worker (continuo worker)")
-        busy = await asyncio.to_thread(self.store.add_if_idle, job)
+        busy = await in_store_thread(self.store.add_if_idle, job)
         if busy is not None:
             self._active[style] = busy
             raise Conflict(f"style {style!r} already has job {busy.id} ({busy.state}); cancel it or wait")
@@ -71,7 +72,7 @@ class WorkerQueue(JobWatchers):
         return job
 
     async def cancel(self, job_id: str) -> Job:
-        job = await asyncio.to_thread(self.store.cancel, job_id, "cancelled by an admin")
+        job = await in_store_thread(self.store.cancel, job_id, "cancelled by an admin")
         if job is None:
             current = await self.get(job_id)
             raise Conflict(f"job {job_id} already {current.state}")
@@ -102,11 +103,11 @@ class WorkerQueue(JobWatchers):
     async def poll(self) -> None:
         """Requeue jobs of dead workers, refresh the active jobs, feed the watchers."""
         try:
-            for job in await asyncio.to_thread(self.store.expire_leases):
+            for job in await in_store_thread(self.store.expire_leases):
                 log.warning("admin: job %s (%s) %s: %s", job.id, job.style, job.state, job.error)
-            active = await asyncio.to_thread(self.store.active)
+            active = await in_store_thread(self.store.active)
             self._active = {job.style: job for job in reversed(active)}  # the oldest wins
-            watched = [await asyncio.to_thread(self.store.get, job_id) for job_id in self.watched()]
+            watched = [await in_store_thread(self.store.get, job_id) for job_id in self.watched()]
         except Exception as exc:  # the store is down: keep the last picture, say so once
             if not self._failing:
                 log.error("admin: cannot read the job queue (%s); retrying every %g s", exc, self.poll_seconds)

@@ -8,6 +8,12 @@ failed job never leaves a half-written model where a channel could load it.
 
 At most ``max_concurrent`` jobs run at once (default 1: two cores, and the streams come
 first); the rest wait in a queue. One style has at most one queued or running job.
+
+The job store may be briefly out of reach (a MongoDB blip, a locked SQLite file). A progress
+write that fails is logged and training goes on: the next write carries the same state. Only
+the job's final record must persist, and it is retried with backoff. Likewise a finished
+model that cannot be *stored* yet (the shared store or the catalog failing) is retried with
+backoff while its scratch file is kept; only a model that fails its checks is "rejected".
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import math
 import os
 import re
 import signal
+import sqlite3
 import sys
 from collections import deque
 from pathlib import Path
@@ -28,13 +35,21 @@ from typing import Any, Awaitable, Callable
 from radio.admin.errors import BadRequest, Conflict, NotFound
 from radio.admin.jobs import ACTIVE_STATES, CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobStore, JobWatchers, hide_paths
 from radio.admin.starts import START_OPTIONS, TrainPlan
-from radio.errors import ContinuoError
+from radio.errors import ContinuoError, LibraryError
 from radio.timestamps import utc_now
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
 
 NICE = 10
 KILL_GRACE_SECONDS = 5.0
+# Waits between attempts at the job's final write (about a minute in all), and at storing a
+# finished model (about ten minutes: an S3 or MongoDB outage of a few minutes loses nothing).
+FINAL_SAVE_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+STORE_RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0)
+UNSTORED_DIR = Path("models") / ".unstored"  # models that were fine but could not be stored
+# What a store that is down raises: the model may be fine, so storing it is tried again.
+STORAGE_ERRORS = (LibraryError, OSError, sqlite3.Error)
 STREAM_LIMIT = 4 * 1024 * 1024  # the done event carries all the metrics on one line
 SCRATCH_DIR = Path("models") / ".jobs"
 MAX_EPOCHS = 1000
@@ -68,7 +83,13 @@ def trainer_env(environ: dict[str, str] | os._Environ, extra: dict[str, str]) ->
     kept = {k: v for k, v in environ.items() if k in INHERITED_ENV or k.startswith("LC_")}
     return {**kept, **TRAINER_ENV, **extra}
 
-# Called with the finished job and the trainer's "done" event; registers the model.
+class JobLost(ContinuoError):
+    """The job is no longer this runner's to finish (an admin cancelled it, or its worker's lease
+    moved on): nothing of it may be published. Raised by a finish hook."""
+
+
+# Called with the finished job and the trainer's "done" event; registers the model. It raises
+# JobLost, one of STORAGE_ERRORS (tried again later) or anything else (the model is rejected).
 FinishHook = Callable[[Job, dict[str, Any]], Awaitable[None]]
 # Called as a job starts: where it starts from and what it compares with (radio.admin.starts).
 PlanHook = Callable[[Job], Awaitable[TrainPlan | None]]
@@ -173,19 +194,22 @@ class JobRunner(JobWatchers):
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._cancelled: set[str] = set()
         self._stopping = False
+        self._unsaved: set[str] = set()  # jobs whose last progress write failed (logged once)
+        self.final_save_delays = FINAL_SAVE_DELAYS
+        self.store_retry_delays = STORE_RETRY_DELAYS
 
     # --- queries -------------------------------------------------------------------
     def active_job(self, style: str) -> Job | None:
         return next((j for j in self._jobs.values() if j.style == style and j.state in ACTIVE_STATES), None)
 
     async def get(self, job_id: str) -> Job:
-        job = self._jobs.get(job_id) or await asyncio.to_thread(self.store.get, job_id)
+        job = self._jobs.get(job_id) or await in_store_thread(self.store.get, job_id)
         if job is None:
             raise NotFound(f"no job {job_id!r}")
         return job
 
     async def list(self, style: str | None = None) -> list[Job]:
-        return await asyncio.to_thread(self.store.list, style)
+        return await in_store_thread(self.store.list, style)
 
     # --- commands ------------------------------------------------------------------
     async def start(self) -> None:
@@ -210,7 +234,7 @@ class JobRunner(JobWatchers):
         job.start = start
         # Saved before it is queued: a catalog that is locked or full refuses the job here,
         # and nothing is left queued in memory that the database never heard of.
-        await asyncio.to_thread(self.store.save, job)
+        await in_store_thread(self.store.save, job)
         self._jobs[job.id] = job
         self._pending.append(job.id)
         self._pump()
@@ -242,7 +266,7 @@ class JobRunner(JobWatchers):
         for job_id in list(self._pending):
             job = self._jobs[job_id]
             self._finish(job, FAILED, "the server stopped before the job started")
-            await asyncio.to_thread(self.store.save, job)
+            await in_store_thread(self.store.save, job)
         self._pending.clear()
         self._stopping = True
         self._cancelled.update(self._tasks)  # a trainer still being spawned is killed once it exists
@@ -260,8 +284,44 @@ class JobRunner(JobWatchers):
 
     async def _changed(self, job: Job) -> None:
         try:
-            await asyncio.to_thread(self.store.save, job)
+            await in_store_thread(self.store.save, job)
         finally:  # watchers hear of the change even when it could not be saved
+            self.tell_watchers(job)
+
+    async def _progress(self, job: Job) -> None:
+        """Save a running job's progress, if the store lets us: a failed write is logged (once
+        per outage) and training goes on; the next write, or the final one, carries it."""
+        try:
+            await in_store_thread(self.store.save, job)
+        except Exception as exc:  # noqa: BLE001 - any store failure: progress is not worth a run
+            if job.id not in self._unsaved:
+                log.warning("admin: job %s (%s): progress not saved (%s); training goes on, the next write "
+                            "tries again", job.id, job.style, exc)
+            self._unsaved.add(job.id)
+        else:
+            if job.id in self._unsaved:
+                log.info("admin: job %s (%s): progress is saved again", job.id, job.style)
+            self._unsaved.discard(job.id)
+        finally:
+            self.tell_watchers(job)
+
+    async def _save_final(self, job: Job) -> None:
+        """The job's final record: tried again with backoff, for it is the one that must persist."""
+        delays = iter(self.final_save_delays)
+        try:
+            while True:
+                try:
+                    await in_store_thread(self.store.save, job)
+                    self._unsaved.discard(job.id)
+                    return
+                except (LibraryError, sqlite3.OperationalError) as exc:  # unreachable or locked: it may pass
+                    delay = next(delays, None)
+                    if delay is None:
+                        raise
+                    log.warning("admin: job %s (%s): its final state (%s) is not saved yet (%s); trying again in "
+                                "%g s", job.id, job.style, job.state, exc, delay)
+                    await asyncio.sleep(delay)
+        finally:
             self.tell_watchers(job)
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
@@ -285,7 +345,7 @@ class JobRunner(JobWatchers):
         self._finish(job, state, error)
         log.info("admin: job %s (%s) %s%s", job.id, job.style, state, f": {error}" if error else "")
         try:
-            await self._changed(job)
+            await self._save_final(job)
         except Exception:  # noqa: BLE001 - a failed save (disk full) must not keep the slot
             log.exception("admin: job %s (%s): its final state could not be saved", job.id, job.style)
         finally:
@@ -294,6 +354,7 @@ class JobRunner(JobWatchers):
             self._tasks.pop(job.id, None)
             self._jobs.pop(job.id, None)
             self._cancelled.discard(job.id)
+            self._unsaved.discard(job.id)
             self._pump()
 
     async def _train(self, job: Job, scratch: Path) -> tuple[str, str | None]:
@@ -314,7 +375,7 @@ class JobRunner(JobWatchers):
         job.state, job.started_at = RUNNING, utc_now()
         # The command goes to the server's log, not the job's: the page shows training's own lines.
         log.info("admin: job %s (%s): %s", job.id, job.style, " ".join(cmd))
-        await self._changed(job)
+        await self._progress(job)
         if job.id in self._cancelled:
             return CANCELLED, "cancelled by an admin"
         proc = await asyncio.create_subprocess_exec(
@@ -325,7 +386,7 @@ class JobRunner(JobWatchers):
         if job.id in self._cancelled:  # cancelled while the process was being spawned
             await kill_group(proc)
         job.pid = proc.pid
-        await self._changed(job)
+        await self._progress(job)
         log.info("admin: job %s (%s) started, pid %d", job.id, job.style, proc.pid)
         events: dict[str, dict[str, Any]] = {}
         try:
@@ -346,11 +407,58 @@ class JobRunner(JobWatchers):
         done = dict(events["done"])
         done.setdefault("model_path", str(scratch))
         job.metrics = done.get("metrics") or {}
+        return await self._publish(job, done)
+
+    async def _publish(self, job: Job, done: dict[str, Any]) -> tuple[str, str | None]:
+        """Hand the finished model to ``on_done``. A store that fails is tried again with backoff
+        while the scratch model is kept; a model that fails its checks is rejected."""
+        model = Path(done["model_path"])
+        delays = iter(self.store_retry_delays)
+        while True:
+            try:
+                await self.on_done(job, done)
+                return SUCCEEDED, None
+            except JobLost as exc:
+                return CANCELLED, f"not published: {exc}"
+            except STORAGE_ERRORS as exc:
+                if isinstance(exc, OSError) and not model.is_file():
+                    return FAILED, f"the trained model was rejected: {exc}"  # no model to store at all
+                delay = next(delays, None)
+                if delay is None:
+                    kept = self._keep_unstored(job, model)
+                    return FAILED, (f"the trained model could not be stored ({hide_paths(str(exc))}); it was not "
+                                    f"rejected, and its file is kept as {kept}")
+                job.add_log(f"could not store the model yet ({hide_paths(str(exc))}); trying again in {delay:g} s")
+                log.warning("admin: job %s (%s): could not store the model yet (%s); trying again in %g s",
+                            job.id, job.style, exc, delay)
+                await self._progress(job)
+                if not await self._wait_unless_cancelled(job, delay):
+                    return CANCELLED, "cancelled by an admin before its model could be stored"
+            except Exception as exc:  # a bad model file is the job's failure, not the server's
+                return FAILED, f"the trained model was rejected: {exc}"
+
+    async def _wait_unless_cancelled(self, job: Job, seconds: float) -> bool:
+        """Sleep ``seconds``; False (at once) if the job is cancelled meanwhile."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            if job.id in self._cancelled:
+                return False
+            await asyncio.sleep(min(0.25, end - loop.time()))
+        return job.id not in self._cancelled
+
+    def _keep_unstored(self, job: Job, model: Path) -> str:
+        """Move a model that could not be stored out of the scratch folder (which is swept), so
+        that nothing trained is lost; returns where it is, relative to the data dir."""
+        target = self.home / UNSTORED_DIR / f"{job.style}-{job.id}.npz"
         try:
-            await self.on_done(job, done)
-        except Exception as exc:  # a bad model file is the job's failure, not the server's
-            return FAILED, f"the trained model was rejected: {exc}"
-        return SUCCEEDED, None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(model, target)
+        except OSError as exc:
+            log.error("admin: job %s (%s): cannot keep the unstored model %s: %s", job.id, job.style, model, exc)
+            return str(model.name)
+        log.error("admin: job %s (%s): the model could not be stored; it is kept at %s", job.id, job.style, target)
+        return str(UNSTORED_DIR / target.name)
 
     async def _read_events(self, job: Job, stream: asyncio.StreamReader, events: dict[str, dict]) -> None:
         async for raw in stream:
@@ -378,7 +486,7 @@ class JobRunner(JobWatchers):
                 job.history.append({k: event.get(k) for k in ("epoch", "loss", "val_loss", "elapsed_s")})
             elif kind == "error":
                 job.add_log("error: " + str(event.get("message", "")))
-            await self._changed(job)
+            await self._progress(job)
 
     async def _read_log(self, job: Job, stream: asyncio.StreamReader) -> None:
         async for raw in stream:

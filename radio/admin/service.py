@@ -34,6 +34,7 @@ from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env
 from radio.model.lineage import BASE_STYLE
 from radio.styles import Style, check_style_name, discover_styles, load_style, parse_style
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
 
@@ -93,13 +94,13 @@ class AdminService:
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
         """Record jobs a previous server left behind; put each style's active version on air."""
-        for job in await asyncio.to_thread(self.store.fail_interrupted, "the server stopped while the job was running"):
+        for job in await in_store_thread(self.store.fail_interrupted, "the server stopped while the job was running"):
             killed = kill_leftover_trainer(job, self.home)
             log.warning("admin: job %s (%s) marked failed: %s%s", job.id, job.style, job.error,
                         "; its trainer was still running and was killed" if killed else "")
         scratch = self.home / SCRATCH_DIR
         # A worker sharing this data dir may be training right now: its files stay.
-        busy = {job.id for job in await asyncio.to_thread(self.store.active)}
+        busy = {job.id for job in await in_store_thread(self.store.active)}
         for leftover in scratch.glob("*") if scratch.is_dir() else ():
             # partial models of jobs that will never finish
             if leftover.name.lstrip(".").split(".")[0] in busy:
@@ -109,10 +110,10 @@ class AdminService:
             else:
                 leftover.unlink(missing_ok=True)
         if not busy:  # a worker writing into this data dir may own a partial file right now
-            removed = await asyncio.to_thread(remove_partial_files, self.home)
+            removed = await in_store_thread(remove_partial_files, self.home)
             if removed:
                 log.warning("admin: removed %d partial file(s) a crash or a full disk left behind", removed)
-        pointers = await asyncio.to_thread(self.registry.styles_with_active)
+        pointers = await in_store_thread(self.registry.styles_with_active)
         for name, version in pointers.items():
             # Channels the server was asked to play get their active version; a style created
             # here comes on air by itself. Other bundled styles stay off, as the server chose.
@@ -164,11 +165,11 @@ class AdminService:
 
     async def list_styles(self) -> list[dict[str, Any]]:
         styles = self.all_styles()
-        counts = await asyncio.to_thread(self._piece_counts)
+        counts = await in_store_thread(self._piece_counts)
         out = []
         for name, style in styles.items():
             channel = self.station.channels.get(name)
-            active = await asyncio.to_thread(self.registry.active, style)
+            active = await in_store_thread(self.registry.active, style)
             job = self.runner.active_job(name)
             out.append({
                 "style": name,
@@ -204,7 +205,7 @@ class AdminService:
     async def library_styles(self) -> dict[str, Any]:
         """The library's own styles (where pieces are filed) with their sizes: what a new
         style can be built from (``from_styles``)."""
-        counts = await asyncio.to_thread(self._piece_counts)
+        counts = await in_store_thread(self._piece_counts)
         return {"styles": [{"style": name, "pieces": n, "beats": beats} for name, (n, beats) in sorted(counts.items())],
                 "pieces_needed": MIN_TRAIN_PIECES}
 
@@ -301,7 +302,7 @@ class AdminService:
             except StyleError as exc:
                 raise BadRequest(f"from_styles: {exc}") from exc
         if from_styles:
-            counts = await asyncio.to_thread(self._piece_counts)
+            counts = await in_store_thread(self._piece_counts)
             empty = [s for s in from_styles if s not in counts]
             if empty:
                 known = ", ".join(sorted(counts)) or "none yet: upload MIDI files instead"
@@ -319,7 +320,7 @@ class AdminService:
                 raise Conflict(f"style {name!r} already exists")
             matches = []
             if composer:
-                matches = await asyncio.to_thread(self.library.catalog.list_pieces, None, composer)
+                matches = await in_store_thread(self.library.catalog.list_pieces, None, composer)
                 if not matches:
                     raise BadRequest(f"no pieces in the catalog by composer {composer!r}")
             # The trainer selects pieces by library style; the composer filter is recorded in
@@ -339,7 +340,7 @@ class AdminService:
         corpus_styles = [name, *[s for s in source_styles if s != name]]
         log.info("admin: created style %s in %s (%d uploaded, %d by composer %r)", name, folder, len(accepted), len(matches), composer)
         self._publish("styles")
-        counts = await asyncio.to_thread(self._piece_counts)
+        counts = await in_store_thread(self._piece_counts)
         pieces = sum(counts.get(s, (0, 0))[0] for s in corpus_styles)
         return {"style": name, "accepted": accepted, "duplicates": self._mark_duplicates(duplicates, corpus_styles),
                 "rejected": rejected, "composer_matches": len(matches), "corpus_styles": corpus_styles,
@@ -361,7 +362,7 @@ class AdminService:
         style = self.style(name)
         pieces = []
         for corpus_style in style.corpus_styles:
-            pieces += await asyncio.to_thread(self.library.catalog.list_pieces, corpus_style)
+            pieces += await in_store_thread(self.library.catalog.list_pieces, corpus_style)
         return [piece_json(p) for p in pieces]
 
     async def add_pieces(self, name: str, upload: Upload) -> dict[str, Any]:
@@ -379,12 +380,12 @@ class AdminService:
                 "rejected": upload.rejected + rejected}
 
     async def delete_piece(self, piece_id: str) -> dict[str, Any]:
-        piece = await asyncio.to_thread(self.library.catalog.get_piece, piece_id)
+        piece = await in_store_thread(self.library.catalog.get_piece, piece_id)
         if piece is None:
             raise NotFound(f"no piece {piece_id!r}")
-        await asyncio.to_thread(self.library.catalog.delete_piece, piece_id)
+        await in_store_thread(self.library.catalog.delete_piece, piece_id)
         # Blobs are content-addressed and a sha256 belongs to one piece, so the file goes too.
-        await asyncio.to_thread(self.library.blobs.delete, piece.blob_key)
+        await in_store_thread(self.library.blobs.delete, piece.blob_key)
         log.info("admin: deleted piece %s (%s) of %s", piece.id, quoted(piece.title), piece.style)
         self._publish("styles")
         return {"deleted": piece_json(piece)}
@@ -395,7 +396,7 @@ class AdminService:
         await self.check_trainable(name, style)
         # Where it starts (409 now for a start that cannot be); chosen again when the job runs.
         try:
-            plan = await asyncio.to_thread(self._plan, style, options)
+            plan = await in_store_thread(self._plan, style, options)
         except LibraryError as exc:  # the catalog, or the shared store that holds the active version's file
             raise ServiceUnavailable(f"the retrain cannot be planned now, try again shortly: {hide_paths(str(exc))}") from exc
         job = await self.runner.submit(name, options, start=plan.to_dict())
@@ -412,11 +413,11 @@ class AdminService:
         return plan_training(self.registry, style, options, base_path=self.base_model_path(), pieces=pieces)
 
     async def _plan_job(self, job: Job) -> TrainPlan:
-        return await asyncio.to_thread(self._plan, self.style(job.style), job.options)
+        return await in_store_thread(self._plan, self.style(job.style), job.options)
 
     async def check_trainable(self, name: str, style: Style) -> None:
         """Refuse (422) a retrain the trainer would refuse: too few pieces or beats in the library."""
-        counts = await asyncio.to_thread(self._piece_counts)
+        counts = await in_store_thread(self._piece_counts)
         pieces = sum(counts.get(s, (0, 0))[0] for s in style.corpus_styles)
         beats = sum(counts.get(s, (0, 0))[1] for s in style.corpus_styles)
         if pieces >= MIN_TRAIN_PIECES and beats >= MIN_TRAIN_BEATS:
@@ -454,7 +455,7 @@ class AdminService:
     # --- versions ------------------------------------------------------------------
     async def list_versions(self, name: str) -> dict[str, Any]:
         style = self.style(name)
-        versions = await asyncio.to_thread(self.registry.versions, style)
+        versions = await in_store_thread(self.registry.versions, style)
         channel = self.station.channels.get(name)
         active = next((v for v in versions if v.active), None)
         out = []
@@ -477,10 +478,10 @@ class AdminService:
         style = self.style(name)
         async with self._lock:
             try:
-                found: ModelVersion | None = await asyncio.to_thread(self.registry.find, style, version)
+                found: ModelVersion | None = await in_store_thread(self.registry.find, style, version)
                 if found is None:
                     raise NotFound(f"style {name!r} has no model version {version!r}")
-                model = await asyncio.to_thread(lambda: check_model(self.registry.fetch(found)))
+                model = await in_store_thread(lambda: check_model(self.registry.fetch(found)))
             except ModelFileError as exc:
                 log.warning("admin: %s version %s refused: %s", name, version, exc)
                 raise Unprocessable(f"version {version} was rejected, the current model keeps playing: {hide_paths(str(exc))}") from exc
@@ -504,7 +505,7 @@ class AdminService:
                 how = "next piece boundary" if within is None else f"within {within:g} s"
                 self._swaps[name] = (found.version, None if within is None else time.monotonic() + within)
             if record:
-                await asyncio.to_thread(self.registry.set_active, name, found)
+                await in_store_thread(self.registry.set_active, name, found)
         log.info("admin: %s version %s activated (%s; %s)", name, version, how, reason)
         self._publish("styles")
         return {"style": name, "version": found.version, "swap": how, "reason": reason,

@@ -9,7 +9,6 @@ and prepares the piece and stores nothing if that fails.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sqlite3
@@ -24,6 +23,7 @@ from radio.admin.errors import BadRequest, UnsupportedMediaType
 from radio.admin.jobs import hide_paths
 from radio.config import env_int
 from radio.errors import ContinuoError, MidiError, NotesError
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
 
@@ -163,7 +163,7 @@ async def ingest_files(
     for f in files:
         title = re.sub(r"[_]+", " ", f.filename.rsplit(".", 1)[0]).strip()
         try:
-            result = await asyncio.to_thread(
+            result = await in_store_thread(
                 ingest_midi, library, f.data, style=style, composer=composer, title=title, source=f"upload:{f.filename}",
             )
         except (MidiError, NotesError) as exc:

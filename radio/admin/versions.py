@@ -490,18 +490,25 @@ class VersionRegistry:
             return path
         if self.shared is None:
             raise ModelFileError(f"the file of {version.style} version {version.version} is missing: {path}")
+        # Fetched beside the live path and checked there: only a file whose hash is the version
+        # is renamed into place, so a channel never loads another model from the live path.
+        # A ".partial" name, so that a crash's leftover is swept at the next start.
+        fetching = path.with_name(f".{path.name}.fetch-{os.getpid()}-{threading.get_ident()}.partial")
         try:
-            self.shared.get_to(model_key(version.style, version.version), path)
-        except KeyError:
-            raise ModelFileError(
-                f"{version.style} version {version.version} is registered, but its file is not in the shared store"
-            ) from None
-        if file_version(path) != version.version:  # a version is its file's hash: anything else is not it
-            path.unlink(missing_ok=True)
-            raise ModelFileError(
-                f"the shared store's file for {version.style} version {version.version} is another model; "
-                "register the version again"
-            )
+            try:
+                self.shared.get_to(model_key(version.style, version.version), fetching)
+            except KeyError:
+                raise ModelFileError(
+                    f"{version.style} version {version.version} is registered, but its file is not in the shared store"
+                ) from None
+            if file_version(fetching) != version.version:  # a version is its file's hash: anything else is not it
+                raise ModelFileError(
+                    f"the shared store's file for {version.style} version {version.version} is another model; "
+                    "register the version again"
+                )
+            os.replace(fetching, path)
+        finally:
+            fetching.unlink(missing_ok=True)
         with contextlib.suppress(KeyError, ContinuoError):  # the loss plot is a nicety
             self.shared.get_to(model_key(version.style, version.version, ".loss.png"), path.with_suffix(".loss.png"))
         return path

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from radio.admin.jobs import Job
-from radio.admin.runner import JobRunner
+from radio.admin.runner import JobLost, JobRunner
 from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
 from radio.library.backends import storage_env
 from radio.styles import Style, get_style, load_style
+from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.worker")
 
@@ -119,9 +120,9 @@ class Worker:
     async def run_one(self) -> Job | None:
         """Claim one queued job and train it to its end; None if there was none."""
         s = self.settings
-        for job in await asyncio.to_thread(self.store.expire_leases):
+        for job in await in_store_thread(self.store.expire_leases):
             log.warning("worker %s: job %s (%s) %s: %s", s.worker_id, job.id, job.style, job.state, job.error)
-        job = await asyncio.to_thread(self.store.claim, s.worker_id, s.lease_seconds, s.styles)
+        job = await in_store_thread(self.store.claim, s.worker_id, s.lease_seconds, s.styles)
         if job is None:
             return None
         log.info("worker %s: claimed job %s (%s), attempt %d of %d", s.worker_id, job.id, job.style,
@@ -133,7 +134,7 @@ class Worker:
             env["CONTINUO_STYLES"] = str(styles_dir)
         runner = JobRunner(leased, s.home, on_done=lambda j, done: self._publish(j, done, styles_dir),
                            env_for_style=lambda style: env, threads=s.threads,
-                           plan=lambda j: asyncio.to_thread(self._plan, j, styles_dir))
+                           plan=lambda j: in_store_thread(self._plan, j, styles_dir))
         self.current = (job, runner)
         keeper = asyncio.get_running_loop().create_task(self._keep_lease(job, runner, leased))
         try:
@@ -160,7 +161,7 @@ class Worker:
         if self.current is None:
             return
         job, runner = self.current
-        given_back = await asyncio.to_thread(self.store.release, job.id, self.settings.worker_id,
+        given_back = await in_store_thread(self.store.release, job.id, self.settings.worker_id,
                                              f"worker {self.settings.worker_id} was stopped")
         if given_back:
             log.info("worker %s: job %s given back to the queue", self.settings.worker_id, job.id)
@@ -178,12 +179,19 @@ class Worker:
                 continue
             since_renewal = 0.0
             try:
-                if not await asyncio.to_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
+                if not await in_store_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
                     leased.lost.set()
             except Exception as exc:  # the store is unreachable: try again before the lease runs out
                 log.warning("worker %s: cannot renew the lease of job %s: %s", s.worker_id, job.id, exc)
         if not job.finished:
             await runner.cancel(job.id)  # kills the trainer; nothing more is written
+
+    async def _still_ours(self, job: Job) -> None:
+        """Raise JobLost unless this worker still holds the job's lease (renewing it if so)."""
+        s = self.settings
+        if not await in_store_thread(self.store.renew, job.id, s.worker_id, s.lease_seconds):
+            raise JobLost(f"job {job.id} is no longer worker {s.worker_id}'s (an admin cancelled it, or it was "
+                          "requeued); its model was not published")
 
     def _style_folder(self, job: Job) -> Path | None:
         """A style that exists only on the radio node came with the job: write it for the trainer."""
@@ -225,10 +233,19 @@ class Worker:
             return None
 
     async def _publish(self, job: Job, done: dict[str, Any], styles_dir: Path | None) -> None:
-        """Upload the model and register the version; move the active pointer if it is better."""
+        """Upload the model and register the version; move the active pointer if it is better.
+
+        An admin's cancel reaches the worker only at its next lease renewal, so the lease is
+        checked (compare-and-set: renewed only while this worker holds the running job) before
+        anything is stored, and again just before the active pointer moves: a cancelled job's
+        model never goes on air. The pointer is a separate record, so a cancel in the instant
+        between that check and the move can still lose; the check shrinks that window from
+        a lease's third (up to 20 s) to one round trip."""
+        await self._still_ours(job)
         version = await register_trained(self.registry, self._style(job.style, styles_dir), job, done)
         if version is not None:
-            await asyncio.to_thread(self.registry.set_active, job.style, version)
+            await self._still_ours(job)
+            await in_store_thread(self.registry.set_active, job.style, version)
             job.activated = True
             log.info("worker %s: %s version %s is now active (%s); radio nodes swap it in",
                      self.settings.worker_id, job.style, version.version, job.activation_reason)

@@ -11,7 +11,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from radio.config import env_float, env_int  # noqa: E402
-from radio.web.limits import DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LISTENERS, DEFAULT_MAX_PER_CLIENT  # noqa: E402
+from radio.web.limits import (  # noqa: E402
+    DEFAULT_MAX_BLENDS_PER_CLIENT,
+    DEFAULT_MAX_EVENT_CLIENTS,
+    DEFAULT_MAX_LISTENERS,
+    DEFAULT_MAX_PER_CLIENT,
+    DEFAULT_MAX_RECORDINGS,
+    DEFAULT_MAX_RECORDINGS_PER_CLIENT,
+)
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
@@ -89,6 +96,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       default=env_int("CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT),
                       help="event feeds from one client address (env CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT; "
                            f"default {DEFAULT_MAX_PER_CLIENT})")
+    caps.add_argument("--max-recordings", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_RECORDINGS", DEFAULT_MAX_RECORDINGS),
+                      help="recording.mp3 downloads being sent at once (env CONTINUO_MAX_RECORDINGS; "
+                           f"default {DEFAULT_MAX_RECORDINGS})")
+    caps.add_argument("--max-recordings-per-client", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_RECORDINGS_PER_CLIENT", DEFAULT_MAX_RECORDINGS_PER_CLIENT),
+                      help="recording.mp3 downloads one client address may have at once (env "
+                           f"CONTINUO_MAX_RECORDINGS_PER_CLIENT; default {DEFAULT_MAX_RECORDINGS_PER_CLIENT})")
+    caps.add_argument("--max-blends-per-client", type=count, metavar="N",
+                      default=env_int("CONTINUO_MAX_BLENDS_PER_CLIENT", DEFAULT_MAX_BLENDS_PER_CLIENT),
+                      help="blends one client address may keep going by itself (env CONTINUO_MAX_BLENDS_PER_CLIENT; "
+                           f"default {DEFAULT_MAX_BLENDS_PER_CLIENT})")
     caps.add_argument("--trust-proxy", default=os.environ.get("CONTINUO_TRUST_PROXY", ""), metavar="ADDR[,ADDR]",
                       help="reverse proxies whose X-Forwarded-For names the client (env CONTINUO_TRUST_PROXY; "
                            "default: none, X-Forwarded-For is ignored)")
@@ -168,6 +187,9 @@ def build_caps(args: argparse.Namespace):
             max_listeners_per_client=args.max_listeners_per_client,
             max_event_clients=args.max_event_clients,
             max_event_clients_per_client=args.max_event_clients_per_client,
+            max_recordings=args.max_recordings,
+            max_recordings_per_client=args.max_recordings_per_client,
+            max_blends_per_client=args.max_blends_per_client,
             trusted_proxies=parse_proxies(args.trust_proxy),
         )
     except ValueError as exc:

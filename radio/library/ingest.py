@@ -71,13 +71,24 @@ def ingest_midi(
     try:
         added = library.catalog.add_piece(piece)
     except BaseException:
-        if not blob_was_there:
+        if not blob_was_there and not _row_may_exist(library, sha256):
             library.blobs.delete(piece.blob_key)
         raise
     if not added:
         # Another writer stored the same bytes meanwhile; its row owns the (identical) blob.
         return IngestResult("duplicate", library.catalog.find_by_sha256(sha256) or piece)
     return IngestResult("added", piece)
+
+
+def _row_may_exist(library: Library, sha256: str) -> bool:
+    """After a failed insert: whether a row for these bytes may be in the catalog. An insert can
+    commit and still raise (a MongoDB reply lost on the way back), and deleting the blob under a
+    committed row would break the piece; an orphan blob is only a few KB. So the blob goes only
+    when the catalog answers that no such row exists."""
+    try:
+        return library.catalog.find_by_sha256(sha256) is not None
+    except Exception:  # noqa: BLE001 - the catalog cannot say: keep the blob
+        return True
 
 
 def load_notes(library: Library, piece: PieceRecord) -> PreparedPiece:

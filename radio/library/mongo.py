@@ -8,13 +8,18 @@ to that loop. The catalog, the job store and the version table of a process shar
 
 Timeouts: ``serverSelectionTimeoutMS`` bounds the wait for an unreachable server, and
 ``timeoutMS`` bounds every operation (PyMongo sends it to the server as ``maxTimeMS``, so a
-slow query is stopped there too). An unreachable server is a :class:`LibraryError` naming the
-URI without its password.
+slow query is stopped there too). The calling thread's own wait is bounded as well
+(:class:`LoopThread`, ``timeoutMS`` plus a margin): whatever stalls on the connection's loop,
+the caller gets a :class:`LibraryError` and its thread back, and the operation is cancelled.
+The server calls the stores from its own small executor (radio/library/store_threads.py), so
+a stalled MongoDB never holds the threads that build MIDI files and blends. An unreachable
+server is a :class:`LibraryError` naming the URI without its password.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections import Counter
 from dataclasses import fields
@@ -37,6 +42,36 @@ _connections: dict[tuple[str, int], "MongoConnection"] = {}
 _connections_lock = threading.Lock()
 
 
+WAIT_MARGIN_S = 5.0  # beyond timeoutMS, which PyMongo should have enforced by then
+
+
+class LoopThread:
+    """An event loop in a daemon thread, and a bounded wait for what it runs: the bridge between
+    the stores' synchronous calls and PyMongo's asynchronous client."""
+
+    def __init__(self, name: str, wait_seconds: float, what: str) -> None:
+        self.wait_seconds = wait_seconds
+        self.what = what  # named in the timeout's message ("MongoDB at mongodb://host")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Awaitable[T], wait_seconds: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait for it, at most ``wait_seconds`` (default: the
+        bridge's); past that the operation is cancelled and LibraryError raised."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        limit = self.wait_seconds if wait_seconds is None else wait_seconds
+        try:
+            return future.result(timeout=limit)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise LibraryError(f"{self.what} did not answer within {limit:g} s; the operation was cancelled") from None
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
 class MongoConnection:
     """One AsyncMongoClient on its own event-loop thread, shared by a process's Mongo stores."""
 
@@ -46,9 +81,8 @@ class MongoConnection:
         self.timeout_ms = timeout_ms
         self._password = urlsplit(uri).password
         self._users = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="continuo-mongodb", daemon=True)
-        self._thread.start()
+        self._bridge = LoopThread("continuo-mongodb", timeout_ms / 1000 + WAIT_MARGIN_S, f"MongoDB at {self.safe_uri}")
+        self._loop = self._bridge.loop
         try:
             self.client, self.db = self.run(self._connect())
         except BaseException:
@@ -85,9 +119,8 @@ class MongoConnection:
         """Run ``coro`` on the connection's loop and wait for it; PyMongo errors become LibraryErrors."""
         from pymongo.errors import ConnectionFailure, PyMongoError
 
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result()
+            return self._bridge.run(coro)
         except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError and network timeouts
             raise LibraryError(
                 f"cannot reach MongoDB at {self.safe_uri}: {self._scrub(exc)} "
@@ -102,12 +135,11 @@ class MongoConnection:
         return text.replace(self._password, "***") if self._password else text
 
     def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+        self._bridge.stop()
 
     def close(self) -> None:
         try:
-            asyncio.run_coroutine_threadsafe(self.client.close(), self._loop).result(5)
+            self._bridge.run(self.client.close(), 5)
         finally:
             self._stop_loop()
 

@@ -107,7 +107,12 @@ def encode_tokens(enc: TokenEncoding, notes: Sequence[Sequence[NoteEvent]], firs
 
 def decode_tokens(enc: TokenEncoding, tokens: Sequence[int]) -> ListOfNotes:
     """The inverse of :func:`encode_tokens` (the closing position token ends the last beat);
-    beats come back in the canonical ascending order."""
+    beats come back in the canonical ascending order.
+
+    A sequence that ends inside a beat (notes after the last position token) raises
+    :class:`NotesError`: until the next position token is chosen, "how many notes" is not
+    decided, so that beat may be missing its lower notes. Neither dropping it nor keeping it
+    would be what the tokens say."""
     tokens = [int(t) for t in tokens if int(t) != PAD]
     if not tokens or not enc.is_position(tokens[0]):
         raise NotesError("a token sequence must start with a position token")
@@ -123,6 +128,11 @@ def decode_tokens(enc: TokenEncoding, tokens: Sequence[int]) -> ListOfNotes:
             current.append(enc.token_note(tok))
         else:
             raise NotesError(f"token {tok} is outside the vocabulary (0..{enc.vocab_size - 1})")
+    if current:
+        raise NotesError(
+            f"the token sequence ends inside beat {len(beats)} ({len(current)} note(s) after the last position "
+            "token): end it with the next position token, or cut it before that beat's position token"
+        )
     # The last position token only closes the beat before it.
     return [sorted(beat) for beat in beats]
 

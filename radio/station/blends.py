@@ -16,8 +16,10 @@ description say which) and whose style is the parents' settings mixed by the sam
   stage's follower corrects what that misses, as for any style.
 
 Blends start when first asked for and stop after ``grace_seconds`` with no listener on
-their stream. At most ``max_blends`` run at once (``continuo serve --max-blends``); past
-that the caller gets :class:`BlendsFull` (the web layer answers 503).
+their stream; one started for a caller who is not listening yet (``POST /api/mix``) stops
+after ``first_listener_seconds`` if no listener comes. At most ``max_blends`` run at once
+(``continuo serve --max-blends``); past that the caller gets :class:`BlendsFull` (the web
+layer answers 503, and caps what one client may keep going: radio/web/limits.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ STEPS = 10  # weights are quantised to tenths
 MAX_PARENTS = 3
 BLEND_PREFIX = "mix-"
 NOT_STYLES = frozenset({"sid"})  # query parameters of a blend URL that are not weights
+# A page POSTs /api/mix and opens the stream a moment later; a blend nobody opens in this long
+# was not asked for by a listener, and gives its slot back.
+FIRST_LISTENER_SECONDS = 10.0
 
 
 class BlendError(ContinuoError):
@@ -211,6 +216,10 @@ class Mixer:
         self._clock = clock
         self._starting: dict[str, asyncio.Future] = {}
         self._idle_since: dict[str, float] = {}
+        # Blends still waiting for their first listener, and how long they may wait: a blend
+        # asked for by POST and never listened to must not hold a slot for the whole grace.
+        self._first_wait: dict[str, float] = {}
+        self.first_listener_seconds = min(FIRST_LISTENER_SECONDS, grace_seconds)
         self._task: asyncio.Task | None = None
         self.started = 0
         self.reaped = 0
@@ -222,8 +231,10 @@ class Mixer:
     def parse(self, query: Mapping[str, str]) -> BlendSpec | str:
         return parse_blend(query, list(self.station.channels))
 
-    async def channel_for(self, spec: BlendSpec) -> Channel:
-        """The blend's channel, started now if it is not running (and the cap allows)."""
+    async def channel_for(self, spec: BlendSpec, *, listening: bool = True) -> Channel:
+        """The blend's channel, started now if it is not running (and the cap allows).
+        ``listening=False``: the caller is not a listener (yet), so a blend started for it
+        stops after ``first_listener_seconds`` unless a listener comes."""
         channel = self.channels.get(spec.name)
         if channel is not None:
             return channel
@@ -244,6 +255,8 @@ class Mixer:
         self._starting[spec.name] = future
         try:
             channel = await self._start(spec)
+            if not listening:
+                self._first_wait[spec.name] = self.first_listener_seconds
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiting callers get it, nobody else must
@@ -290,9 +303,9 @@ class Mixer:
         self.channels.clear()
 
     async def _run(self) -> None:
-        interval = max(0.05, min(5.0, self.grace_seconds / 4))
         while True:
-            await asyncio.sleep(interval)
+            shortest = min(self.grace_seconds, self.first_listener_seconds)
+            await asyncio.sleep(max(0.05, min(5.0, shortest / 4)))
             try:
                 await self.reap()
             except Exception:  # noqa: BLE001 - the reaper must outlive one bad stop
@@ -305,12 +318,14 @@ class Mixer:
         for name, channel in list(self.channels.items()):
             if channel.listeners:
                 self._idle_since.pop(name, None)
+                self._first_wait.pop(name, None)  # it has had a listener: the full grace from now on
                 continue
             since = self._idle_since.setdefault(name, now)
-            if now - since >= self.grace_seconds:
+            if now - since >= self._first_wait.get(name, self.grace_seconds):
                 gone.append(name)
                 self.channels.pop(name, None)
                 self._idle_since.pop(name, None)
+                self._first_wait.pop(name, None)
                 self.reaped += 1
                 await channel.stop()
                 log.info("blend %s stopped: no listener for %.0f s", name, now - since)

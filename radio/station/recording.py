@@ -12,6 +12,10 @@ drop those frames, and the file plays shorter than it says. :func:`self_containe
 rewrites the side information of exactly those frames so that they decode as 26 ms of
 silence each, while their data bytes stay in place for the frames after them.
 
+A cut is a span of frame numbers, not a copy: the web layer sends it a batch of frames at a
+time, read from the history as it goes (:meth:`FrameHistory.frames`), so a recording costs the
+server one batch, however long it is and however slowly it is read.
+
 The title, artist and album go in an ID3v2.4 tag (mutagen); the MIDI of the same span
 comes from the pieces' notes (:func:`window_beats`).
 """
@@ -28,6 +32,7 @@ from radio.audio.mp3 import parse_header
 from radio.station.composer import PieceInfo
 from radio.music.notes import HELD, STRUCK, ListOfNotes
 
+MIN_SECONDS = 1.0  # shorter than this is not a recording (under a frame, nothing at all)
 MAX_SECONDS = 600.0  # "the last N minutes", N up to 10
 HISTORY_SECONDS = MAX_SECONDS + 10.0  # a little more, for a listener a few seconds behind live
 
@@ -36,11 +41,21 @@ class RecordingError(ValueError):
     """A recording that cannot be cut: the reason, for a 400/409 answer."""
 
 
+class FramesGone(RecordingError):
+    """Frames of a cut left the history before they were sent (a reader slower than the stream)."""
+
+
 @dataclass(frozen=True)
 class Cut:
+    """Frames ``first_frame`` up to ``end`` of a channel's history, by absolute frame number."""
+
     first_frame: int
-    frames: list[bytes]
+    count: int
     frame_seconds: float
+
+    @property
+    def end(self) -> int:
+        return self.first_frame + self.count
 
     @property
     def start(self) -> float:
@@ -49,7 +64,7 @@ class Cut:
 
     @property
     def seconds(self) -> float:
-        return len(self.frames) * self.frame_seconds
+        return self.count * self.frame_seconds
 
 
 class FrameHistory:
@@ -72,16 +87,32 @@ class FrameHistory:
     def cut(self, seconds: float, end_time: float) -> Cut:
         """Whole frames covering ``seconds`` of audio up to stream time ``end_time``
         (as much of it as the history still holds)."""
-        if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-            raise RecordingError(f"a recording is 1 s to {MAX_SECONDS / 60:g} minutes long, not {seconds!r} s")
+        if not (math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):
+            raise RecordingError(
+                f"a recording is {MIN_SECONDS:g} s to {MAX_SECONDS / 60:g} minutes long, not {seconds!r} s"
+            )
         if not math.isfinite(end_time) or end_time < 0:
             raise RecordingError(f"the end of a recording must be a stream time ≥ 0, not {end_time!r}")
         end = min(self.total, round(end_time / self.frame_seconds))
         start = max(self.first, end - round(seconds / self.frame_seconds))
         if end <= start:
             raise RecordingError("nothing has played yet on this channel to record")
-        frames = list(self._frames)[start - self.first : end - self.first]
-        return Cut(start, frames, self.frame_seconds)
+        return Cut(start, end - start, self.frame_seconds)
+
+    def frames(self, start: int, end: int) -> list[bytes]:
+        """Frames ``start`` up to ``end`` (the history's own bytes objects, not copies).
+        Raises :class:`FramesGone` if some have already been dropped from the history."""
+        first = self.first
+        if start < first or end > self.total:
+            raise FramesGone(f"frames {start}..{end} are no longer all kept (the history holds {first}..{self.total})")
+        return [self._frames[k - first] for k in range(start, end)]
+
+    def nbytes(self, cut: Cut) -> int:
+        """The size of ``cut``'s frames, for a Content-Length (no frame is copied)."""
+        first = self.first
+        if cut.first_frame < first or cut.end > self.total:
+            raise FramesGone(f"the cut's frames {cut.first_frame}..{cut.end} are no longer all kept")
+        return sum(len(self._frames[k - first]) for k in range(cut.first_frame, cut.end))
 
 
 def self_contained(frames: list[bytes]) -> list[bytes]:
@@ -143,6 +174,11 @@ def window_beats(pieces: list[PieceInfo], start_time: float, end_time: float, be
 
 def tag_mp3(frames: list[bytes], *, title: str, album: str, comment: str) -> bytes:
     """The frames as an MP3 file with an ID3v2.4 tag: title, artist "Continuo", album, date."""
+    return id3_tag(title=title, album=album, comment=comment) + b"".join(self_contained(frames))
+
+
+def id3_tag(*, title: str, album: str, comment: str) -> bytes:
+    """The ID3v2.4 tag a recording starts with: title, artist "Continuo", album, date."""
     from mutagen.id3 import COMM, ID3, TALB, TDRC, TIT2, TPE1
 
     tags = ID3()
@@ -153,4 +189,4 @@ def tag_mp3(frames: list[bytes], *, title: str, album: str, comment: str) -> byt
     tags.add(COMM(encoding=3, lang="eng", desc="", text=comment))
     out = io.BytesIO()
     tags.save(out, v2_version=4, padding=lambda info: 0)
-    return out.getvalue() + b"".join(self_contained(frames))
+    return out.getvalue()

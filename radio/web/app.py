@@ -14,10 +14,12 @@ from aiohttp import web
 from radio.station.station import Station
 from radio.web import admin_routes, api, mixer, pages, recordings, streams
 from radio.web.limits import LIMITS, Caps, Limits
+from radio.web.logs import install_bad_request_log
 from radio.web.streams import STATION
 
 
 def _base_app(station: Station, options: dict[str, object]) -> web.Application:
+    install_bad_request_log()  # one line per malformed request, not a traceback
     app = web.Application()
     app[STATION] = station
     with warnings.catch_warnings():  # a plain key on purpose: route modules read it with app.get("options")

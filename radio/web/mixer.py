@@ -4,8 +4,13 @@
   Weights that round to one style redirect to that style's stream; past the
   ``--max-blends`` cap the answer is 503 with the reason and a Retry-After.
 - ``POST /api/mix?baroque=0.7&folk=0.3``: start (or find) the blend and describe it, as
-  ``/api/channels/<id>`` does; the page uses the id for the events feed.
+  ``/api/channels/<id>`` does; the page uses the id for the events feed, then opens the stream.
 - ``GET /api/mix``: the live blends and the cap.
+
+Starting a blend is admitted like a listener: the client must have room under its listener
+cap, and may keep only ``max_blends_per_client`` blends going by itself (radio/web/limits.py's
+BlendKeepers), so one address cannot hold every ``--max-blends`` slot. A blend started by a
+POST that no listener then opens stops within seconds (the mixer's ``first_listener_seconds``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from aiohttp import web
 from radio.station.blends import BlendError, BlendSpec, BlendsFull, blend_style
 from radio.station.channel import Channel
 from radio.web.api import channel_json
-from radio.web.limits import LIMITS
+from radio.web.limits import LIMITS, cap_key
 from radio.web.streams import STATION, json_http_error, stream_channel
 
 
@@ -34,11 +39,35 @@ def _http_error(exc: BlendError) -> web.HTTPError:
     return error
 
 
-async def _channel(request: web.Request, spec: BlendSpec) -> Channel:
+async def _channel(request: web.Request, spec: BlendSpec, *, listening: bool = True) -> Channel:
+    """The live blend, or one started now for this client if it may start one."""
+    station = request.app[STATION]
+    live = station.blends.get(spec.name)
+    if live is not None:  # joining (or describing) a live blend starts nothing
+        return live
+    limits = request.app[LIMITS]
+    client = cap_key(limits.client(request))
+    keepers = limits.blends
+    if spec.name not in keepers.starting:  # not already being started for someone: it would be a new one
+        # A listener already holds its slot; a POST must have room for the listener it will be.
+        why = (None if listening else limits.listeners.refusal(client)) or keepers.refusal(client, station.blends)
+        if why is not None:
+            keepers.refused += 1
+            raise limits.refuse("blends", why)
+        keepers.starting[spec.name] = client
+        mine = True
+    else:
+        mine = False
     try:
-        return await request.app[STATION].mixer.channel_for(spec)
+        channel = await station.mixer.channel_for(spec, listening=listening)
     except BlendError as exc:
         raise _http_error(exc) from exc
+    finally:
+        if mine:
+            keepers.starting.pop(spec.name, None)
+    if mine:
+        keepers.kept(spec.name, client)
+    return channel
 
 
 async def stream_mix(request: web.Request) -> web.StreamResponse:
@@ -65,7 +94,7 @@ async def start_mix(request: web.Request) -> web.Response:
     station = request.app[STATION]
     if isinstance(spec, str):
         return web.json_response(channel_json(station.channels[spec]))
-    return web.json_response(channel_json(await _channel(request, spec)))
+    return web.json_response(channel_json(await _channel(request, spec, listening=False)))
 
 
 async def list_mixes(request: web.Request) -> web.Response:

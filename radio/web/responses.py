@@ -1,5 +1,5 @@
-"""What every route module answers with: JSON errors, and server-sent event streams that
-cannot be held open by a client that stopped reading."""
+"""What every route module answers with: JSON errors, and long responses (server-sent event
+streams, recordings) that cannot be held open by a client that stopped reading."""
 
 from __future__ import annotations
 
@@ -33,8 +33,20 @@ def sse_frame(event: str, data_json: str) -> bytes:
     return f"event: {event}\ndata: {data_json}\n\n".encode("utf-8")
 
 
-class SseStalled(ConnectionError):
-    """The client did not take a write within the deadline; the feed has been closed."""
+class WriteStalled(ConnectionError):
+    """The client did not take a write within the deadline; its connection has been closed."""
+
+
+async def write_within(request: web.Request, response: web.StreamResponse, data: bytes, seconds: float) -> None:
+    """``response.write(data)``, or abort the connection if the client has not taken it within
+    ``seconds``: a client that stopped reading must not hold its buffers and socket for ever."""
+    try:
+        await asyncio.wait_for(response.write(data), seconds)
+    except asyncio.TimeoutError:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()  # drop what is queued for it now, not after the kernel gives up
+        raise WriteStalled(f"the client took no data for {seconds:g} s") from None
 
 
 class EventStream:
@@ -52,13 +64,7 @@ class EventStream:
         return cls(request, response, SSE_WRITE_SECONDS if write_seconds is None else write_seconds)
 
     async def write(self, data: bytes) -> None:
-        try:
-            await asyncio.wait_for(self.response.write(data), self.write_seconds)
-        except asyncio.TimeoutError:
-            transport = self.request.transport
-            if transport is not None:
-                transport.abort()  # drop what is queued for it now, not after the kernel gives up
-            raise SseStalled(f"the client took no data for {self.write_seconds:g} s") from None
+        await write_within(self.request, self.response, data, self.write_seconds)
 
     async def event(self, name: str, data: Any) -> None:
         await self.write(sse_frame(name, json.dumps(data, default=str, separators=(",", ":"))))

@@ -9,7 +9,7 @@ from aiohttp import web
 from radio.broadcast.broadcaster import header_text
 from radio.station.channel import Channel
 from radio.station.station import Station
-from radio.web.limits import LIMITS, Admission
+from radio.web.limits import LIMITS, Admission, cap_key
 from radio.web.responses import json_http_error
 
 STATION = web.AppKey("station", Station)  # the running Station, for every route module
@@ -83,6 +83,10 @@ async def stream_channel(request: web.Request, channel: Channel, admitted: Admis
             pass  # the client went away during the burst
         finally:
             broadcaster.unsubscribe(listener)
+            if channel.blend is not None and not channel.listeners:
+                # The last listener keeps an idle blend's slot until the mixer reaps it: listening
+                # for a moment to each mix in turn must not free the per-client blend cap.
+                limits.blends.kept(channel.name, cap_key(peer))
     return resp
 
 

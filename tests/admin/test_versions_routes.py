@@ -93,6 +93,10 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
             f"3.5000 vs 2.5000 of the active {bundled}: the new version is worse (lower is better); activate it by hand if wanted")
         models = await (await client.get("/admin/styles/baroque/models", headers=AUTH)).json()
         assert [(v["source"], v["active"]) for v in models["versions"]] == [("bundled", True), ("trained", False)]
+        # The bundled model carries its held-out figures (this test once skipped when it did not).
+        shipped = models["versions"][0]
+        assert shipped["heldout_nll"] is not None and shipped["heldout_nll"] > 0, shipped["metrics"]
+        assert shipped["figures"]["measure"] == "full"
         # The comparison figures were stored with the version, and the table compares on them.
         trained = models["versions"][1]
         assert trained["metrics"]["compared"]["version"] == bundled and trained["metrics"]["compared"]["nll_full"] == 2.5

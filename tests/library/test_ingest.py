@@ -80,6 +80,44 @@ def test_failed_row_insert_keeps_a_blob_that_was_already_there(library, midi_byt
     assert library.blobs.get(key) == data
 
 
+def test_an_insert_that_committed_but_raised_keeps_its_blob(library, midi_bytes, monkeypatch):
+    """A MongoDB insert whose reply was lost: the row is there, so its blob must stay."""
+    real = library.catalog.add_piece
+
+    def committed_then_lost(piece):
+        real(piece)
+        raise LibraryError("cannot reach MongoDB at mongodb://db: connection reset")
+
+    monkeypatch.setattr(library.catalog, "add_piece", committed_then_lost)
+    data = midi_bytes(60, 64, 67)
+    with pytest.raises(LibraryError):
+        ingest_midi(library, data, style="folk")
+    row = library.catalog.find_by_sha256(hashlib.sha256(data).hexdigest())
+    assert row is not None and library.blobs.get(row.blob_key) == data  # the piece is whole
+
+
+def test_a_failed_insert_keeps_the_blob_when_the_catalog_cannot_say(library, midi_bytes, monkeypatch):
+    def down(*_args):
+        raise LibraryError("cannot reach MongoDB")
+
+    monkeypatch.setattr(library.catalog, "add_piece", down)
+    data = midi_bytes(60, 65, 69)
+    key = blob_key_for(hashlib.sha256(data).hexdigest())
+    real_find = library.catalog.find_by_sha256
+    calls = []
+
+    def find(sha):
+        calls.append(sha)
+        if len(calls) > 1:  # the look-up after the failed insert (the first is the dedupe before it)
+            raise LibraryError("cannot reach MongoDB")
+        return real_find(sha)
+
+    monkeypatch.setattr(library.catalog, "find_by_sha256", find)
+    with pytest.raises(LibraryError):
+        ingest_midi(library, data, style="folk")
+    assert len(calls) == 2 and library.blobs.get(key) == data  # an orphan blob, never a row without one
+
+
 def test_load_notes_gives_the_prepared_piece(library, midi_bytes):
     piece = ingest_midi(library, midi_bytes(62, 66, 69, 74), style="folk").piece
     prepared = load_notes(library, piece)

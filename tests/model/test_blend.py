@@ -39,8 +39,10 @@ def test_logits_are_the_weighted_sum_of_the_parents(two_token_models):
 def test_a_blend_with_one_weight_is_that_model(two_token_models):
     a, b = two_token_models
     assert blend_models([a, b], [1.0, 0.0]) is a
-    solo = blend_models([a, b], [0.0, 0.4])
-    assert solo.sampler(seed=4).next_beats(100) == b.sampler(seed=4).next_beats(100)
+    assert blend_models([a, b], [0.0, 0.4]) is b  # not a blend of one: b itself, unchanged
+    assert blend_models([a, b], [0.0, 0.4], rule="product") is b
+    # And it plays as b does, not as a (or a half of each) would.
+    assert b.sampler(seed=4).next_beats(100) != a.sampler(seed=4).next_beats(100)
 
 
 def test_a_blend_samples_valid_music_with_the_guard_rails(two_token_models):

@@ -171,11 +171,12 @@ async def test_past_the_cap_a_listener_gets_503_then_idle_blends_are_reaped(mix_
     url, station, _ = await mix_radio(max_blends=1, grace=0.6)
     s1 = await raw_stream(url, "/stream/mix.mp3?a=0.5&b=0.5")
     await s1.read_for(0.3)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{url}/stream/mix.mp3?a=0.2&b=0.8") as resp:
+    async with _elsewhere() as other:  # another address: the station's cap, not the per-client one
+        async with other.get(f"{url}/stream/mix.mp3?a=0.2&b=0.8") as resp:
             assert resp.status == 503
             assert "--max-blends 1" in (await resp.json())["error"]
             assert int(resp.headers["Retry-After"]) >= 1
+    async with aiohttp.ClientSession() as http:
         async with http.get(f"{url}/api/mix") as resp:
             status = await resp.json()
         assert status["max_blends"] == 1 and [b["id"] for b in status["live"]] == ["mix-a50-b50"]
@@ -223,3 +224,72 @@ async def test_max_blends_zero_turns_blends_off(mix_radio):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{url}/stream/mix.mp3?a=1&b=1") as resp:
             assert resp.status == 503 and "turned off" in (await resp.json())["error"]
+
+
+async def _post_mix(http, url: str, query: str) -> int:
+    async with http.post(f"{url}/api/mix?{query}") as resp:
+        await resp.read()
+        return resp.status
+
+
+def _elsewhere() -> aiohttp.ClientSession:
+    """A client on another address (all of 127/8 is loopback)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0)))
+
+
+async def test_one_address_posting_every_pair_cannot_keep_others_from_a_new_mix(mix_radio):
+    url, station, _ = await mix_radio(max_blends=2, grace=60.0)
+    async with aiohttp.ClientSession() as http:
+        statuses = [await _post_mix(http, url, f"a={t}&b={10 - t}") for t in range(1, 10)]
+        async with http.post(f"{url}/api/mix?a=4&b=6") as resp:
+            assert resp.status == 503 and int(resp.headers["Retry-After"]) > 0
+            assert "already keeps 1 blend(s) going" in (await resp.json())["error"]
+    assert statuses[0] == 200 and set(statuses[1:]) == {503}, statuses
+    assert len(station.blends) == 1
+    # Someone else asking for a new mix gets it.
+    async with _elsewhere() as http:
+        async with http.get(f"{url}/stream/mix.mp3?a=0.5&b=0.5") as resp:
+            assert resp.status == 200
+            assert len(await resp.content.read(4096)) > 0
+    print(f"\none address POSTing all 9 pairs: {statuses.count(200)} started, {statuses.count(503)} refused; "
+          "another address's new mix: 200")
+
+
+async def test_an_idle_posted_blend_ends_quickly_and_a_listened_one_keeps_its_grace(mix_radio, raw_stream):
+    url, station, _ = await mix_radio(max_blends=2, grace=60.0)
+    station.mixer.first_listener_seconds = 0.5
+    async with aiohttp.ClientSession() as http:
+        assert await _post_mix(http, url, "a=0.3&b=0.7") == 200
+    assert "mix-b70-a30" in station.blends
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while "mix-b70-a30" in station.blends:  # nobody opened it: gone long before the 60 s grace
+        assert asyncio.get_running_loop().time() < deadline, "an idle POSTed blend kept its slot"
+        await asyncio.sleep(0.1)
+    # POSTed, then listened to (as the page does): it stays past the first-listener wait.
+    async with aiohttp.ClientSession() as http:
+        assert await _post_mix(http, url, "a=0.6&b=0.4") == 200
+    stream = await raw_stream(url, "/stream/mix.mp3?a=0.6&b=0.4")
+    await stream.read_for(1.5)
+    assert "mix-a60-b40" in station.blends
+
+
+async def test_listening_to_each_mix_for_a_moment_still_holds_one_slot(mix_radio, raw_stream):
+    url, station, _ = await mix_radio(max_blends=2, grace=60.0)
+    first = await raw_stream(url, "/stream/mix.mp3?a=0.2&b=0.8")
+    await first.read_for(0.3)
+    first.close()
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while station.blends["mix-b80-a20"].listeners:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    # The blend idles for its grace, and its last listener still keeps it going.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/stream/mix.mp3?a=0.9&b=0.1") as resp:
+            assert resp.status == 503 and "mix-b80-a20" in (await resp.json())["error"]
+        assert await _post_mix(http, url, "a=0.1&b=0.9") == 503
+        # Joining a live blend is always fine, and a client that listens gets it back to itself.
+        second = await raw_stream(url, "/stream/mix.mp3?a=0.2&b=0.8")
+        assert second.headers["status"] == "200"
+    async with _elsewhere() as http:
+        assert await _post_mix(http, url, "a=0.7&b=0.3") == 200
+    assert set(station.blends) == {"mix-b80-a20", "mix-a70-b30"}

@@ -72,6 +72,58 @@ async def test_malformed_requests_and_oversized_headers_get_4xx_and_listeners_pl
     assert r.station.channels["test"].listeners == 1
 
 
+async def test_malformed_requests_log_one_line_each_rate_limited(radio, helpers, caplog):
+    import logging
+
+    from radio.web.logs import LINES_PER_WINDOW
+
+    r = await radio({"test": helpers.DroneModel()})
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    for _ in range(40):
+        reader, writer = await open_raw(r.url)
+        writer.write(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")  # a 9 KB request line
+        try:
+            await asyncio.wait_for(reader.read(200), 5)
+        except ConnectionError:
+            pass
+        writer.close()
+    records = [rec for rec in caplog.records if rec.name == "aiohttp.server"]
+    assert 1 <= len(records) <= LINES_PER_WINDOW, [rec.getMessage()[:100] for rec in records]
+    for rec in records:
+        text = rec.getMessage()
+        assert rec.exc_info is None and rec.levelno == logging.WARNING and "\n" not in text, text
+        assert text.startswith("bad request from 127.0.0.1: LineTooLong") and len(text) < 300, text
+    assert sum(len(rec.getMessage()) for rec in records) < 3000  # 40 tracebacks were ~40 KB
+
+
+def test_the_bad_request_filter_passes_other_errors_whole_and_says_what_it_left_out():
+    import logging
+    import sys
+
+    from aiohttp.http_exceptions import BadStatusLine
+
+    from radio.web.logs import BadRequestLog
+
+    now = [0.0]
+    log_filter = BadRequestLog(per_window=2, window_seconds=60.0, clock=lambda: now[0])
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+                                 ("203.0.113.9",), info)
+
+    crash = record(RuntimeError("a handler bug"))
+    assert log_filter.filter(crash) and crash.exc_info is not None and crash.levelno == logging.ERROR
+    kept = [log_filter.filter(r) for r in (record(BadStatusLine("\x16\x03")) for _ in range(5))]
+    assert kept == [True, True, False, False, False] and log_filter.left_out == 3
+    now[0] = 61.0
+    later = record(BadStatusLine("junk"))
+    assert log_filter.filter(later) and later.getMessage().endswith("; 3 more not logged")
+
+
 async def test_a_slowloris_trickle_is_closed_at_the_idle_timeout(helpers, continuo_home):
     from radio.commands.serve import start_site
     from radio.station.station import Station

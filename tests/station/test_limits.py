@@ -93,6 +93,32 @@ async def test_x_forwarded_for_is_believed_from_a_trusted_proxy_only(radio, raw_
     assert listener_peers == {"203.0.113.1", "203.0.113.2"}
 
 
+def test_forwarded_entries_that_are_not_bare_addresses():
+    from radio.web.limits import forwarded_address
+
+    assert forwarded_address(" 203.0.113.9:5555 ") == forwarded_address("203.0.113.9") == "203.0.113.9"
+    assert forwarded_address("[2001:db8::1]:443") == forwarded_address("[2001:DB8::1]") == "2001:db8::1"
+    assert forwarded_address("2001:db8::1") == "2001:db8::1"
+    for junk in ("unknown", "_hidden", "", "203.0.113.9:x:y", "[::1", "a.b.c.d:80", "999.1.1.1"):
+        assert forwarded_address(junk) is None, junk
+
+
+async def test_a_forwarded_port_or_junk_cannot_make_a_fresh_client(radio, raw_stream, helpers):
+    r = await radio({"test": helpers.DroneModel()},
+                    caps=Caps(max_listeners_per_client=1, trusted_proxies=parse_proxies("127.0.0.1")))
+    a = await raw_stream(r.url, "/stream/test.mp3", headers={"X-Forwarded-For": "203.0.113.9:5555"})
+    assert a.headers["status"] == "200"
+    # The same client from another port is the same client.
+    status, _, body = await raw_get(r.url, "/stream/test.mp3", {"X-Forwarded-For": "203.0.113.9:5556"})
+    assert status == 503 and "203.0.113.9 already has 1" in json.loads(body)["error"]
+    # "unknown" is no address: the proxy could not say, so the proxy itself is the client.
+    u = await raw_stream(r.url, "/stream/test.mp3", headers={"X-Forwarded-For": "unknown"})
+    assert u.headers["status"] == "200"
+    status, _, body = await raw_get(r.url, "/stream/test.mp3", {"X-Forwarded-For": "unknown-2"})
+    assert status == 503 and "127.0.0.1 already has 1" in json.loads(body)["error"]
+    assert {l.peer for l in r.station.channels["test"].broadcaster.listeners} == {"203.0.113.9", "127.0.0.1"}
+
+
 async def test_an_ipv6_client_is_its_64_and_cannot_walk_round_the_per_client_cap(radio, raw_stream, helpers):
     from radio.web.limits import cap_key
 

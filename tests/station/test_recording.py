@@ -9,7 +9,7 @@ import math
 import aiohttp
 import pytest
 
-from radio.station.recording import FrameHistory, RecordingError, window_beats
+from radio.station.recording import FrameHistory, FramesGone, RecordingError, window_beats
 
 FRAME = 1152 / 44100
 
@@ -19,19 +19,26 @@ def test_a_cut_is_whole_frames_ending_where_asked():
     history.add([bytes([i % 256]) * 4 for i in range(1000)])  # 26 s: only the last 10 s are kept
     assert history.first == 1000 - 383 and history.total == 1000
     cut = history.cut(5.0, end_time=900 * FRAME)
-    assert cut.first_frame == 900 - round(5.0 / FRAME) and len(cut.frames) == round(5.0 / FRAME)
-    assert cut.frames[-1] == bytes([899 % 256]) * 4
+    assert cut.first_frame == 900 - round(5.0 / FRAME) and cut.count == round(5.0 / FRAME)
+    frames = history.frames(cut.first_frame, cut.end)
+    assert frames[-1] == bytes([899 % 256]) * 4 and len(frames) == cut.count
+    assert history.nbytes(cut) == 4 * cut.count
     # Asking for more than is kept gives what is kept; the future is not recorded.
     assert history.cut(60.0, end_time=1e6).first_frame == history.first
-    assert len(history.cut(60.0, end_time=1e6).frames) == 383
+    assert history.cut(60.0, end_time=1e6).count == 383
+    # A cut is a span, not a copy: frames that leave the history meanwhile are gone, and said so.
+    history.add([b"new!"] * 5)
+    with pytest.raises(FramesGone):
+        history.frames(cut.first_frame - 300, cut.end)
 
 
-@pytest.mark.parametrize("seconds, at", [(0, 10), (601, 10), (float("nan"), 10), (5, -1)])
+@pytest.mark.parametrize("seconds, at", [(0, 10), (0.012, 10), (0.5, 10), (601, 10), (float("nan"), 10), (5, -1)])
 def test_bad_recording_lengths_are_refused(seconds, at):
     history = FrameHistory(FRAME)
-    history.add([b"x"] * 100)
-    with pytest.raises(RecordingError):
+    history.add([b"x"] * 1000)
+    with pytest.raises(RecordingError, match="1 s to 10 minutes|stream time"):
         history.cut(seconds, at)
+    assert history.cut(1.0, 10).count == round(1.0 / FRAME)  # the shortest recording there is
 
 
 def test_window_beats_start_with_struck_notes(helpers):
@@ -49,8 +56,12 @@ async def test_a_recording_is_the_asked_length_with_a_title_and_its_midi(radio, 
     from radio.music.midi_io import read_midi
 
     r = await radio({"test": helpers.DroneModel()}, piece_seconds=2.0)
-    await asyncio.sleep(4.0)
     channel = r.station.channels["test"]
+    # Wait until listeners have heard more than the 2.5 s asked for (and its whole beats).
+    deadline = asyncio.get_running_loop().time() + 20.0
+    while channel.broadcaster.heard_time() < 3.0:
+        assert asyncio.get_running_loop().time() < deadline, "the channel never played 3 s"
+        await asyncio.sleep(0.05)
     at = channel.broadcaster.heard_time()
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
@@ -62,6 +73,11 @@ async def test_a_recording_is_the_asked_length_with_a_title_and_its_midi(radio, 
         async with http.get(f"{r.url}/api/channels/test/recording.mid?seconds=2.5&at={at}") as resp:
             assert resp.status == 200
             midi = read_midi(await resp.read())
+        # HEAD: the headers alone (a streamed body must not follow them down a kept-alive connection).
+        async with http.head(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200 and resp.content_length == len(body)
+        async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=2.5&at={at}") as resp:
+            assert resp.status == 200 and len(await resp.read()) == len(body)
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=lots") as resp:
             assert resp.status == 400 and "number" in (await resp.json())["error"]
         async with http.get(f"{r.url}/api/channels/test/recording.mp3?seconds=900") as resp:

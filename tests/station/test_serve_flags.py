@@ -170,3 +170,24 @@ async def test_serve_warns_at_start_when_the_open_files_limit_is_below_the_caps(
 async def test_serve_does_not_warn_when_the_limit_holds_the_caps(tmp_path, helpers):
     async with Serve(helpers, tmp_path, "--max-listeners", "20", "--max-event-clients", "20") as server:
         assert "open-files limit" not in "".join(server.lines)
+
+
+def test_the_recording_and_blend_caps_come_from_flags_and_the_environment(monkeypatch):
+    import argparse
+
+    from radio.commands.serve import add_arguments, build_caps
+    from radio.web.limits import Caps
+
+    def caps(*argv: str) -> Caps:
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        return build_caps(parser.parse_args(list(argv)))
+
+    default = caps()
+    assert (default.max_recordings, default.max_recordings_per_client, default.max_blends_per_client) == (16, 2, 1)
+    set_ = caps("--max-recordings", "4", "--max-recordings-per-client", "1", "--max-blends-per-client", "0")
+    assert (set_.max_recordings, set_.max_recordings_per_client, set_.max_blends_per_client) == (4, 1, 0)
+    monkeypatch.setenv("CONTINUO_MAX_BLENDS_PER_CLIENT", "3")
+    monkeypatch.setenv("CONTINUO_MAX_RECORDINGS_PER_CLIENT", "5")
+    from_env = caps()
+    assert (from_env.max_blends_per_client, from_env.max_recordings_per_client) == (3, 5)
