@@ -14,6 +14,7 @@ Skips with a message when the corpus is not there.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from bench.bench_realism import bundled_held_out
 
@@ -24,6 +25,34 @@ MIN_SPANS = 4  # at least this many spans of generated music, when 10 minutes al
 
 KEY_MEASURES = ("bar_repeat_transposed", "pair_repeat_transposed", "register_drift_8", "register_shift_8_abs",
                 "closures_per_4_bars", "closure_share_bar_4", "texture_cv_polyphony")
+
+
+ROLLS_DIR = Path(__file__).resolve().parent.parent / "docs" / "form"
+ROLL_SECONDS = 120.0
+
+
+def form_roll(name: str, style, model, out_dir: Path) -> Path:
+    """A piano roll of the first 2 minutes the channel plays (pieces to the plan, each in the
+    model's key), its sections lettered and each piece's start in red."""
+    from radio.music.notes import beats_for_seconds
+    from radio.station.form import planned_music
+    from trainer.plots import piano_roll
+
+    plan = style.form
+    beats = beats_for_seconds(ROLL_SECONDS, style.tempo_bpm)
+    music = planned_music(model, plan, beats=beats, temperature=style.temperature, seed=SEED, top_p=style.top_p)
+    stream, marks = [], []
+    for number, piece in enumerate(music, 1):
+        if plan.planned:
+            for section in plan.layout():
+                label = f"{number}{section.letter}" if section.index == 0 else section.letter
+                marks.append((len(stream) + section.start, label, section.index == 0))
+        stream += piece
+    stream = stream[:beats]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = (f"{name}: the first {ROLL_SECONDS / 60:g} minutes, pieces to the plan {''.join(plan.sections)} "
+             f"({plan.section_bars}-bar sections); red: a piece starts")
+    return piano_roll(stream, out_dir / f"{name}.png", title, style.tempo_bpm, [m for m in marks if m[0] < beats])
 
 
 def main() -> None:
@@ -56,6 +85,7 @@ def main() -> None:
                   f"T={style.temperature:g}, seed {SEED}); sampled in {sampled:.1f} s; realism {report['realism']:.3f}")
             print("\n".join(format_form_lines(report)).rstrip())
         summary.append((name, reports))
+        print(f"piano roll: {form_roll(name, style, model, ROLLS_DIR)}")
     if not summary:
         return
 

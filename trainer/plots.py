@@ -53,15 +53,24 @@ def _draw_roll(ax, notes: ListOfNotes, bpm: float) -> tuple[int, int] | None:
     return int(pitches.min()), int(pitches.max())
 
 
-def piano_roll(notes: ListOfNotes, path: Path, title: str, bpm: float) -> Path:
-    """Each note as a bar from its strike to its release; x in seconds, y in MIDI pitch."""
+def piano_roll(notes: ListOfNotes, path: Path, title: str, bpm: float,
+               marks: Sequence[tuple[int, str, bool]] = ()) -> Path:
+    """Each note as a bar from its strike to its release; x in seconds, y in MIDI pitch.
+    ``marks`` are (beat, label, strong) lines drawn across the roll: a form's sections, with
+    the pieces' starts as strong lines."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(14, 5), dpi=100)
     drawn = _draw_roll(ax, notes, bpm)
     if drawn:
         ax.set_ylim(drawn[0] - 2, drawn[1] + 2)
+    seconds_per_beat = 60.0 / (bpm * 4)
+    for beat, label, strong in marks:
+        x = beat * seconds_per_beat
+        ax.axvline(x, color="#c0392b" if strong else "#7f8c8d", lw=1.6 if strong else 0.8, ls="-" if strong else "--")
+        ax.text(x + 0.3, 1.0, label, transform=ax.get_xaxis_transform(), va="bottom", fontsize=9,
+                color="#c0392b" if strong else "#34495e")
     ax.set_xlabel("seconds")
-    ax.set_title(title)
+    ax.set_title(title, pad=16 if marks else 6)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
