@@ -11,7 +11,11 @@ chorale's repeated opening phrases (the Stollen) and its longer answer; all-new 
 
 ``register_pull`` keeps the piece in the register its first section set: once the mean pitch of
 the last bars drifts more than ``register_tolerance`` semitones from it, notes on the far side
-become less likely in proportion (a soft tilt, never a clamp).
+become less likely in proportion (a soft tilt, never a clamp). ``register_margin`` also holds
+struck notes near the range the first section spanned. ``texture_pull`` keeps the texture: when
+the last bar sounds or strikes more notes per beat than the first section did (beyond the
+tolerance), ending a beat, or holding rather than striking, becomes likelier, and the reverse
+when it thins out.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class FormPlan:
     register_pull: float = 1.0  # logit per octave, per semitone of drift beyond the tolerance
     register_tolerance: float = 3.0  # semitones of drift from the opening register left alone
     register_margin: float | None = None  # semitones beyond the opening's range a struck note may go before the pull holds it back; None: no bound
+    texture_pull: float = 0.0  # logit per unit of relative excess of the last bar's notes per beat over the opening's; 0: off
+    texture_tolerance: float = 0.25  # relative departure from the opening's texture left alone
 
     def __post_init__(self) -> None:
         if any(not (isinstance(s, str) and len(s) == 1 and s in LETTERS) for s in self.sections):
@@ -54,7 +60,7 @@ class FormPlan:
             raise ValueError(f"form repeat_bars must be an int in 0..section_bars, not {self.repeat_bars!r}")
         if not (isinstance(self.close_beat, int) and 0 <= self.close_beat < BEATS_PER_BAR):
             raise ValueError(f"form close_beat must be an int in 0..{BEATS_PER_BAR - 1}, not {self.close_beat!r}")
-        for name in ("cadence", "register_pull", "register_tolerance"):
+        for name in ("cadence", "register_pull", "register_tolerance", "texture_pull", "texture_tolerance"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"form {name} must be ≥ 0, not {getattr(self, name)!r}")
         if self.register_margin is not None and not self.register_margin >= 0:
@@ -95,7 +101,7 @@ def parse_form(table: Any) -> FormPlan:
     sections = values.pop("sections", ())
     if isinstance(sections, str):
         sections = tuple(sections.replace(" ", ""))
-    floats = {k: float(values.pop(k)) for k in ("cadence", "register_pull", "register_tolerance", "register_margin") if k in values}
+    floats = {k: float(values.pop(k)) for k in ("cadence", "register_pull", "register_tolerance", "register_margin", "texture_pull", "texture_tolerance") if k in values}
     for k, v in values.items():
         if isinstance(v, bool) or not isinstance(v, int):
             raise ValueError(f"[form] {k} must be an integer, not {v!r}")

@@ -13,7 +13,9 @@ plan:
   long note or chord where the phrase ends, as cadences and fermatas do;
 - everywhere after the first section, once the **register** of the last two bars has drifted
   from the first section's more than the tolerance, it tilts the odds of every struck pitch
-  against the direction of the drift.
+  against the direction of the drift (and, with a margin, holds notes near the opening's range);
+- likewise for the **texture**: a last bar thicker or busier than the opening makes ending the
+  beat, and holding rather than striking, likelier; a thinner one the reverse.
 
 The steering is a logit bias on a token sampler (``logit_bias``); a sampler without one (a frame
 model) still gets the plan's returns and length. Everything is in the model's key (C major / A
@@ -54,6 +56,9 @@ class FormedPiece:
         if self._steerable:
             vocab = encoding.vocab_size
             self._pitch = np.full(vocab, np.nan)
+            self._ends = np.zeros(vocab, bool)  # position tokens: each ends a beat
+            for position in range(BEATS_PER_BAR):
+                self._ends[encoding.position_token(position)] = True
             self._struck = np.zeros(vocab, bool)
             self._held = np.zeros(vocab, bool)
             for pitch in range(encoding.low, encoding.high + 1):
@@ -64,6 +69,7 @@ class FormedPiece:
         self._tonic_triad: frozenset[int] | None = None
         self._centre: float | None = None
         self._range: tuple[int, int] | None = None
+        self._texture: tuple[float, float] | None = None  # the opening's (sounding, struck) notes per beat
 
     @property
     def length(self) -> int:
@@ -107,6 +113,7 @@ class FormedPiece:
         self._centre = _mean_pitch(opening)
         pitches = [p for beat in opening for p, _ in beat]
         self._range = (min(pitches), max(pitches)) if pitches else None
+        self._texture = _texture(opening)
 
     def _bias(self, section: Section | None, offset: int) -> np.ndarray | None:
         if section is None:
@@ -128,6 +135,8 @@ class FormedPiece:
             beyond = np.maximum(self._pitch - high, 0) + np.maximum(low - self._pitch, 0)
             bias += np.where(self._struck, -plan.register_pull * np.nan_to_num(beyond), 0.0)
             steered = True
+        if self._texture is not None and plan.texture_pull > 0:
+            steered |= self._steer_texture(bias)
         last_bar = section.beats - BEATS_PER_BAR
         if plan.cadence > 0 and offset >= last_bar + plan.close_beat:
             if offset == last_bar + plan.close_beat:  # the closing note: strike the tonic chord
@@ -142,6 +151,32 @@ class FormedPiece:
                 bias += np.where(self._struck, -plan.cadence, 0.0)
             steered = True
         return bias if steered else None
+
+
+    def _steer_texture(self, bias: np.ndarray) -> bool:
+        """Thicker or busier than the opening: end beats and hold sooner; thinner: the reverse."""
+        assert self._texture is not None
+        plan = self.plan
+        recent = _texture(self.played[-BEATS_PER_BAR:])
+        steered = False
+        for now, then, plus, minus in ((recent[0], self._texture[0], self._ends, None),
+                                       (recent[1], self._texture[1], self._held, self._struck)):
+            if then <= 0:
+                continue
+            ratio = now / then
+            excess = max(0.0, ratio - 1 - plan.texture_tolerance) - max(0.0, 1 - plan.texture_tolerance - ratio)
+            if excess:
+                bias += np.where(plus, plan.texture_pull * excess, 0.0)
+                if minus is not None:
+                    bias += np.where(minus, -plan.texture_pull * excess, 0.0)
+                steered = True
+        return steered
+
+
+def _texture(beats: ListOfNotes) -> tuple[float, float]:
+    """Sounding and struck notes per beat."""
+    n = max(1, len(beats))
+    return sum(len(b) for b in beats) / n, sum(tie == STRUCK for b in beats for _, tie in b) / n
 
 
 def _mean_pitch(beats: ListOfNotes) -> float | None:

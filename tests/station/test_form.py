@@ -145,3 +145,17 @@ def test_the_composer_plays_a_piece_as_long_as_its_plan(folk):
     while composer.next_chunk().piece is first:
         pass
     assert len(first.beats) == style.form.beats + 4  # the plan's 4 bars, then the breath
+
+
+def _onset_cv(piece, size: int = 32) -> float:
+    onsets = [sum(t == "b" for beat in piece[s:s + size] for _, t in beat) / size for s in range(0, len(piece) - size + 1, size)]
+    return float(np.std(onsets) / np.mean(onsets))
+
+
+def test_the_texture_pull_steadies_the_notes_struck_per_beat(baroque):
+    loose = parse_form({"sections": "ABCDEFGH", "section_bars": 2, "cadence": 0, "register_pull": 0})
+    steady = dataclasses.replace(loose, texture_pull=3.0, texture_tolerance=0.1)
+    seeds = range(4)
+    cv_loose = np.mean([_onset_cv(FormedPiece(baroque.sampler(seed=s, temperature=1.2), loose).next_beats(loose.beats)) for s in seeds])
+    cv_steady = np.mean([_onset_cv(FormedPiece(baroque.sampler(seed=s, temperature=1.2), steady).next_beats(loose.beats)) for s in seeds])
+    assert cv_steady < 0.8 * cv_loose
