@@ -54,18 +54,22 @@ class FormedPiece:
         encoding = getattr(sampler, "encoding", None)
         self._steerable = hasattr(sampler, "logit_bias") and encoding is not None and getattr(encoding, "is_token", False)
         if self._steerable:
+            # Per-token vectors, built once: the steering is a few vector sums per beat.
             vocab = encoding.vocab_size
-            self._pitch = np.full(vocab, np.nan)
-            self._ends = np.zeros(vocab, bool)  # position tokens: each ends a beat
+            pitch = np.zeros(vocab)
+            self._struck, self._held, self._ends = np.zeros(vocab), np.zeros(vocab), np.zeros(vocab)
             for position in range(BEATS_PER_BAR):
-                self._ends[encoding.position_token(position)] = True
-            self._struck = np.zeros(vocab, bool)
-            self._held = np.zeros(vocab, bool)
-            for pitch in range(encoding.low, encoding.high + 1):
+                self._ends[encoding.position_token(position)] = 1.0  # a position token ends a beat
+            for p in range(encoding.low, encoding.high + 1):
                 for tie, flags in ((STRUCK, self._struck), (HELD, self._held)):
-                    token = encoding.note_token(pitch, tie)
-                    self._pitch[token] = pitch
-                    flags[token] = True
+                    token = encoding.note_token(p, tie)
+                    pitch[token] = p
+                    flags[token] = 1.0
+            self._struck_pitch = pitch * self._struck
+            self._pitch_class = np.where(self._struck > 0, pitch.astype(int) % 12, -1)
+            self._hold_bias = plan.cadence * (self._held - self._struck)  # after the closing note
+            self._close_bias = -plan.cadence * self._held  # on it, until the key is known
+            self._bound_bias: np.ndarray | None = None
         self._tonic_triad: frozenset[int] | None = None
         self._centre: float | None = None
         self._range: tuple[int, int] | None = None
@@ -114,63 +118,54 @@ class FormedPiece:
         pitches = [p for beat in opening for p, _ in beat]
         self._range = (min(pitches), max(pitches)) if pitches else None
         self._texture = _texture(opening)
+        if not self._steerable:
+            return
+        plan = self.plan
+        if self._tonic_triad is not None:
+            in_triad = np.isin(self._pitch_class, sorted(self._tonic_triad)) * self._struck
+            self._close_bias = plan.cadence * (2 * in_triad - self._struck - self._held)
+        if self._range is not None and plan.register_margin is not None and plan.register_pull > 0:
+            low, high = self._range[0] - plan.register_margin, self._range[1] + plan.register_margin
+            beyond = np.maximum(self._struck_pitch - high, 0) + np.maximum(low - self._struck_pitch, 0) * self._struck
+            self._bound_bias = -plan.register_pull * beyond
 
     def _bias(self, section: Section | None, offset: int) -> np.ndarray | None:
         if section is None:
             return None
         plan = self.plan
-        bias = np.zeros(len(self._pitch))
-        steered = False
+        parts: list[np.ndarray] = []
         if self._centre is not None and plan.register_pull > 0:
             recent = _mean_pitch(self.played[-REGISTER_BARS * BEATS_PER_BAR:])
             if recent is not None:
                 drift = recent - self._centre
                 excess = np.sign(drift) * max(0.0, abs(drift) - plan.register_tolerance)
                 if excess:
-                    tilt = -plan.register_pull * excess * (self._pitch - self._centre) / 12.0
-                    bias += np.where(self._struck, np.nan_to_num(tilt), 0.0)
-                    steered = True
-        if self._range is not None and plan.register_margin is not None and plan.register_pull > 0:
-            low, high = self._range[0] - plan.register_margin, self._range[1] + plan.register_margin
-            beyond = np.maximum(self._pitch - high, 0) + np.maximum(low - self._pitch, 0)
-            bias += np.where(self._struck, -plan.register_pull * np.nan_to_num(beyond), 0.0)
-            steered = True
+                    parts.append(-plan.register_pull * excess / 12.0 * (self._struck_pitch - self._centre * self._struck))
+        if self._bound_bias is not None:
+            parts.append(self._bound_bias)
         if self._texture is not None and plan.texture_pull > 0:
-            steered |= self._steer_texture(bias)
+            parts += self._texture_bias()
         last_bar = section.beats - BEATS_PER_BAR
         if plan.cadence > 0 and offset >= last_bar + plan.close_beat:
-            if offset == last_bar + plan.close_beat:  # the closing note: strike the tonic chord
-                if self._tonic_triad is not None:
-                    pcs = np.nan_to_num(self._pitch, nan=-1).astype(int) % 12
-                    in_triad = np.isin(pcs, list(self._tonic_triad))
-                    bias += np.where(self._struck & in_triad, plan.cadence, 0.0)
-                    bias += np.where(self._struck & ~in_triad, -plan.cadence, 0.0)
-                bias += np.where(self._held, -plan.cadence, 0.0)
-            else:  # after it, to the section's end: hold it
-                bias += np.where(self._held, plan.cadence, 0.0)
-                bias += np.where(self._struck, -plan.cadence, 0.0)
-            steered = True
-        return bias if steered else None
+            # The closing note strikes the tonic chord; after it, to the section's end, it is held.
+            parts.append(self._close_bias if offset == last_bar + plan.close_beat else self._hold_bias)
+        return sum(parts[1:], parts[0]) if parts else None
 
-
-    def _steer_texture(self, bias: np.ndarray) -> bool:
+    def _texture_bias(self) -> list[np.ndarray]:
         """Thicker or busier than the opening: end beats and hold sooner; thinner: the reverse."""
         assert self._texture is not None
         plan = self.plan
         recent = _texture(self.played[-BEATS_PER_BAR:])
-        steered = False
-        for now, then, plus, minus in ((recent[0], self._texture[0], self._ends, None),
-                                       (recent[1], self._texture[1], self._held, self._struck)):
+        out = []
+        for now, then, lean in ((recent[0], self._texture[0], self._ends),
+                                (recent[1], self._texture[1], self._held - self._struck)):
             if then <= 0:
                 continue
             ratio = now / then
             excess = max(0.0, ratio - 1 - plan.texture_tolerance) - max(0.0, 1 - plan.texture_tolerance - ratio)
             if excess:
-                bias += np.where(plus, plan.texture_pull * excess, 0.0)
-                if minus is not None:
-                    bias += np.where(minus, -plan.texture_pull * excess, 0.0)
-                steered = True
-        return steered
+                out.append(plan.texture_pull * excess * lean)
+        return out
 
 
 def _texture(beats: ListOfNotes) -> tuple[float, float]:
