@@ -83,16 +83,21 @@ def on_time_share(samples: list[tuple[float, int]], since: float, until: float, 
     return ok / max(1, len(moments))
 
 
+async def heard(channel, seconds: float, timeout: float = 20.0) -> None:
+    """Wait until listeners have heard ``seconds`` of the channel."""
+    deadline = time.perf_counter() + timeout
+    while channel.broadcaster.heard_time() < seconds:
+        assert time.perf_counter() < deadline, "the channel never played"
+        await asyncio.sleep(0.05)
+
+
 async def test_recordings_nobody_reads_cost_little_and_a_listener_elsewhere_plays_on(radio, helpers, monkeypatch):
     import radio.web.recordings as recordings
 
     monkeypatch.setattr(recordings, "RECORDING_WRITE_SECONDS", 2.0)  # the stalled ones end soon
     r = await radio({"test": helpers.DroneModel()})
     channel = r.station.channels["test"]
-    deadline = time.perf_counter() + 20
-    while channel.broadcaster.heard_time() < 1.0:
-        assert time.perf_counter() < deadline, "the channel never played"
-        await asyncio.sleep(0.05)
+    await heard(channel, 1.0)
     fill_history(channel, 605.0)
     samples: list[tuple[float, int]] = []
     stop = asyncio.Event()
@@ -105,12 +110,16 @@ async def test_recordings_nobody_reads_cost_little_and_a_listener_elsewhere_play
     try:
         for _ in range(ABUSE_REQUESTS):
             socks.append(await never_read(r.url, "/api/channels/test/recording.mp3?seconds=600"))
+        burst = time.perf_counter() - t0
         await asyncio.sleep(3.0)  # every one of them answered (or sending), the stalled ones at their deadline
         grown = rss_bytes() - before
         t1 = time.perf_counter()
         limits = r.app[LIMITS]
         # The two a client may hold were sent until they stalled; the rest were refused at once.
-        assert limits.recordings.refused >= ABUSE_REQUESTS - 2
+        # On a loaded machine the burst can outlast the write deadline, and each cut-off pair
+        # frees its two slots for later requests: still never more than two at a time.
+        rounds = 1 + int(burst // recordings.RECORDING_WRITE_SECONDS)
+        assert limits.recordings.refused >= ABUSE_REQUESTS - 2 * rounds, (limits.recordings.refused, burst)
         # The stalled ones are cut at their write deadline and give their slots back.
         deadline = time.perf_counter() + 15
         while limits.recordings.total:
@@ -145,10 +154,7 @@ async def test_past_the_recording_caps_a_client_gets_503_with_retry_after(radio,
 
     r = await radio({"test": helpers.DroneModel()}, caps=Caps(max_recordings=3, max_recordings_per_client=1))
     channel = r.station.channels["test"]
-    deadline = time.perf_counter() + 20
-    while channel.broadcaster.heard_time() < 1.0:
-        assert time.perf_counter() < deadline, "the channel never played"
-        await asyncio.sleep(0.05)
+    await heard(channel, 1.0)
     fill_history(channel, 300.0)
     held = [await never_read(r.url, "/api/channels/test/recording.mp3?seconds=300")]
     limits = r.app[LIMITS]
