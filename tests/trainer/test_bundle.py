@@ -82,3 +82,20 @@ def test_the_temperature_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
     chosen, tried = choose_temperature(load_model(run.model_path), run.data.train, 112.0)
     assert set(tried) == set(TEMPERATURES) and tried[chosen] == max(tried.values())
     assert len(set(tried.values())) > 1  # the setting changes the music
+
+
+def test_the_gate_averages_the_realism_of_several_samples():
+    from trainer.bundle import mean_realism
+
+    def report(seed, a, b):
+        return {"features": {"pitch": {"overlap": a, "kl": 1.0, "ceiling_overlap": 0.9}, "length": {"overlap": b, "kl": 3.0, "ceiling_overlap": 0.8}},
+                "mean_overlap": (a + b) / 2, "mean_ceiling": 0.85, "sample": {"seed": seed}}
+
+    one, two = report(0, 0.8, 0.6), report(1, 0.9, 0.9)
+    mean = mean_realism([one, two])
+    assert mean["features"]["pitch"]["overlap"] == pytest.approx(0.85)
+    assert mean["features"]["length"]["overlap"] == pytest.approx(0.75)
+    assert mean["mean_overlap"] == pytest.approx(0.8)
+    assert mean["features"]["pitch"]["ceiling_overlap"] == 0.9
+    assert mean["seeds"] == [{"seed": 0, "mean_overlap": 0.7}, {"seed": 1, "mean_overlap": 0.9}]
+    assert one["mean_overlap"] == 0.7  # the inputs are left alone
