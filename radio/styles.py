@@ -137,6 +137,7 @@ class Style:
     # dB applied to the synth's voices so the style's music sits at -16 LUFS; written into
     # style.toml's [loudness] table by `python -m radio.audio.calibrate`.
     loudness_gain_db: float = 0.0
+    loudness_model: str = ""  # the model version that gain was calibrated on
     instrument: str = ""  # what the voices are, in words ("harpsichord", "string quartet")
     voices: tuple[Timbre, ...] = ()  # one timbre per voice, top first; empty: ``timbre`` for all
     dynamics: Dynamics = field(default_factory=Dynamics)
@@ -219,6 +220,7 @@ def parse_style(folder: Path, data: dict, path: Path) -> Style:
             timbre=timbre,
             top_p=check_top_p(float(data.get("top_p", 1.0))),
             loudness_gain_db=float(data.get("loudness", {}).get("gain_db", 0.0)),
+            loudness_model=str(data.get("loudness", {}).get("model", "")),
             instrument=str(data.get("instrument", "")),
             voices=voices,
             dynamics=dynamics,

@@ -6,7 +6,9 @@ its keys, registers and breaths between pieces) at unity gain with no follower a
 limiter, measure the BS.1770 integrated loudness of each seed's stretch, and take the
 median, so one odd stretch (a piece that falls silent, a restart) does not move the gain.
 The gain that brings that median to -16 LUFS is written into the style's ``style.toml``
-as ``[loudness] gain_db``. Run it again whenever a style's model or timbre changes;
+as ``[loudness] gain_db``, with the version of the model it was measured on
+(``[loudness] model``: a test checks that every shipped gain belongs to its shipped model).
+Run it again whenever a style's model or timbre changes;
 between runs the master stage's follower corrects what the gain misses.
 
     python -m radio.audio.calibrate                     # every style in styles/, written
@@ -35,11 +37,13 @@ SEEDS = (11, 23, 37)
 
 
 def render_channel_audio(
-    style: Style, model: Model, seconds: float, *, seed: int, master: MasterSettings | None, sample_rate: int = SAMPLE_RATE
+    style: Style, model: Model, seconds: float, *, seed: int, master: MasterSettings | None,
+    sample_rate: int = SAMPLE_RATE, channels: int = 2,
 ) -> np.ndarray:
-    """``seconds`` of what the style's channel plays with ``seed``: composer, synth, master."""
+    """``seconds`` of what the style's channel plays with ``seed``: composer, synth (the
+    style's instrument, dynamics and room), master; (n, 2) stereo unless ``channels=1``."""
     composer = Composer(style, model, seed=seed)
-    synth = Synth(style.timbre, bpm=style.tempo_bpm, sample_rate=sample_rate, master=master)
+    synth = Synth(style.sound, bpm=style.tempo_bpm, sample_rate=sample_rate, master=master, channels=channels)
     want = round(seconds * sample_rate)
     parts, total = [], 0
     while total < want:
@@ -88,7 +92,8 @@ def write_gain(path: Path, calibration: Calibration) -> None:
     table = (
         "[loudness]                 # written by `python -m radio.audio.calibrate`; re-run it after a retrain\n"
         f"gain_db = {calibration.gain_db:.2f}            # unity gain measured {calibration.median_lufs:.1f} LUFS "
-        f"(median of {len(calibration.measured_lufs)} seeds, model {calibration.model_version})\n"
+        f"(median of {len(calibration.measured_lufs)} seeds)\n"
+        f'model = "{calibration.model_version}"   # the model version the gain was measured on\n'
     )
     if _TABLE.search(text):
         text = _TABLE.sub(lambda _m: table, text, count=1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
-from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
+from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound
 from radio.broadcast.broadcaster import Broadcaster, BroadcastSettings, StreamClock
 from radio.station.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError
@@ -41,6 +41,7 @@ RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its pian
 class ChannelSettings:
     bitrate_kbps: int = 128
     quality: int = 2  # LAME: 0 best/slowest .. 9 fastest
+    channels: int = 2  # 2: joint stereo, the voices across a stage; 1: mono (``serve --mono``)
     ahead_seconds: float = 3.0  # encoded audio kept ready beyond the wall-clock live edge
     seed: int | None = None  # composer seed; random when None
     composer: ComposerSettings = field(default_factory=ComposerSettings)
@@ -52,6 +53,8 @@ class ChannelSettings:
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
             raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
+        if self.channels not in (1, 2):
+            raise ValueError(f"channels {self.channels!r} must be 1 (mono) or 2 (stereo)")
         if not 0 < self.time_scale <= 100:
             raise ValueError(f"time_scale {self.time_scale!r} must be above 0 and at most 100")
 
@@ -70,7 +73,7 @@ def check_playable(style: Style) -> None:
     if not 0 < style.temperature < float("inf"):
         raise StyleError(f"{where}: temperature = {style.temperature!r} must be a number above 0")
     try:
-        check_timbre(style.timbre)
+        check_sound(style.sound)
     except StyleError as exc:
         raise StyleError(f"{where}: {exc}") from exc
     try:
@@ -132,10 +135,13 @@ class Channel:
         self._loop = asyncio.get_running_loop()
         # Built here, not in the thread, so bad settings fail the caller instead of a thread.
         synth = Synth(
-            self.style.timbre, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE,
-            master=MasterSettings(gain_db=self.style.loudness_gain_db),
+            self.style.sound, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE,
+            master=MasterSettings(gain_db=self.style.loudness_gain_db), channels=self.settings.channels,
         )
-        encoder = Mp3Encoder(bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality)
+        encoder = Mp3Encoder(
+            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality,
+            channels=self.settings.channels,
+        )
         self._thread = threading.Thread(
             target=self._produce, args=(synth, encoder), name=f"channel-{self.name}", daemon=True
         )
