@@ -117,6 +117,11 @@ class Master:
         """The follower's current estimate of its input's loudness (after the style gain)."""
         return -0.691 + 10 * math.log10(self._power)
 
+    def set_gain_db(self, gain_db: float) -> None:
+        """Change the style gain from the next chunk on (a swapped-in model's calibrated gain)."""
+        MasterSettings(gain_db=gain_db)  # the same bounds
+        self._gain = np.float32(db_to_gain(gain_db))
+
     @property
     def delay(self) -> int:
         """Samples by which the stream comes out later than it went in (the look-ahead)."""

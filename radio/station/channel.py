@@ -8,6 +8,7 @@ reaches only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import secrets
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from radio.audio.calibrate import ModelGains
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound
@@ -82,6 +84,15 @@ def check_playable(style: Style) -> None:
         raise StyleError(f"{where}: [loudness] {exc}") from exc
 
 
+def apply_model_gain(synth: Synth, gains: ModelGains, version: str) -> None:
+    """Play the chunk of model ``version`` at that model's gain, once it is known (a swap
+    changes it at a piece boundary, in the breath between pieces)."""
+    gain = gains.known(version)
+    if gain is not None and synth.master is not None and synth.master.settings.gain_db != gain:
+        synth.master.settings = dataclasses.replace(synth.master.settings, gain_db=gain)
+        synth.master.set_gain_db(gain)
+
+
 class Channel:
     """A running style: its composer thread, its broadcaster and its recent pieces."""
 
@@ -123,6 +134,9 @@ class Channel:
         self._stop = threading.Event()
         self._produced_seconds = 0.0
         self.failed: BaseException | None = None
+        # Each model plays at its own calibrated gain, so a swap is at -16 LUFS from its first minute.
+        self.gains = ModelGains(style)
+        self.gains.learn_in_background(model)
 
     @property
     def name(self) -> str:
@@ -179,6 +193,7 @@ class Channel:
                 t0 = time.perf_counter()
                 chunk = self.composer.next_chunk()
                 t1 = time.perf_counter()
+                apply_model_gain(synth, self.gains, chunk.piece.model_version)
                 try:
                     pcm = synth.render(chunk.beats)
                     if not np.isfinite(pcm).all():  # NaN would reach LAME as full-scale clicks
@@ -300,6 +315,7 @@ class Channel:
                 raise ValueError(f"within_seconds must be ≥ 0, not {within_seconds!r}")
             at_beat = math.ceil((self.broadcaster.heard_time() + within_seconds) / self.beat_seconds)
         self.composer.swap_model(model, at_beat=at_beat)
+        self.gains.learn_in_background(model)
         self.metrics.model_swaps.labels(self.name).inc()
         log.info(
             "channel %s: model %s will play %s",
