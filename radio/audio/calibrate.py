@@ -18,6 +18,7 @@ between runs the master stage's follower corrects what the gain misses.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
@@ -49,19 +50,39 @@ log = logging.getLogger(__name__)
 
 def render_channel_audio(
     style: Style, model: Model, seconds: float, *, seed: int, master: MasterSettings | None,
-    sample_rate: int = SAMPLE_RATE, channels: int = 2,
+    sample_rate: int = SAMPLE_RATE, channels: int = 2, gains: ModelGains | None = None,
+    swap_to: Model | None = None, swap_at_seconds: float = 0.0,
 ) -> np.ndarray:
     """``seconds`` of what the style's channel plays with ``seed``: composer, synth (the
-    style's instrument, dynamics and room), master; (n, 2) stereo unless ``channels=1``."""
+    style's instrument, dynamics and room), master; (n, 2) stereo unless ``channels=1``.
+
+    With ``swap_to``, the model is swapped as an admin's activation does, at
+    ``swap_at_seconds``, and with ``gains`` each model plays at its own gain, as a
+    channel plays them (:func:`apply_model_gain`)."""
     composer = Composer(style, model, seed=seed)
     synth = Synth(style.sound, bpm=style.tempo_bpm, sample_rate=sample_rate, master=master, channels=channels)
     want = round(seconds * sample_rate)
     parts, total = [], 0
     while total < want:
-        pcm = synth.render(composer.next_chunk().beats)
+        if swap_to is not None and total >= swap_at_seconds * sample_rate:
+            composer.swap_model(swap_to, at_beat=composer.beat)
+            swap_to = None
+        chunk = composer.next_chunk()
+        if gains is not None:
+            apply_model_gain(synth, gains, chunk.piece.model_version)
+        pcm = synth.render(chunk.beats)
         parts.append(pcm)
         total += len(pcm)
     return np.concatenate(parts)[:want]
+
+
+def apply_model_gain(synth: Synth, gains: ModelGains, version: str) -> None:
+    """Play the chunk of model ``version`` at that model's gain, once it is known (a swap
+    changes it at a piece boundary, in the breath between pieces)."""
+    gain = gains.known(version)
+    if gain is not None and synth.master is not None and synth.master.settings.gain_db != gain:
+        synth.master.settings = dataclasses.replace(synth.master.settings, gain_db=gain)
+        synth.master.set_gain_db(gain)
 
 
 def channel_master(style: Style) -> MasterSettings:

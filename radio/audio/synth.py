@@ -73,6 +73,7 @@ CHORUS_MIX = 0.35
 # after DECAY_SETTLED time constants (a residue below 2**-20) the level is the sustain.
 DECAY_TIME_CONSTANTS = 3.0
 DECAY_SETTLED = 14.0
+EVOLVING_SETTLED = 7.0
 # Harmonic timbres play from a single-cycle table of 2**TABLE_BITS entries with linear
 # interpolation (error below -80 dB for the first ten partials).
 TABLE_BITS = 11
@@ -210,7 +211,9 @@ class _Tone:
     p_inc: np.ndarray  # (m, 1) uint32
     p_amp: np.ndarray  # (m,) float32
     p_log_amp: np.ndarray  # (m, 1) float32 their logarithms
+    p_harmonic: np.ndarray | None  # harmonic numbers, ascending (0: the chorus copy); None if inharmonic
     p_attack_end: int  # samples after which every partial has spoken
+    p_until: np.ndarray  # (m,) int64: the sample from which each partial is 80 dB down and dropped
     p_ratio: np.ndarray  # (m, 1) float32 frequency over the fundamental's (scales the vibrato)
     p_inv_attack: np.ndarray  # (m, 1) float32 1 / attack samples
     p_rate: np.ndarray  # (m, 1) float32 decay per sample
@@ -493,10 +496,13 @@ class Synth:
         rates = np.array(
             [DECAY_TIME_CONSTANTS * k**timbre.partial_decay / max(1.0, timbre.decay * sr * scale) for k, _, _ in evolving]
         )
+        amps = np.array([amp for _, _, amp in evolving])
         settle, end = 0, None
         if timbre.evolving and evolving:
             if timbre.sustain > 0:
-                settle = int(max(attacks.max(), (DECAY_SETTLED / rates).max()))
+                # Within 1e-3 of the sustain (7 time constants) the steady path takes over:
+                # the step left is under -76 dB of the note.
+                settle = int(max(attacks.max(), (EVOLVING_SETTLED / rates).max()))
             else:  # nothing to settle to: the note dies when its slowest partial is 80 dB down
                 settle = end = int(math.ceil(-math.log(SILENT) / rates.min()))
         vib_index = 0.0
@@ -515,7 +521,15 @@ class Synth:
             p_inc=np.array([self._phase_step(f) for _, f, _ in evolving], dtype=np.uint32)[:, None],
             p_amp=np.array([amp for _, _, amp in evolving], dtype=np.float32),
             p_log_amp=np.log(np.array([amp for _, _, amp in evolving], dtype=np.float32))[:, None],
+            p_harmonic=(
+                np.array([k for k, _, _ in partials] + ([0] if chorus else []))
+                if timbre.inharmonicity == 0 else None
+            ),
             p_attack_end=int(math.ceil(attacks.max())) if len(attacks) else 0,
+            p_until=(
+                np.ceil(np.log(np.maximum(amps / (SILENT * amps.max()), 1.0)) / rates).astype(np.int64)
+                if timbre.sustain == 0 and len(amps) else np.full(len(evolving), np.iinfo(np.int64).max)
+            ),
             p_ratio=np.array([f / f0 for _, f, _ in evolving], dtype=np.float32)[:, None],
             p_inv_attack=(1.0 / attacks).astype(np.float32)[:, None],
             p_rate=rates.astype(np.float32)[:, None],
@@ -572,21 +586,24 @@ class Synth:
         """The start of a note whose partials move on their own: one oscillator each."""
         n, t0 = hi - lo, lo - voice.on
         part = self._parts[voice.part]
-        # Partials already 80 dB down (the upper ones of a plucked note) are skipped.
-        level = tone.p_amp * (part.sustain + (1 - part.sustain) * np.exp(-tone.p_rate[:, 0] * np.float32(t0)))
-        alive = np.flatnonzero(level > SILENT * tone.p_amp.max())
+        # Partials already 80 dB down (the upper ones of a plucked note) are skipped, each
+        # from a sample fixed by the tone, so a chunk's cut never decides it.
+        alive = np.flatnonzero(tone.p_until > t0)
         if not len(alive):
             return
         tu = self._ramp[:n] + np.uint32(t0 % 2**32)
         k = len(alive)
-        phase = self._u32[: k * n].reshape(k, n)
-        np.multiply(tone.p_inc[alive], tu, out=phase)
-        wave = self._f32[: k * n].reshape(k, n)
-        np.multiply(phase.view(np.int32), _PHASE_TO_RADIANS, out=wave, dtype=np.float32, casting="unsafe")
         vib = self._vibrato(tone, tu, t0, n)
-        if vib is not None:
-            wave += tone.p_ratio[alive] * vib
-        np.sin(wave, out=wave)
+        wave = self._f32[: k * n].reshape(k, n)
+        if tone.p_harmonic is not None:
+            self._harmonics(tone, alive, tu, vib, wave)
+        else:
+            phase = self._u32[: k * n].reshape(k, n)
+            np.multiply(tone.p_inc[alive], tu, out=phase)
+            np.multiply(phase.view(np.int32), _PHASE_TO_RADIANS, out=wave, dtype=np.float32, casting="unsafe")
+            if vib is not None:
+                wave += tone.p_ratio[alive] * vib
+            np.sin(wave, out=wave)
         t = self._framp[:n] + np.float32(t0)
         # amp * exp(-rate t), as one exp: exp(ln amp - rate t).
         env = t * -tone.p_rate[alive]  # (k, n)
@@ -597,6 +614,10 @@ class Synth:
             env += tone.p_amp[alive][:, None] * part.sustain
         if t0 < tone.p_attack_end:  # only the first milliseconds pay for the attack ramps
             env *= np.minimum(t * tone.p_inv_attack[alive], np.float32(1.0))
+        for row, idx in enumerate(alive):
+            until = tone.p_until[idx] - t0
+            if until < n:
+                env[row, until:] = 0.0
         wave *= env
         signal = wave.sum(axis=0)
         signal *= np.float32(voice.gain)
@@ -605,6 +626,34 @@ class Synth:
             start = max(lo, voice.off) - lo
             signal[start:] *= part.fade[r0 : r0 + n - start]
         self._mix(voice, signal, lo, hi, a, out)
+
+    def _harmonics(self, tone: _Tone, alive: np.ndarray, tu: np.ndarray, vib: np.ndarray | None, wave: np.ndarray) -> None:
+        """sin(h theta) for each alive harmonic h into ``wave``'s rows, by the Chebyshev
+        recurrence sin((h+1) t) = 2 cos t sin(h t) - sin((h-1) t): two multiply-adds per
+        partial instead of a phase, a conversion and a sine each. The vibrato rides on theta,
+        so every harmonic follows it in proportion. The chorus copy (h = 0) is its own sine."""
+        n = len(tu)
+        theta = np.multiply(tu, tone.table_inc).view(np.int32).astype(np.float32) * _PHASE_TO_RADIANS
+        if vib is not None:
+            theta += vib
+        c2 = np.cos(theta)
+        c2 *= np.float32(2.0)
+        prev = np.zeros(n, dtype=np.float32)
+        cur = np.sin(theta)
+        h = 1
+        for row, idx in enumerate(alive):
+            want = int(tone.p_harmonic[idx])
+            if want == 0:
+                phase = np.multiply(tu, tone.p_inc[idx, 0]).view(np.int32).astype(np.float32) * _PHASE_TO_RADIANS
+                if vib is not None:
+                    phase += tone.p_ratio[idx, 0] * vib
+                np.sin(phase, out=wave[row])
+                continue
+            while h < want:
+                nxt = c2 * cur
+                nxt -= prev
+                prev, cur, h = cur, nxt, h + 1
+            wave[row] = cur
 
     def _add_steady(self, voice: _Voice, tone: _Tone, lo: int, hi: int, a: int, out: np.ndarray) -> None:
         """A note whose partials share one envelope: the wavetable and direct oscillators."""

@@ -8,7 +8,6 @@ reaches only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import secrets
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radio.audio.calibrate import ModelGains
+from radio.audio.calibrate import ModelGains, apply_model_gain
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound
@@ -36,13 +35,18 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
-RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
+RECENT_NOTE_SECONDS = 30.0
+# LAME's quality 3 encodes joint stereo at about the CPU cost of mono at quality 2 (the
+# psychoacoustic search of 2 nearly doubles a stereo encode), which keeps a stereo channel's
+# whole chain above 30x real time (bench/bench_sound.py).
+STEREO_QUALITY = 3
+MONO_QUALITY = 2  # notes kept for a page that connects late (its piano roll fills at once)
 
 
 @dataclass(frozen=True)
 class ChannelSettings:
     bitrate_kbps: int = 128
-    quality: int = 2  # LAME: 0 best/slowest .. 9 fastest
+    quality: int | None = None  # LAME: 0 best/slowest .. 9 fastest; None: STEREO_QUALITY or MONO_QUALITY
     channels: int = 2  # 2: joint stereo, the voices across a stage; 1: mono (``serve --mono``)
     ahead_seconds: float = 3.0  # encoded audio kept ready beyond the wall-clock live edge
     seed: int | None = None  # composer seed; random when None
@@ -51,6 +55,12 @@ class ChannelSettings:
     # Station seconds per wall-clock second. Above 1 only for the soak (bench/soak.py), which
     # runs hours of station time in minutes through the very same chain.
     time_scale: float = 1.0
+
+    @property
+    def lame_quality(self) -> int:
+        if self.quality is not None:
+            return self.quality
+        return STEREO_QUALITY if self.channels == 2 else MONO_QUALITY
 
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
@@ -82,15 +92,6 @@ def check_playable(style: Style) -> None:
         MasterSettings(gain_db=style.loudness_gain_db)
     except ValueError as exc:
         raise StyleError(f"{where}: [loudness] {exc}") from exc
-
-
-def apply_model_gain(synth: Synth, gains: ModelGains, version: str) -> None:
-    """Play the chunk of model ``version`` at that model's gain, once it is known (a swap
-    changes it at a piece boundary, in the breath between pieces)."""
-    gain = gains.known(version)
-    if gain is not None and synth.master is not None and synth.master.settings.gain_db != gain:
-        synth.master.settings = dataclasses.replace(synth.master.settings, gain_db=gain)
-        synth.master.set_gain_db(gain)
 
 
 class Channel:
@@ -153,7 +154,7 @@ class Channel:
             master=MasterSettings(gain_db=self.style.loudness_gain_db), channels=self.settings.channels,
         )
         encoder = Mp3Encoder(
-            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality,
+            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.lame_quality,
             channels=self.settings.channels,
         )
         self._thread = threading.Thread(
