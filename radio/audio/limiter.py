@@ -63,7 +63,7 @@ class Limiter:
         *,
         ceiling_dbtp: float = -2.0,
         lookahead_seconds: float = 0.005,
-        release_db_per_second: float = 12.0,
+        release_db_per_second: float = 6.0,
         sample_rate: int = 44100,
         channels: int = 1,
     ) -> None:

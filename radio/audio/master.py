@@ -50,7 +50,7 @@ REST_GATE_LU = -20.0  # blocks this far under the estimate are rests: they do no
 BLOCK_SECONDS = 0.1
 CEILING_DBTP = -2.0  # the MP3 encoder adds up to about half a dB to the true peak
 LOOKAHEAD_SECONDS = 0.005
-RELEASE_DB_PER_SECOND = 12.0
+RELEASE_DB_PER_SECOND = 6.0  # slow enough that a chord's beating peaks barely modulate the gain
 
 
 def db_to_gain(db: float) -> float:
