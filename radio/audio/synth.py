@@ -15,9 +15,10 @@ follows one envelope (a steady organ pipe, a recorder, or any note once its part
 have settled) the sum is periodic, so it is computed once per pitch into a single-cycle
 table and read with linear interpolation: about 2 ns per sample whatever the number of
 partials. Where the partials move on their own (a plucked string darkening, a bowed note
-brightening, in the first second or so of a note) each is its own float32 ``sin``
-oscillator with its own envelope, about 5 ns per partial; partials that have died away
-are skipped, and a plucked note ends when its fundamental is 80 dB down.
+brightening, in the first second or so of a note) each partial has its own envelope and
+its own sine, the harmonics by the Chebyshev recurrence from one sine and one cosine of
+the fundamental (about 2.5 ns per partial); partials that have died away are skipped from
+a sample fixed per pitch, and a plucked note ends when its fundamental is 80 dB down.
 
 Dynamics are derived from the notes (:class:`radio.styles.Dynamics`): the metric
 position (the bar's phase is inferred from where the onsets fall, so a piece that starts
