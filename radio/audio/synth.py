@@ -211,7 +211,7 @@ class _Tone:
     # The evolving start of a note: every partial (and the chorus copy) its own oscillator.
     p_inc: np.ndarray  # (m, 1) uint32
     p_amp: np.ndarray  # (m,) float32
-    p_log_amp: np.ndarray  # (m, 1) float32 their logarithms
+    p_log_amp: np.ndarray  # (m, 1) float32 log((1 - sustain) amp): the decaying part's level
     p_harmonic: np.ndarray | None  # harmonic numbers, ascending (0: the chorus copy); None if inharmonic
     p_attack_end: int  # samples after which every partial has spoken
     p_until: np.ndarray  # (m,) int64: the sample from which each partial is 80 dB down and dropped
@@ -521,7 +521,8 @@ class Synth:
             amps=np.array([amp for _, amp in direct], dtype=np.float32)[:, None],
             p_inc=np.array([self._phase_step(f) for _, f, _ in evolving], dtype=np.uint32)[:, None],
             p_amp=np.array([amp for _, _, amp in evolving], dtype=np.float32),
-            p_log_amp=np.log(np.array([amp for _, _, amp in evolving], dtype=np.float32))[:, None],
+            p_log_amp=np.log(np.array([amp * (1.0 - timbre.sustain) for _, _, amp in evolving], dtype=np.float32)
+                             + np.float32(1e-30))[:, None],
             p_harmonic=(
                 np.array([k for k, _, _ in partials] + ([0] if chorus else []))
                 if timbre.inharmonicity == 0 else None
@@ -606,12 +607,12 @@ class Synth:
                 wave += tone.p_ratio[alive] * vib
             np.sin(wave, out=wave)
         t = self._framp[:n] + np.float32(t0)
-        # amp * exp(-rate t), as one exp: exp(ln amp - rate t).
+        # amp (s + (1 - s) exp(-rate t)), its exponential term as one exp:
+        # exp(ln((1 - s) amp) - rate t).
         env = t * -tone.p_rate[alive]  # (k, n)
         env += tone.p_log_amp[alive]
         np.exp(env, out=env)
         if part.sustain > 0:
-            env *= 1 - part.sustain
             env += tone.p_amp[alive][:, None] * part.sustain
         if t0 < tone.p_attack_end:  # only the first milliseconds pay for the attack ramps
             env *= np.minimum(t * tone.p_inv_attack[alive], np.float32(1.0))
