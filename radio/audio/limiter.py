@@ -30,8 +30,6 @@ therefore shifted by that delay; its length and timing are otherwise unchanged.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 BLOCK = 2048
@@ -157,6 +155,3 @@ def _sliding_min(x: np.ndarray, width: int) -> np.ndarray:
     count = n - width + 1
     return np.minimum(suffix[:count], prefix[width - 1 : width - 1 + count])
 
-
-def db(linear: float) -> float:
-    return 20.0 * math.log10(linear) if linear > 0 else float("-inf")

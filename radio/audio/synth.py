@@ -620,8 +620,7 @@ class Synth:
             until = tone.p_until[idx] - t0
             if until < n:
                 env[row, until:] = 0.0
-        wave *= env
-        signal = wave.sum(axis=0)
+        signal = np.einsum("kn,kn->n", wave, env)  # the partials summed, each at its envelope, in one pass
         signal *= np.float32(voice.gain)
         if voice.off is not None and hi > voice.off:
             r0 = max(0, lo - voice.off)
