@@ -35,12 +35,12 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
-RECENT_NOTE_SECONDS = 30.0
+RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
 # LAME's quality 3 encodes joint stereo at about the CPU cost of mono at quality 2 (the
 # psychoacoustic search of 2 nearly doubles a stereo encode), which keeps a stereo channel's
 # whole chain above 30x real time (bench/bench_sound.py).
 STEREO_QUALITY = 3
-MONO_QUALITY = 2  # notes kept for a page that connects late (its piano roll fills at once)
+MONO_QUALITY = 2
 
 
 @dataclass(frozen=True)
