@@ -639,7 +639,7 @@ class Synth:
             theta += vib
         c2 = np.cos(theta)
         c2 *= np.float32(2.0)
-        prev = np.zeros(n, dtype=np.float32)
+        prev: np.ndarray | None = None  # sin((h - 1) theta); None for h = 1 (sin 0 = 0)
         cur = np.sin(theta)
         h = 1
         for row, idx in enumerate(alive):
@@ -651,10 +651,14 @@ class Synth:
                 np.sin(phase, out=wave[row])
                 continue
             while h < want:
-                nxt = c2 * cur
-                nxt -= prev
+                # The next harmonic goes straight into its row when it is the one wanted.
+                nxt = wave[row] if h + 1 == want else np.empty(n, dtype=np.float32)
+                np.multiply(c2, cur, out=nxt)
+                if prev is not None:
+                    nxt -= prev
                 prev, cur, h = cur, nxt, h + 1
-            wave[row] = cur
+            if cur is not wave[row] and not np.shares_memory(cur, wave[row]):
+                wave[row] = cur
 
     def _add_steady(self, voice: _Voice, tone: _Tone, lo: int, hi: int, a: int, out: np.ndarray) -> None:
         """A note whose partials share one envelope: the wavetable and direct oscillators."""
