@@ -41,7 +41,7 @@ from radio.audio.mp3 import Mp3Encoder
 from radio.audio.room import Reverb
 from radio.audio.synth import Synth
 from radio.model import load_model
-from radio.station.channel import STEREO_QUALITY
+from radio.station.channel import DEFAULT_QUALITY
 from radio.station.composer import Composer
 from radio.styles import Dynamics, Room, Style, discover_styles
 
@@ -151,7 +151,7 @@ class Cost:
         return self.compose + self.synth + self.encode
 
 
-def chain_cost(style: Style, seconds: float = 60.0, *, channels: int = 2, quality: int = STEREO_QUALITY,
+def chain_cost(style: Style, seconds: float = 60.0, *, channels: int = 2, quality: int = DEFAULT_QUALITY,
                runs: int = 3) -> Cost:
     """CPU seconds per audio second of each stage of one channel's chain: the best of
     ``runs`` (what one core can do when the box is busy with other work, as bench_audio)."""
@@ -229,7 +229,7 @@ def decoded_true_peak(pcm: np.ndarray) -> float | None:
         import miniaudio
     except ImportError:
         return None
-    encoder = Mp3Encoder(channels=2, quality=STEREO_QUALITY)
+    encoder = Mp3Encoder(channels=2, quality=DEFAULT_QUALITY)
     data = encoder.encode(pcm) + encoder.flush()
     decoded = miniaudio.decode(data, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=2, sample_rate=SR)
     return L.to_db(L.true_peak(np.frombuffer(decoded.samples, dtype=np.float32).reshape(-1, 2), SR))
@@ -277,7 +277,7 @@ def main() -> None:
     print(f"\nlimiter, A major triad peaking at +3 dBFS: THD+N {before:.1f} dB with the old tanh waveshaper, "
           f"{after:.1f} dB with the look-ahead limiter ({before - after:.1f} dB lower); true peak {peak:.2f} dBTP")
 
-    print(f"\ncost per channel (CPU, one core; stereo LAME q{STEREO_QUALITY}):")
+    print(f"\ncost per channel (CPU, one core; stereo LAME q{DEFAULT_QUALITY}):")
     for name, style in styles.items():
         cost = chain_cost(style)
         mono = chain_cost(style, 30.0, channels=1, quality=2)

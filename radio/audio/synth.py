@@ -74,7 +74,9 @@ CHORUS_MIX = 0.35
 # after DECAY_SETTLED time constants (a residue below 2**-20) the level is the sustain.
 DECAY_TIME_CONSTANTS = 3.0
 DECAY_SETTLED = 14.0
-EVOLVING_SETTLED = 7.0
+# An evolving note joins the steady path once every partial's decaying part is below this
+# fraction of its level (-66 dB): the envelope step left at the switch is inaudible.
+EVOLVING_SETTLED = 5e-4
 # Harmonic timbres play from a single-cycle table of 2**TABLE_BITS entries with linear
 # interpolation (error below -80 dB for the first ten partials).
 TABLE_BITS = 11
@@ -501,9 +503,9 @@ class Synth:
         settle, end = 0, None
         if timbre.evolving and evolving:
             if timbre.sustain > 0:
-                # Within 1e-3 of the sustain (7 time constants) the steady path takes over:
-                # the step left is under -76 dB of the note.
-                settle = int(max(attacks.max(), (EVOLVING_SETTLED / rates).max()))
+                # Once (1 - s) exp(-rate t) is under EVOLVING_SETTLED the steady path takes over.
+                decays = math.log(max(1.0, (1.0 - timbre.sustain) / EVOLVING_SETTLED)) / rates
+                settle = int(math.ceil(max(attacks.max(), decays.max())))
             else:  # nothing to settle to: the note dies when its slowest partial is 80 dB down
                 settle = end = int(math.ceil(-math.log(SILENT) / rates.min()))
         vib_index = 0.0

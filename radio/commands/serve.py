@@ -52,8 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"port (env CONTINUO_PORT; default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--styles", default="", help="comma-separated styles to play (default: every style in styles/)")
     parser.add_argument("--bitrate", type=int, default=128, help="MP3 bitrate in kbps (default 128)")
-    parser.add_argument("--quality", type=int, default=None,
-                        help="LAME quality, 0 best .. 9 fastest (default 3 for stereo, 2 with --mono)")
+    parser.add_argument("--quality", type=int, default=3, help="LAME quality, 0 best .. 9 fastest (default 3)")
     parser.add_argument("--mono", action="store_true",
                         help="mono MP3 streams (default: joint stereo at the same bitrate, voices across a stage)")
     parser.add_argument("--burst-bytes", type=int, default=64 * 1024,
@@ -236,7 +235,7 @@ async def serve(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     storage = StorageConfig.from_env()  # a malformed setting fails before anything starts
     caps = build_caps(args)
-    Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.lame_quality)  # bad --bitrate fails here, clearly
+    Mp3Encoder(bitrate_kbps=settings.bitrate_kbps, quality=settings.quality)  # bad --bitrate fails here, clearly
     broken: dict[str, str] = {}
     styles = chosen_styles(args.styles, broken)
     if args.icecast:

@@ -36,17 +36,16 @@ SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
 RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
-# LAME's quality 3 encodes joint stereo at about the CPU cost of mono at quality 2 (the
-# psychoacoustic search of 2 nearly doubles a stereo encode), which keeps a stereo channel's
-# whole chain above 30x real time (bench/bench_sound.py).
-STEREO_QUALITY = 3
-MONO_QUALITY = 2
+# LAME quality 3: joint stereo at quality 2 nearly doubles the encoder's cost (about 55x
+# real time against 95x for mono), and quality 3 encodes stereo for what mono at 2 cost, which
+# keeps a channel's whole chain above 30x real time with the new synth (bench/bench_sound.py).
+DEFAULT_QUALITY = 3
 
 
 @dataclass(frozen=True)
 class ChannelSettings:
     bitrate_kbps: int = 128
-    quality: int | None = None  # LAME: 0 best/slowest .. 9 fastest; None: STEREO_QUALITY or MONO_QUALITY
+    quality: int = DEFAULT_QUALITY  # LAME: 0 best/slowest .. 9 fastest
     channels: int = 2  # 2: joint stereo, the voices across a stage; 1: mono (``serve --mono``)
     ahead_seconds: float = 3.0  # encoded audio kept ready beyond the wall-clock live edge
     seed: int | None = None  # composer seed; random when None
@@ -55,12 +54,6 @@ class ChannelSettings:
     # Station seconds per wall-clock second. Above 1 only for the soak (bench/soak.py), which
     # runs hours of station time in minutes through the very same chain.
     time_scale: float = 1.0
-
-    @property
-    def lame_quality(self) -> int:
-        if self.quality is not None:
-            return self.quality
-        return STEREO_QUALITY if self.channels == 2 else MONO_QUALITY
 
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
@@ -154,7 +147,7 @@ class Channel:
             master=MasterSettings(gain_db=self.style.loudness_gain_db), channels=self.settings.channels,
         )
         encoder = Mp3Encoder(
-            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.lame_quality,
+            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality,
             channels=self.settings.channels,
         )
         self._thread = threading.Thread(

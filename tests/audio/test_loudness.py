@@ -292,9 +292,9 @@ def test_the_limiter_is_chunk_invariant_on_its_own():
 def test_the_decoded_mp3_of_every_channel_stays_under_minus_1_dbtp(rendered, name):
     miniaudio = pytest.importorskip("miniaudio")
     from radio.audio.mp3 import Mp3Encoder
-    from radio.station.channel import STEREO_QUALITY
+    from radio.station.channel import DEFAULT_QUALITY
 
-    encoder = Mp3Encoder(channels=2, quality=STEREO_QUALITY)
+    encoder = Mp3Encoder(channels=2, quality=DEFAULT_QUALITY)
     data = encoder.encode(rendered[name]) + encoder.flush()
     decoded = miniaudio.decode(data, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=2, sample_rate=SR)
     pcm = np.frombuffer(decoded.samples, dtype=np.float32).reshape(-1, 2)

@@ -202,3 +202,13 @@ def test_a_blend_mixes_the_parents_instruments_voice_by_voice():
     assert style.room.rt60 == pytest.approx((STYLES["classical"].room.rt60 + STYLES["baroque"].room.rt60) / 2)
     pcm = Synth(style.sound, bpm=style.tempo_bpm).render([[(60, "b"), (64, "b")]] * 8)
     assert pcm.shape[1] == 2 and np.isfinite(pcm).all()
+
+
+@pytest.mark.parametrize("name", ["classical", "folk", "renaissance"])
+def test_no_click_where_an_evolving_note_joins_the_steady_path(name):
+    synth = Synth(_dry(name), bpm=60, channels=1)
+    x = synth.render([[(57, "b")]] + [[(57, "s")]] * 15)
+    settle = synth._tone(0, 57).settle
+    assert 0 < settle < len(x) - 100
+    steps = np.abs(np.diff(x))
+    assert steps[settle - 3 : settle + 3].max() < 0.3 * np.percentile(steps[settle - 2000 : settle - 10], 99)

@@ -39,11 +39,11 @@ async def test_mono_channels_stream_mono(radio, raw_stream, helpers):
     assert {parse_header(f).channels for f in frames} == {1}
 
 
-def test_serve_mono_flag_and_the_quality_it_implies():
+def test_serve_mono_flag():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     stereo = build_settings(parser.parse_args([]))
     mono = build_settings(parser.parse_args(["--mono"]))
-    assert (stereo.channels, stereo.lame_quality) == (2, 3)
-    assert (mono.channels, mono.lame_quality) == (1, 2)
-    assert build_settings(parser.parse_args(["--quality", "5"])).lame_quality == 5
+    assert (stereo.channels, stereo.quality) == (2, 3)
+    assert (mono.channels, mono.quality) == (1, 3)
+    assert build_settings(parser.parse_args(["--quality", "5"])).quality == 5
