@@ -23,13 +23,14 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
-from radio.admin.errors import AdminError, BadRequest, quoted
+from radio.admin.errors import BadRequest, quoted
 from radio.admin.jobs import FINAL_STATES
 from radio.admin.runner import parse_retrain_options
 from radio.admin.service import AdminService
 from radio.admin.uploads import UploadLimits, read_upload
 from radio.config import continuo_home, env_float, env_int, make_private_dir
-from radio.errors import LibraryError, StyleError
+from radio.errors import LibraryError
+from radio.web.errors import error_answer
 from radio.web.pages import STATIC
 from radio.web.responses import SSE_KEEPALIVE_SECONDS, EventStream, json_error
 
@@ -39,7 +40,6 @@ ON_AIR_POLL_SECONDS = 1.0  # how often an admin feed looks for a swap that has r
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32  # our bodies nest three deep; Python's parser fails at about a thousand
 MAX_WITHIN_SECONDS = 24 * 3600.0
-CATALOG_RETRY_SECONDS = 5
 MAX_JSON_INT = 2**63 - 1
 
 Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
@@ -301,16 +301,6 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
             if state.service is None:
                 raise LibraryError(state.unavailable or "the admin could not start")
             response = await handler(request, state.service)
-        except AdminError as exc:
-            response = json_error(exc.status, str(exc))
-        except (StyleError, ValueError) as exc:  # a bad setting or value the checks above missed
-            response = json_error(400, str(exc))
-        except (sqlite3.OperationalError, LibraryError) as exc:
-            # The catalog is locked by another writer or cannot be reached: the streams go on,
-            # and the admin says when to try again instead of failing the request for good.
-            log.error("admin: %s from %s: the catalog is unavailable: %s", what, who, exc)
-            response = json_error(503, f"the catalog is unavailable, try again shortly: {exc}",
-                                  headers={"Retry-After": str(CATALOG_RETRY_SECONDS)})
         except web.HTTPException as exc:
             if exc.content_type == "application/json":
                 raise
@@ -319,8 +309,14 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
         except (asyncio.CancelledError, ConnectionError):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in JSON, not a text 500
-            log.exception("admin: %s from %s failed", what, who)
-            response = json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+            answer = error_answer(exc)
+            if answer is None:
+                log.exception("admin: %s from %s failed", what, who)
+                response = json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+            else:
+                if answer.unavailable:
+                    log.error("admin: %s from %s: the catalog is unavailable: %s", what, who, exc)
+                response = answer.response()
         log.info("admin: %s from %s -> %d", what, who, response.status)
         return response
 
