@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import os
 import shutil
-import time
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -89,7 +88,6 @@ class AdminService:
         self._lock = asyncio.Lock()  # serialises activations and style creation
         self._feeds: set[asyncio.Queue] = set()  # open /admin/events feeds
         self._forwarders: set[asyncio.Task] = set()  # one per job being followed for the feeds
-        self._swaps: dict[str, tuple[str, float | None]] = {}  # style -> (version, monotonic deadline) of a pending swap
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -270,15 +268,13 @@ class AdminService:
         channel = self.station.channels.get(name)
         if channel is None:
             return None
-        playing, upcoming = channel.model_version, channel.upcoming_model_version
-        if playing == upcoming:
-            self._swaps.pop(name, None)
+        if not channel.swap_pending:
             return {"pending": False, "version": None, "eta_seconds": None, "expected_at": None, "deadline": None}
-        version, deadline = self._swaps.get(name, (upcoming, None))
-        eta = swap_eta(channel, deadline)
+        eta = channel.swap_eta()
         expected = None if eta is None else (datetime.now(timezone.utc) + timedelta(seconds=eta)).isoformat(timespec="seconds")
-        return {"pending": True, "version": upcoming, "eta_seconds": None if eta is None else round(eta, 1),
-                "expected_at": expected, "deadline": "piece boundary" if deadline is None else "within_seconds"}
+        return {"pending": True, "version": channel.upcoming_model_version,
+                "eta_seconds": None if eta is None else round(eta, 1), "expected_at": expected,
+                "deadline": "piece boundary" if channel.swap_deadline is None else "within_seconds"}
 
     async def create_style(self, fields: dict[str, Any], upload: Upload | None = None) -> dict[str, Any]:
         unknown = set(fields) - set(STYLE_FIELDS)
@@ -503,39 +499,12 @@ class AdminService:
             else:
                 channel.swap_model(model, within_seconds=within)
                 how = "next piece boundary" if within is None else f"within {within:g} s"
-                self._swaps[name] = (found.version, None if within is None else time.monotonic() + within)
             if record:
                 await in_store_thread(self.registry.set_active, name, found)
         log.info("admin: %s version %s activated (%s; %s)", name, version, how, reason)
         self._publish("styles")
         return {"style": name, "version": found.version, "swap": how, "reason": reason,
                 "swap_state": self.swap_state(name)}
-
-
-def swap_eta(channel: Any, deadline: float | None) -> float | None:
-    """About how many seconds until listeners hear the channel's upcoming model.
-
-    The composer takes a pending model at its next piece (or, with a deadline, at the first
-    chunk past it) and the new piece is heard once the audio ahead of it has played. This reads
-    only the channel's public surface, so it is an estimate, good to a beat or two."""
-    composer, broadcaster = channel.composer, channel.broadcaster
-    heard = broadcaster.heard_time()
-    ahead = max(0.0, composer.beat * channel.beat_seconds - heard)  # composed but not yet heard
-    if composer.model_version == channel.upcoming_model_version:
-        return ahead  # already composing with it: heard once the buffer ahead has played
-    breath = composer.settings.breath_beats * channel.beat_seconds
-    if deadline is not None:  # the composer starts a new piece at the deadline (in its own, earlier time)
-        return max(ahead, deadline - time.monotonic()) + breath
-    piece = channel.heard_piece()
-    if piece is None:
-        return None
-    length = max(composer.settings.chunk_beats, channel.style.piece_beats)
-    cycle = length * channel.beat_seconds + breath
-    boundary = piece.t + cycle  # the heard piece's end, breath included
-    now_composing = composer.beat * channel.beat_seconds
-    while boundary < now_composing:  # the composer is already past it, still with the old model
-        boundary += cycle
-    return max(0.0, boundary - heard)
 
 
 # Where an interrupted write can leave a half-written file, and the names such files have:
