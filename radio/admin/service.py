@@ -22,12 +22,15 @@ import tomli_w
 
 from radio.admin.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable, quoted
 from radio.admin.follow import ActiveFollower
-from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_paths, open_job_store
+from radio.admin.jobs import FINAL_STATES, HERE, TRAIN_ON, WORKERS, Job, hide_paths
+from radio.admin.stores import open_job_store
 from radio.admin.queue import WorkerQueue
 from radio.admin.runner import SCRATCH_DIR, JobRunner, kill_leftover_trainer
 from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.uploads import Upload, UploadLimits, ingest_files, piece_json
-from radio.admin.versions import METRICS, ModelVersion, VersionRegistry, check_model, compare, register_trained
+from radio.admin.versions import VersionRegistry, check_model, register_trained
+from radio.admin.version_facts import METRICS, ModelVersion
+from radio.admin.comparison import compare
 from radio.config import env_float
 from radio.errors import LibraryError, ModelFileError, StyleError
 from radio.library.backends import storage_env

@@ -18,7 +18,8 @@ from admin_helpers import AUTH, admin_client
 
 from radio.admin.auth import load_or_create_token
 from radio.admin.errors import BadRequest
-from radio.admin.jobs import FAILED, FINAL_STATES, JobStore
+from radio.admin.jobs import FAILED, FINAL_STATES
+from radio.admin.stores.sqlite import SqliteJobStore
 from radio.admin.runner import JobRunner, trainer_env
 from radio.errors import StyleError
 from radio.styles import check_style_name, discover_styles
@@ -159,7 +160,7 @@ def test_the_trainer_child_gets_only_what_it_needs():
         assert secret not in env
 
 
-class FullDiskStore(JobStore):
+class FullDiskStore(SqliteJobStore):
     """Saving a job's final state fails, as on a full disk."""
 
     def save(self, job) -> None:

@@ -23,7 +23,8 @@ from radio.admin.starts import (
     read_candidate,
     seen_key,
 )
-from radio.admin.versions import SqliteVersionTable, VersionRegistry, file_version
+from radio.admin.versions import VersionRegistry, file_version
+from radio.admin.stores.sqlite import SqliteVersionTable
 from radio.config import REPO_ROOT
 from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import ENCODINGS
@@ -389,7 +390,8 @@ async def test_a_worker_chooses_the_start_by_the_same_rule(home, tmp_path, monke
     from admin_helpers import tune
 
     import radio.admin.worker as worker_module
-    from radio.admin.jobs import SUCCEEDED, WORKERS, Job, JobStore
+    from radio.admin.jobs import SUCCEEDED, WORKERS, Job
+    from radio.admin.stores.sqlite import SqliteJobStore
     from radio.admin.runner import JobRunner
     from radio.admin.worker import Worker, WorkerSettings
     from radio.library import open_library
@@ -413,7 +415,7 @@ async def test_a_worker_chooses_the_start_by_the_same_rule(home, tmp_path, monke
     fake.chmod(0o755)
     monkeypatch.setattr(worker_module, "JobRunner", functools.partial(JobRunner, python=str(fake)))
 
-    store = JobStore(home)
+    store = SqliteJobStore(home)
     registry = registry_at(home, home, FakeShared())
     try:
         worker = Worker(WorkerSettings(home, "w1", once=True), store, registry)
