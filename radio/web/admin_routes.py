@@ -5,7 +5,9 @@ Every ``/admin/*`` route, listed once in :data:`ROUTES`, plus a catch-all for an
 token gets a 401 JSON answer before its body is read, so nothing happens. The page at
 ``/admin`` is static and asks for the token, which its data calls then send.
 
-Handlers stay thin: they parse the request and call :class:`radio.admin.service.AdminService`.
+Handlers stay thin: they parse the request and call one of the admin's services
+(:class:`radio.admin.service.AdminService` holds them: ``styles``, ``pieces``, ``jobs``,
+``activations``, ``feed``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aiohttp import web
 from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
 from radio.admin.errors import BadRequest, quoted
 from radio.admin.jobs import FINAL_STATES
-from radio.admin.runner import parse_retrain_options
+from radio.admin.train_command import parse_retrain_options
 from radio.admin.service import AdminService
 from radio.admin.uploads import UploadLimits, read_upload
 from radio.config import continuo_home, env_float, env_int, make_private_dir
@@ -123,34 +125,34 @@ async def list_styles(request: web.Request, admin: AdminService) -> web.Response
 async def create_style(request: web.Request, admin: AdminService) -> web.Response:
     if request.content_type.startswith("multipart/"):
         upload = await read_upload(request, admin.limits)
-        return json_response(await admin.create_style(upload.fields, upload), status=201)
+        return json_response(await admin.styles.create(upload.fields, upload), status=201)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest('send a JSON object like {"name": "my-style", "composer": "..."} or a multipart form')
-    return json_response(await admin.create_style(body), status=201)
+    return json_response(await admin.styles.create(body), status=201)
 
 
 async def list_pieces(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.list_pieces(request.match_info["style"]))
+    return json_response(await admin.pieces.list(request.match_info["style"]))
 
 
 async def upload_pieces(request: web.Request, admin: AdminService) -> web.Response:
-    admin.style(request.match_info["style"])  # an unknown style is refused before the upload is read
+    admin.styles.style(request.match_info["style"])  # an unknown style is refused before the upload is read
     upload = await read_upload(request, admin.limits)
     if not upload.files and not upload.rejected:
         raise BadRequest("the upload holds no files: send MIDI files as multipart parts with a filename")
-    report = await admin.add_pieces(request.match_info["style"], upload)
+    report = await admin.pieces.add(request.match_info["style"], upload)
     # 422 only when every file was refused; a duplicate is already there, which is no error.
     return json_response(report, status=200 if report["accepted"] or report["duplicates"] else 422)
 
 
 async def delete_piece(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.delete_piece(request.match_info["piece_id"]))
+    return json_response(await admin.pieces.delete(request.match_info["piece_id"]))
 
 
 async def retrain(request: web.Request, admin: AdminService) -> web.Response:
     options = parse_retrain_options(await read_json(request))
-    job = await admin.retrain(request.match_info["style"], options)
+    job = await admin.jobs.retrain(request.match_info["style"], options)
     return json_response(job.to_dict(), status=202)
 
 
@@ -193,7 +195,7 @@ async def job_events(request: web.Request, admin: AdminService) -> web.StreamRes
 
 
 async def library_styles(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.library_styles())
+    return json_response(await admin.styles.library_styles())
 
 
 async def admin_events(request: web.Request, admin: AdminService) -> web.StreamResponse:
@@ -201,14 +203,14 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
     the start and whenever a style, its pieces, its versions or what it plays changes; ``jobs``
     (as GET /admin/jobs) at the start; ``job`` after every change of a job. The page follows the
     server with this one feed, and a reconnect starts again from a full snapshot."""
-    feed = admin.subscribe()  # before the snapshot, so no change falls between
+    feed = admin.feed.subscribe()  # before the snapshot, so no change falls between
     try:
         out = await EventStream.open(request)  # every write has a deadline: a stalled page is cut off
         try:
             await out.write(b"retry: 2000\n\n")
+            signature = admin.activations.on_air_signature()  # before the snapshot: a swap heard meanwhile is sent again
             await out.event("styles", await admin.list_styles())
             await out.event("jobs", [j.to_dict() for j in await admin.runner.list()])
-            signature = admin.on_air_signature()
             quiet = 0.0
             while True:
                 try:
@@ -228,7 +230,7 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
                     if more[0] == "job":
                         await out.event("job", more[1])
                     styles_due = styles_due or more[0] == "styles"
-                now = admin.on_air_signature()
+                now = admin.activations.on_air_signature()
                 if styles_due or now != signature:
                     signature = now
                     await out.event("styles", await admin.list_styles())
@@ -243,11 +245,11 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
             pass  # the page went away, or stopped reading and was cut off
         return out.response
     finally:
-        admin.unsubscribe(feed)
+        admin.feed.unsubscribe(feed)
 
 
 async def list_models(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.list_versions(request.match_info["style"]))
+    return json_response(await admin.activations.list_versions(request.match_info["style"]))
 
 
 async def activate(request: web.Request, admin: AdminService) -> web.Response:
@@ -258,7 +260,7 @@ async def activate(request: web.Request, admin: AdminService) -> web.Response:
     if within is not None and (not isinstance(within, (int, float)) or isinstance(within, bool)
                                or not 0 <= within <= MAX_WITHIN_SECONDS):
         raise BadRequest(f"within_seconds must be a number from 0 to {MAX_WITHIN_SECONDS:g}, not {within!r}")
-    result = await admin.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
+    result = await admin.activations.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
     return json_response(result)
 
 

@@ -20,7 +20,8 @@ from radio.admin.auth import load_or_create_token
 from radio.admin.errors import BadRequest
 from radio.admin.jobs import FAILED, FINAL_STATES
 from radio.admin.stores.sqlite import SqliteJobStore
-from radio.admin.runner import JobRunner, trainer_env
+from radio.admin.runner import JobRunner
+from radio.admin.train_command import trainer_env
 from radio.errors import StyleError
 from radio.styles import check_style_name, discover_styles
 from radio.web.admin_routes import ADMIN, parse_json

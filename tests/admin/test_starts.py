@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from radio.admin.errors import Conflict
-from radio.admin.runner import train_arguments
+from radio.admin.train_command import train_arguments
 from radio.admin.starts import (
     TRAINER_EMBEDDING,
     TRAINER_HIDDEN,
@@ -336,7 +336,7 @@ async def test_a_retrain_through_the_api_fine_tunes_and_compares(home, tmp_path)
     async with admin_client(home) as client:
         service = client.app[ADMIN].service
         service.runner.python = str(fake)
-        service.base_model_path = lambda: base
+        service.jobs.base_model_path = lambda: base
         bundled = file_version(FOLK)
 
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"minutes": 1})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from radio.admin.errors import BadRequest
-from radio.admin.runner import parse_retrain_options, train_arguments
+from radio.admin.train_command import parse_retrain_options, train_arguments
 from radio.admin.uploads import check_content_type, check_filename
 from radio.admin.version_facts import ModelVersion, heldout_nll
 from radio.admin.comparison import should_activate
