@@ -125,7 +125,7 @@ class AdminService:
         counts = await in_store_thread(self.styles.piece_counts)
         out = []
         for name, style in styles.items():
-            channel = self.station.channels.get(name)
+            channel = self.activations.channel(name)
             active = await in_store_thread(self.registry.active, style)
             job = self.runner.active_job(name)
             out.append({
@@ -150,6 +150,7 @@ class AdminService:
                 "swap": self.activations.swap_state(name),
             })
         return out
+
 
 # Where an interrupted write can leave a half-written file, and the names such files have:
 # blobs (tempfile's ".tmp-*"), model versions (".<version>.npz.partial"), style.toml files.
