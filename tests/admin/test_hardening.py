@@ -24,7 +24,8 @@ from radio.admin.runner import JobRunner
 from radio.admin.train_command import trainer_env
 from radio.errors import StyleError
 from radio.styles import check_style_name, discover_styles
-from radio.web.admin_routes import ADMIN, parse_json
+from radio.web.admin_routes import ADMIN
+from radio.web.json_body import parse_json
 
 
 async def test_an_emoji_display_name_is_written_as_valid_toml(home):
