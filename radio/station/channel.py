@@ -131,6 +131,7 @@ class Channel:
         # Each model plays at its own calibrated gain, so a swap is at -16 LUFS from its first minute.
         self.gains = ModelGains(style)
         self.gains.learn_in_background(model)
+        self._swap_deadline: float | None = None  # see swap_deadline
 
     @property
     def name(self) -> str:
@@ -300,6 +301,7 @@ class Channel:
     def find_piece(self, piece_id: str) -> PieceInfo | None:
         return next((p for p in self.recent_pieces() if p.piece_id == piece_id), None)
 
+    # --- hot swap: a model, its deadline, and when listeners will hear it ---------------
     def swap_model(self, model: Model, *, within_seconds: float | None = None) -> None:
         """Play ``model`` from the next piece boundary, or start a new piece with it once
         ``within_seconds`` of audio (as heard) have passed. The stream never pauses."""
@@ -310,12 +312,50 @@ class Channel:
             at_beat = math.ceil((self.broadcaster.heard_time() + within_seconds) / self.beat_seconds)
         self.composer.swap_model(model, at_beat=at_beat)
         self.gains.learn_in_background(model)
+        self._swap_deadline = None if within_seconds is None else time.monotonic() + within_seconds
         self.metrics.model_swaps.labels(self.name).inc()
         log.info(
             "channel %s: model %s will play %s",
             self.name, getattr(model, "version", "?"),
             "from the next piece" if at_beat is None else f"within {within_seconds:g} s",
         )
+
+    @property
+    def swap_pending(self) -> bool:
+        """Whether a swapped-in model has yet to reach listeners' ears."""
+        return self.model_version != self.upcoming_model_version
+
+    @property
+    def swap_deadline(self) -> float | None:
+        """The ``time.monotonic()`` by which the last swap starts a new piece with its model, or
+        None when it waits for the next piece boundary."""
+        return self._swap_deadline
+
+    def swap_eta(self) -> float | None:
+        """About how many seconds until listeners hear the upcoming model (None: not known yet).
+
+        The composer takes a pending model at its next piece (or, with a deadline, at the first
+        chunk past it) and the new piece is heard once the audio ahead of it has played: this
+        follows the composer's own timing, so it is good to a beat or two. The piece's length is
+        the style's ``piece_beats`` (a form plan's, when the style has one)."""
+        composer = self.composer
+        heard = self.broadcaster.heard_time()
+        ahead = max(0.0, composer.beat * self.beat_seconds - heard)  # composed but not yet heard
+        if composer.model_version == self.upcoming_model_version:
+            return ahead  # already composing with it: heard once the buffer ahead has played
+        breath = composer.settings.breath_beats * self.beat_seconds
+        if self._swap_deadline is not None:  # the composer starts a new piece at the deadline (in its own, earlier time)
+            return max(ahead, self._swap_deadline - time.monotonic()) + breath
+        piece = self.heard_piece()
+        if piece is None:
+            return None
+        length = max(composer.settings.chunk_beats, self.style.piece_beats)
+        cycle = length * self.beat_seconds + breath
+        boundary = piece.t + cycle  # the heard piece's end, breath included
+        now_composing = composer.beat * self.beat_seconds
+        while boundary < now_composing:  # the composer is already past it, still with the old model
+            boundary += cycle
+        return max(0.0, boundary - heard)
 
     def subscribe_events(self, sid: str | None = None) -> EventSubscriber:
         """A live feed; it starts with what a page needs to draw the present at once."""
