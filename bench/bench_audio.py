@@ -1,5 +1,9 @@
 """Real-time factors of the synth (1, 4 and 10 voices) and of the LAME encoder, on one core.
 
+The synth figures are for each style's bare timbre (one voice, mono, no room: the fast
+steady path) and for its whole sound (instrument, room, master, stereo); the encoder's for
+mono at quality 2 and joint stereo at quality 2 and 3 (what a channel uses).
+
 Each figure is the best of a few runs of CPU time (``time.process_time``), which is what
 one core can do when the box is busy with other work; wall time is printed beside it.
 """
@@ -65,13 +69,15 @@ def synth_rtf(timbre: Timbre, voices: int, bpm: float = 96.0) -> tuple[float, fl
     return best_rtf(work, beats * 60 / (bpm * 4))
 
 
-def encoder_rtf() -> tuple[float, float]:
+def encoder_rtf(channels: int = 1, quality: int = 2) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     t = np.arange(int(SECONDS * 44100)) / 44100
     pcm = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+    if channels == 2:
+        pcm = np.stack([pcm, 0.8 * pcm[::-1]], axis=1)
 
     def work() -> None:
-        encoder = Mp3Encoder(bitrate_kbps=128, quality=2)
+        encoder = Mp3Encoder(bitrate_kbps=128, quality=quality, channels=channels)
         for i in range(0, len(pcm), ENCODE_CHUNK):
             encoder.encode(pcm[i : i + ENCODE_CHUNK])
         encoder.flush()
@@ -93,6 +99,21 @@ def synth_and_encode_rtf(timbre: Timbre, voices: int = 4, bpm: float = 96.0) -> 
     return best_rtf(work, beats * 60 / (bpm * 4))
 
 
+def sound_rtf(style, voices: int = 4) -> tuple[float, float]:
+    from radio.audio.calibrate import channel_master
+
+    bpm = style.tempo_bpm
+    beats = int(SECONDS * bpm * 4 / 60)
+    stream = voice_stream(voices, beats)
+
+    def work() -> None:
+        synth = Synth(style.sound, bpm=bpm, master=channel_master(style))
+        for i in range(0, len(stream), CHUNK_BEATS):
+            synth.render(stream[i : i + CHUNK_BEATS])
+
+    return best_rtf(work, beats * 60 / (bpm * 4))
+
+
 def main() -> None:
     try:
         from threadpoolctl import threadpool_limits
@@ -110,8 +131,14 @@ def main() -> None:
             cpu, wall = synth_rtf(timbre, voices)
             figures.append(f"{voices:2d} voices {cpu:6.0f}x / {wall:5.0f}x")
         print(f"  {name:10s} ({len(timbre.partials)} partials): " + "   ".join(figures))
-    cpu, wall = encoder_rtf()
-    print(f"encoder, LAME q2 128 kbps mono, 0.125 s chunks: {cpu:.0f}x real time (CPU) / {wall:.0f}x (wall)")
+    for channels, quality in ((1, 2), (2, 2), (2, 3)):
+        cpu, wall = encoder_rtf(channels, quality)
+        kind = "mono" if channels == 1 else "joint stereo"
+        print(f"encoder, LAME q{quality} 128 kbps {kind}, 0.125 s chunks: {cpu:.0f}x real time (CPU) / {wall:.0f}x (wall)")
+    print("the styles' whole sound (instrument, room, master), stereo, 4 voices:")
+    for name, style in styles.items():
+        cpu, wall = sound_rtf(style)
+        print(f"  {name:10s} {style.instrument or '-':18s} {cpu:5.0f}x / {wall:5.0f}x")
     name, timbre = next(iter(timbres.items()))
     cpu, wall = synth_and_encode_rtf(timbre)
     print(f"synth + encoder ({name}, 4 voices): {cpu:.0f}x real time (CPU) / {wall:.0f}x (wall)")

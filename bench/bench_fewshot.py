@@ -81,7 +81,7 @@ def make_library(home: Path, style: str, files: list[Path]) -> None:
 
 def train_like_the_admin(home: Path, style: str, base: Path, minutes: float, *, scratch: bool) -> tuple[Path, dict, float]:
     """``continuo train`` with the flags an admin retrain of a new style passes."""
-    from radio.admin.runner import TRAINER_THREADS
+    from radio.admin.train_command import TRAINER_THREADS
     from radio.cli import main as cli
     from radio.model import load_model
 

@@ -109,9 +109,10 @@ def bench_stores(moto: Moto, tmp: Path) -> None:
 
 
 def bench_queue(tmp: Path) -> None:
-    from radio.admin.jobs import WORKERS, Job, JobStore
+    from radio.admin.jobs import WORKERS, Job
+    from radio.admin.stores.sqlite import SqliteJobStore
 
-    store = JobStore(tmp / "queue")
+    store = SqliteJobStore(tmp / "queue")
     for i in range(200):
         job = Job.new(f"style-{i}", {})
         job.train_on = WORKERS
@@ -161,7 +162,9 @@ async def bench_on_air(moto: Moto, tmp: Path, rounds: int, poll: float) -> None:
     import aiohttp
     from aiohttp.test_utils import TestClient, TestServer
 
-    from radio.admin.versions import SqliteVersionTable, VersionRegistry, model_key
+    from radio.admin.versions import VersionRegistry, model_key
+
+    from radio.admin.stores.sqlite import SqliteVersionTable
     from radio.audio.mp3 import FrameSplitter, frame_duration
     from radio.station.channel import ChannelSettings
     from radio.library.s3_blobs import S3BlobStore

@@ -422,7 +422,7 @@ class Monitor:
 
 async def run_soak(*, real_seconds: float, speed: float, styles: list[str] | None = None, steady_per_channel: int = 2,
                    churn_per_second: float = 6.0, seed: int = 1, warmup_seconds: float = 3.0,
-                   warmup_churn_seconds: float | None = None, quality: int = 2,
+                   warmup_churn_seconds: float | None = None, quality: int = 3,
                    max_backlog_bytes: int = 256 * 1024, piece_minutes: float | None = 0.5,
                    sample_every: float = 60.0, verbose: bool = False, diagnose: bool = False) -> SoakReport:
     from aiohttp import web
@@ -607,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--styles", default="", help="comma-separated channels (default: every bundled style)")
     p.add_argument("--steady", type=int, default=2, help="steady listeners per channel (default 2)")
     p.add_argument("--churn", type=float, default=6.0, help="churn clients started per real second (default 6)")
-    p.add_argument("--quality", type=int, default=2, help="LAME quality of the channels (default 2, as served)")
+    p.add_argument("--quality", type=int, default=3, help="LAME quality of the channels (default 3, as served)")
     p.add_argument("--piece-minutes", type=float, default=0.5, help="piece length (default 0.5: many piece changes)")
     p.add_argument("--sample-every", type=float, default=60.0, help="real seconds between RSS samples (default 60)")
     p.add_argument("--diagnose", action="store_true",

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("radio.commands.import_pieces", "import MIDI files into the library"),
     "library": ("radio.commands.library", "inspect the library"),
     "generate": ("radio.commands.generate", "generate music to .mid/.wav/.mp3 (no TensorFlow)"),
+    "render": ("radio.commands.render", "play a MIDI file with a style's instrument and room, to .wav/.mp3"),
     "train": ("trainer.commands.train", "train a style model (needs the 'train' extra)"),
     "evaluate": ("trainer.commands.evaluate", "evaluate a style model on held-out pieces"),
     "scrape": ("scraper.command", "collect openly licensed MIDI (needs the 'scrape' extra)"),

@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
+from radio.admin.activation import Activations
 from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
@@ -30,8 +30,8 @@ MAX_RETRY_SECONDS = 60.0
 class ActiveFollower:
     POLL_SECONDS = POLL_SECONDS
 
-    def __init__(self, service: Any, poll_seconds: float = POLL_SECONDS) -> None:
-        self.service = service
+    def __init__(self, activations: Activations, poll_seconds: float = POLL_SECONDS) -> None:
+        self.activations = activations
         self.poll_seconds = poll_seconds
         self.applied: dict[str, str] = {}  # style -> the pointer this node last followed ("" = bundled)
         self._retry_at: dict[str, tuple[float, float]] = {}  # style -> (when, pause) after a failure
@@ -55,7 +55,7 @@ class ActiveFollower:
             await self.poll()
 
     async def poll(self) -> None:
-        registry = self.service.registry
+        registry = self.activations.registry
         try:
             pointers = await in_store_thread(registry.styles_with_active)
         except Exception as exc:
@@ -74,9 +74,9 @@ class ActiveFollower:
 
     async def _follow(self, name: str, wanted: str) -> None:
         """Put the version the pointer names (or, with none, the bundled model) on this node's channel."""
-        service = self.service
-        channel = service.station.channels.get(name)
-        if channel is None and not (wanted and service.is_home_style(name)):
+        activations = self.activations
+        channel = activations.channel(name)
+        if channel is None and not (wanted and activations.styles.is_home_style(name)):
             self.applied[name] = wanted  # this node does not play the style
             return
         when, pause = self._retry_at.get(name, (0.0, 0.0))
@@ -85,10 +85,10 @@ class ActiveFollower:
         try:
             version = wanted
             if not version:  # the pointer was removed: the bundled model is active again
-                bundled = await in_store_thread(service.registry.bundled, service.style(name))
+                bundled = await in_store_thread(activations.registry.bundled, activations.styles.style(name))
                 version = bundled.version if bundled is not None else ""
             if version and (channel is None or channel.upcoming_model_version != version):
-                await service.activate(name, version, reason="the active version changed in the shared store",
+                await activations.activate(name, version, reason="the active version changed in the shared store",
                                        record=False)
         except Exception as exc:  # e.g. S3 is down: keep playing, try again later
             pause = min(MAX_RETRY_SECONDS, max(self.poll_seconds, pause * 2))

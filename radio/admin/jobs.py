@@ -1,8 +1,8 @@
-"""Training jobs and their persistence.
+"""Training jobs: the record, its states and the rules that move it between them.
 
-Jobs live in their own table of the catalog's SQLite file (``<home>/catalog.sqlite3``), or in
-MongoDB when ``CONTINUO_MONGODB_URI`` is set (:func:`open_job_store`), so they survive a
-restart. A job the server trains itself (``train_on == "here"``) that was queued or running
+Jobs persist in a :class:`JobStore`: their own table of the catalog's SQLite file
+(``<home>/catalog.sqlite3``), or MongoDB when ``CONTINUO_MONGODB_URI`` is set
+(:mod:`radio.admin.stores`), so they survive a restart. A job the server trains itself (``train_on == "here"``) that was queued or running
 when the server stopped is marked failed on the next start, with the reason, instead of
 staying "running".
 
@@ -17,20 +17,13 @@ clock seconds, so the machines' clocks must agree to well within a lease (NTP do
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import re
-import sqlite3
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Protocol
 
-from radio.library import CATALOG_FILE
-from radio.library.sqlite_catalog import connect
 from radio.timestamps import utc_now
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
@@ -68,21 +61,6 @@ def hide_paths(text: str | None) -> str | None:
     if not text:
         return text
     return SERVER_PATH.sub(lambda m: m.group(1) or "…", text)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    style TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_style ON jobs(style);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
-"""
-# Added for trainer workers; a table made before them gains the column on open.
-TRAIN_ON_COLUMN = "ALTER TABLE jobs ADD COLUMN train_on TEXT NOT NULL DEFAULT 'here'"
-
 
 @dataclass
 class Job:
@@ -191,16 +169,27 @@ class JobWatchers:
             queue.put_nowait(snapshot)
 
 
-def open_job_store(home: Path) -> "JobStore":
-    """The jobs of this deployment: MongoDB when CONTINUO_MONGODB_URI is set, else SQLite in ``home``."""
-    from radio.library.backends import StorageConfig
+class JobStore(Protocol):
+    """Where jobs persist: :class:`radio.admin.stores.sqlite.SqliteJobStore` or
+    :class:`radio.admin.stores.mongo.MongoJobStore` (:func:`radio.admin.stores.open_job_store`).
+    Called from threads (``in_store_thread``); both decide with the functions below."""
 
-    config = StorageConfig.from_env()
-    if config.mongodb_uri:
-        from radio.admin.mongo_stores import MongoJobStore
+    # --- what the in-process runner uses
+    def save(self, job: Job) -> None: ...
+    def get(self, job_id: str) -> Job | None: ...
+    def list(self, style: str | None = None, limit: int = 100) -> list[Job]: ...
+    def fail_interrupted(self, reason: str) -> list[Job]: ...
+    def close(self) -> None: ...
 
-        return MongoJobStore(config.mongodb_uri, timeout_ms=config.mongodb_timeout_ms)  # type: ignore[return-value]
-    return JobStore(home)
+    # --- the queue for trainer workers (each atomic: one worker wins a claim)
+    def add_if_idle(self, job: Job) -> Job | None: ...
+    def active(self) -> list[Job]: ...
+    def claim(self, worker: str, lease_seconds: float, styles: tuple[str, ...] = ()) -> Job | None: ...
+    def renew(self, job_id: str, worker: str, lease_seconds: float) -> bool: ...
+    def save_if_owned(self, job: Job, worker: str, lease_seconds: float) -> bool: ...
+    def release(self, job_id: str, worker: str, reason: str) -> bool: ...
+    def expire_leases(self, now: float | None = None) -> list[Job]: ...
+    def cancel(self, job_id: str, reason: str) -> Job | None: ...
 
 
 def lost_lease(job: Job, now: float) -> str:
@@ -215,168 +204,6 @@ def lost_lease(job: Job, now: float) -> str:
         job.state, job.error, job.finished_at = FAILED, f"{why}; gave up after {job.attempts} attempts", utc_now()
     job.add_log(job.error)
     return job.state
-
-
-class JobStore:
-    """Jobs as JSON rows in SQLite; one connection guarded by a lock (called from threads).
-
-    The queue operations for trainer workers run in ``BEGIN IMMEDIATE`` transactions: SQLite
-    lets one writer in at a time across every process sharing the file, so a claim is atomic."""
-
-    def __init__(self, home: Path) -> None:
-        path = Path(home) / CATALOG_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = connect(path)
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "train_on" not in columns:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
-                self._db.execute(TRAIN_ON_COLUMN)
-
-    def save(self, job: Job) -> None:
-        with self._lock:
-            self._write(job)
-
-    def _write(self, job: Job) -> None:
-        self._db.execute(
-            "INSERT INTO jobs (id, style, state, created_at, body, train_on) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, train_on = excluded.train_on",
-            (job.id, job.style, job.state, job.created_at, json.dumps(job.to_dict()), job.train_on),
-        )
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _select(self, where: str, params: tuple = ()) -> list[Job]:
-        rows = self._db.execute(f"SELECT body FROM jobs WHERE {where} ORDER BY created_at, rowid", params).fetchall()
-        return [Job.from_dict(json.loads(r[0])) for r in rows]
-
-    # --- the queue for trainer workers --------------------------------------------------
-    def add_if_idle(self, job: Job) -> Job | None:
-        """Store ``job`` unless its style has a queued or running job; return that job if so."""
-        with self._transaction():
-            busy = self._select("style = ? AND state IN (?, ?)", (job.style, *ACTIVE_STATES))
-            if busy:
-                return busy[0]
-            self._write(job)
-        return None
-
-    def active(self) -> list[Job]:
-        """Every queued or running job, oldest first."""
-        with self._lock:
-            return self._select("state IN (?, ?)", ACTIVE_STATES)
-
-    def claim(self, worker: str, lease_seconds: float, styles: tuple[str, ...] = ()) -> Job | None:
-        """Atomically take the oldest queued worker job (of ``styles``, if given) for ``worker``."""
-        with self._transaction():
-            for job in self._select("state = ? AND train_on = ?", (QUEUED, WORKERS)):
-                if styles and job.style not in styles:
-                    continue
-                claimed(job, worker, lease_seconds)
-                self._write(job)
-                return job
-        return None
-
-    def renew(self, job_id: str, worker: str, lease_seconds: float) -> bool:
-        """Extend ``worker``'s lease; False if it no longer holds it (cancelled, or requeued)."""
-        with self._transaction():
-            job = self._owned(job_id, worker)
-            if job is None:
-                return False
-            job.lease_until = time.time() + lease_seconds
-            self._write(job)
-        return True
-
-    def save_if_owned(self, job: Job, worker: str, lease_seconds: float) -> bool:
-        """Write ``job`` (renewing the lease) only while ``worker`` holds it; False if it does not."""
-        with self._transaction():
-            if self._owned(job.id, worker) is None:
-                return False
-            job.worker = worker
-            job.lease_until = time.time() + lease_seconds if job.state == RUNNING else None
-            self._write(job)
-        return True
-
-    def release(self, job_id: str, worker: str, reason: str) -> bool:
-        """Put a job back in the queue because its worker is stopping; the claim does not count."""
-        with self._transaction():
-            job = self._owned(job_id, worker)
-            if job is None:
-                return False
-            released(job, reason)
-            self._write(job)
-        return True
-
-    def expire_leases(self, now: float | None = None) -> list[Job]:
-        """Requeue (or fail) every running worker job whose lease has run out."""
-        now = time.time() if now is None else now
-        changed = []
-        with self._transaction():
-            for job in self._select("state = ? AND train_on = ?", (RUNNING, WORKERS)):
-                if job.lease_until is not None and job.lease_until < now:
-                    lost_lease(job, now)
-                    self._write(job)
-                    changed.append(job)
-        return changed
-
-    def cancel(self, job_id: str, reason: str) -> Job | None:
-        """Cancel a queued or running job; None if it is not active. A worker training it
-        finds out at its next lease renewal and stops its trainer."""
-        with self._transaction():
-            jobs = self._select("id = ? AND state IN (?, ?)", (job_id, *ACTIVE_STATES))
-            if not jobs:
-                return None
-            job = jobs[0]
-            cancelled(job, reason)
-            self._write(job)
-        return job
-
-    def _owned(self, job_id: str, worker: str) -> Job | None:
-        jobs = self._select("id = ? AND state = ?", (job_id, RUNNING))
-        return jobs[0] if jobs and jobs[0].worker == worker else None
-
-    def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job.from_dict(json.loads(row[0])) if row else None
-
-    def list(self, style: str | None = None, limit: int = 100) -> list[Job]:
-        sql, params = "SELECT body FROM jobs", []
-        if style:
-            sql, params = sql + " WHERE style = ?", [style]
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*params, limit]).fetchall()
-        return [Job.from_dict(json.loads(r[0])) for r in rows]
-
-    def fail_interrupted(self, reason: str) -> list[Job]:
-        """Mark every queued or running job of the server's own runner failed (the process that
-        ran it is gone). Jobs for trainer workers are left to the workers and their leases."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM jobs WHERE state IN (?, ?) AND train_on = ?", (*ACTIVE_STATES, HERE)
-            ).fetchall()
-        failed = []
-        for row in rows:
-            job = Job.from_dict(json.loads(row[0]))
-            job.error = f"{reason} (the job was {job.state})"
-            job.state = FAILED
-            job.finished_at = utc_now()
-            self.save(job)
-            failed.append(job)
-        return failed
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 # The state changes of the worker queue, shared by the SQLite and MongoDB stores.

@@ -16,7 +16,7 @@ import logging
 from typing import Any, Callable
 
 from radio.admin.errors import Conflict, NotFound
-from radio.admin.jobs import DEFAULT_MAX_ATTEMPTS, WORKERS, Job, JobWatchers
+from radio.admin.jobs import DEFAULT_MAX_ATTEMPTS, WORKERS, Job, JobStore, JobWatchers
 from radio.library.store_threads import in_store_thread
 
 log = logging.getLogger("radio.admin")
@@ -27,7 +27,7 @@ POLL_SECONDS = 1.0
 class WorkerQueue(JobWatchers):
     def __init__(
         self,
-        store: Any,
+        store: JobStore,
         *,
         style_spec: Callable[[str], str | None] = lambda style: None,
         poll_seconds: float = POLL_SECONDS,

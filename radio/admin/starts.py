@@ -34,8 +34,12 @@ from pathlib import Path
 from typing import Any, Collection
 
 from radio.admin.errors import Conflict
+from radio.admin.jobs import hide_paths
+from radio.admin.versions import VersionRegistry
 from radio.errors import ModelFileError
+from radio.library import Library
 from radio.model.lineage import BASE_STYLE, base_model_path, seen_key, seen_pieces
+from radio.styles import Style
 
 START_OPTIONS = ("auto", "active", "base", "scratch")
 AUTO, ACTIVE, BASE, SCRATCH = START_OPTIONS
@@ -197,7 +201,7 @@ class TrainPlan:
         return {**self.start.to_dict(), "compare_with": self.compare_version}
 
 
-def plan_training(registry: Any, style: Any, options: dict[str, Any], *, base_path: Path | None,
+def plan_training(registry: VersionRegistry, style: Style, options: dict[str, Any], *, base_path: Path | None,
                   pieces: Collection[str] | None = None) -> TrainPlan:
     """Choose the start of a retrain of ``style`` (a Style, or a name the registry knows) and
     find the files: the active version's comes through the registry, so a worker fetches it from
@@ -214,16 +218,12 @@ def plan_training(registry: Any, style: Any, options: dict[str, Any], *, base_pa
             if active is None:
                 unreadable[ACTIVE] = f"the file of version {current.version} is missing"
         except ModelFileError as exc:
-            from radio.admin.jobs import hide_paths
-
             unreadable[ACTIVE] = f"version {current.version} cannot be read ({hide_paths(str(exc))})"
             active_path = None
     base = None
     try:
         base = read_candidate(BASE, base_path)
     except ModelFileError as exc:
-        from radio.admin.jobs import hide_paths
-
         unreadable[BASE] = f"the bundled base model cannot be read ({hide_paths(str(exc))})"
     start = choose_start(str(options.get("start") or AUTO), options, active=active, base=base, pieces=pieces,
                          unreadable=unreadable)
@@ -231,6 +231,6 @@ def plan_training(registry: Any, style: Any, options: dict[str, Any], *, base_pa
     return TrainPlan(start, compare, active.version if active is not None else None)
 
 
-def library_pieces(library: Any, corpus_styles: Collection[str]) -> set[str]:
+def library_pieces(library: Library, corpus_styles: Collection[str]) -> set[str]:
     """The sha256 of every piece the library holds for these library styles."""
     return {p.sha256 for s in corpus_styles for p in library.catalog.list_pieces(s) if p.sha256}

@@ -196,3 +196,11 @@ def piece_json(piece: Any) -> dict[str, Any]:
     data = piece.to_dict()
     data.pop("blob_key", None)
     return data
+
+
+def mark_duplicates(duplicates: list[dict[str, Any]], corpus_styles: list[str] | tuple[str, ...]) -> list[dict[str, Any]]:
+    """Say of each duplicate whether the style trains on it anyway (it is filed under one of
+    the library styles the style learns from) or not."""
+    for d in duplicates:
+        d["counts_here"] = d["piece"]["style"] in corpus_styles
+    return duplicates

@@ -19,20 +19,19 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import json
-import math
 import os
 import shutil
-import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from radio.admin.comparison import should_activate
 from radio.admin.jobs import Job
+from radio.admin.stores import open_version_table
+from radio.admin.version_facts import ModelVersion, header_facts, read_header
 from radio.errors import ContinuoError, ModelFileError
-from radio.library import CATALOG_FILE
-from radio.library.sqlite_catalog import connect
+from radio.library.backends import StorageConfig, shared_store
+from radio.library.base import BlobStore
 from radio.timestamps import utc_now
 from radio.styles import Style
 
@@ -40,289 +39,17 @@ MODELS_DIR = "models"
 SMOKE_BEATS = 32  # beats generated to check that a loaded model really produces valid notes
 
 
-@dataclass(frozen=True)
-class Metric:
-    """How to read one figure of a version's summary: the page labels its columns from these."""
+class VersionTable(Protocol):
+    """Where version rows and active pointers persist: the catalog's SQLite file
+    (:class:`radio.admin.stores.sqlite.SqliteVersionTable`) or MongoDB
+    (:class:`radio.admin.stores.mongo.MongoVersionTable`)."""
 
-    key: str
-    label: str
-    better: str | None  # "lower" | "higher" | None (a reference figure, not a score)
-    unit: str
-    help: str
-    digits: int = 3
-
-
-METRICS: tuple[Metric, ...] = (
-    Metric("heldout_nll", "Held-out NLL", "lower", "nats per beat",
-           "How surprised the model is by held-out music it never trained on: the next beat's notes, each struck "
-           "or held. Versions are compared by this figure; a new version goes on air by itself only when the active "
-           "model, scored on the new version's own held-out pieces, does no better."),
-    Metric("frame_accuracy", "Frame accuracy", "higher", "",
-           "Share of the next beat's sounding notes the model predicts (right / (right + wrong + missed))."),
-    Metric("baseline_nll", "No-context baseline", None, "nats per beat",
-           "The same NLL for a model that ignores context, on the same held-out set: a trained model should score below it."),
-)
-SAME_SCORE = 1e-4  # nats per beat: closer than this is a tie
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS model_versions (
-    style TEXT NOT NULL,
-    version TEXT NOT NULL,
-    path TEXT NOT NULL,
-    source TEXT NOT NULL,
-    job_id TEXT,
-    created_at TEXT NOT NULL,
-    metrics TEXT NOT NULL DEFAULT '{}',
-    facts TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (style, version)
-);
-CREATE TABLE IF NOT EXISTS model_active (
-    style TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    activated_at TEXT NOT NULL
-);
-"""
-# Added for the admin page (header_facts); a table made before it gains the column on open.
-FACTS_COLUMN = "ALTER TABLE model_versions ADD COLUMN facts TEXT NOT NULL DEFAULT '{}'"
-
-
-@dataclass
-class ModelVersion:
-    style: str
-    version: str
-    path: str
-    source: str  # "bundled" | "trained"
-    created_at: str = ""
-    job_id: str | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    active: bool = False
-    # From the model file's header: the held-out set and how training went (see header_facts).
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def heldout_nll(self) -> float | None:
-        return heldout_nll(self.metrics)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["path"]  # a server path: the API names versions, never files
-        data["heldout_nll"] = self.heldout_nll
-        data["summary"] = metrics_summary(self.metrics)
-        data["figures"] = figures(self.metrics)  # what the page shows, per METRICS
-        data["heldout"] = heldout_set(self)
-        data["training"] = {k: self.facts.get(k) for k in ("pieces", "epochs_run", "best_epoch", "stopped_by")}
-        return data
-
-
-def figures(metrics: dict[str, Any] | None) -> dict[str, Any]:
-    """The figures of METRICS, each measured the same way as its neighbours: the baseline is the
-    unigram's NLL on the same measure as the model's held-out NLL (full, or sounding notes only for
-    a model without struck/held), and ``measure`` says which one it is."""
-    m = metrics or {}
-    summary = metrics_summary(m)
-    full = summary["full_nll"] is not None and summary["heldout_nll"] == summary["full_nll"]
-    baseline = (_number(m, "nll_full_per_beat.unigram", "unigram.nll_full") if full else None)
-    return {
-        "heldout_nll": summary["heldout_nll"],
-        "frame_accuracy": summary["frame_accuracy"],
-        "baseline_nll": baseline if baseline is not None else (None if full else summary["unigram_nll"]),
-        "measure": None if summary["heldout_nll"] is None else ("full" if full else "sounding"),
-    }
-
-
-def _number(data: dict[str, Any], *paths: str) -> float | None:
-    for path in paths:
-        value: Any = data
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    return None
-
-
-def heldout_set(version: ModelVersion) -> dict[str, Any]:
-    """The held-out set a version was measured on: its size and, when the header lists its
-    pieces, a fingerprint that is equal only for the very same pieces."""
-    held = version.metrics.get("held_out") if isinstance(version.metrics.get("held_out"), dict) else {}
-    facts = version.facts
-
-    def count(key: str) -> int | None:
-        value = held.get(key, facts.get(f"heldout_{key}"))
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    return {"pieces": count("pieces"), "beats": count("beats"), "fingerprint": facts.get("heldout_fingerprint")}
-
-
-def header_facts(header: dict[str, Any]) -> dict[str, Any]:
-    """What a model file's header says about its training, read defensively: any part may be missing."""
-    training = header.get("training") if isinstance(header.get("training"), dict) else {}
-    metrics = header.get("metrics") if isinstance(header.get("metrics"), dict) else {}
-    held = metrics.get("held_out") if isinstance(metrics.get("held_out"), dict) else {}
-    validation = training.get("validation") if isinstance(training.get("validation"), list) else None
-    facts: dict[str, Any] = {
-        "pieces": len(training["pieces"]) if isinstance(training.get("pieces"), list) else None,
-        "heldout_pieces": held.get("pieces", len(validation) if validation is not None else None),
-        "heldout_beats": held.get("beats"),
-        "heldout_fingerprint": None,
-        "epochs_run": metrics.get("epochs_run"),
-        "best_epoch": metrics.get("best_epoch"),
-        "stopped_by": metrics.get("stopped_by"),
-    }
-    if validation:
-        keys = sorted(str(p.get("sha256") or p.get("id")) for p in validation if isinstance(p, dict))
-        facts["heldout_fingerprint"] = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-    return facts
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    """A model file's JSON header alone (the weights stay on disk); {} if it cannot be read."""
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            header = json.loads(z["header"].tobytes().decode("utf-8"))
-    except Exception:  # noqa: BLE001 - a version whose file is gone or odd still lists, without facts
-        return {}
-    return header if isinstance(header, dict) else {}
-
-
-def compare(new: ModelVersion, base: ModelVersion | None) -> dict[str, Any] | None:
-    """How ``new`` scores against ``base`` (the active version): on which figure, by how much,
-    and whether the two were measured on the same held-out pieces.
-
-    When ``new``'s training scored ``base`` on ``new``'s own held-out pieces (the done metrics'
-    ``compared``), that is the comparison (``basis: "same pieces"``): both figures on the same
-    pieces with the same measure. Otherwise each version's own figure is used
-    (``basis: "own held-out sets"``), which may have been measured on other pieces; ``why_not``
-    says why the fair comparison is missing."""
-    if base is None or base.version == new.version:
-        return None
-    fair = same_pieces_comparison(new, base, this="this version")
-    if fair["fair"]:
-        value, base_value = fair["value"], fair["base_value"]
-        delta = value - base_value
-        verdict = "same" if abs(delta) < SAME_SCORE else ("better" if delta < 0 else "worse")
-        return {"against": base.version, "metric": "heldout_nll", "value": value, "base_value": base_value,
-                "delta": delta, "verdict": verdict, "same_heldout": True, "same_measure": True,
-                "basis": "same pieces", "pieces": fair["pieces"], "set": fair["set"], "measure": "full",
-                "note": fair["words"], "why_not": None}
-    a, b = figures(new.metrics), figures(base.metrics)
-    metric = "heldout_nll" if a["heldout_nll"] is not None and b["heldout_nll"] is not None else None
-    result: dict[str, Any] = {"against": base.version, "metric": metric, "value": None, "base_value": None,
-                              "delta": None, "verdict": "unknown", "same_heldout": None,
-                              "same_measure": None if metric is None else a["measure"] == b["measure"],
-                              "basis": "own held-out sets", "pieces": None, "set": None, "measure": None,
-                              "note": None, "why_not": fair["why"]}
-    if metric is not None:
-        value, base_value = float(a[metric]), float(b[metric])  # NLLs: lower is better
-        delta = value - base_value
-        verdict = "same" if abs(delta) < SAME_SCORE else ("better" if delta < 0 else "worse")
-        result.update(value=value, base_value=base_value, delta=delta, verdict=verdict,
-                      measure=a["measure"] if a["measure"] == b["measure"] else None)
-    mine, theirs = heldout_set(new), heldout_set(base)
-    if mine["fingerprint"] and theirs["fingerprint"]:
-        result["same_heldout"] = mine["fingerprint"] == theirs["fingerprint"]
-    elif (mine["pieces"], mine["beats"]) != (theirs["pieces"], theirs["beats"]) and None not in (mine["pieces"], theirs["pieces"]):
-        result["same_heldout"] = False
-    return result
-
-
-FULL_MEASURE = "held-out NLL per beat (notes with struck/held)"
-BY_HAND = "activate it by hand if wanted"
-
-
-def _plural(n: Any, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
-def same_pieces_comparison(new: ModelVersion, active: ModelVersion, *, this: str = "the new version") -> dict[str, Any]:
-    """Whether ``new``'s training scored ``active`` on ``new``'s own held-out pieces with the same
-    measure (the done metrics' ``compared`` block, from ``continuo train --compare-with``).
-
-    Returns ``{"fair": True, "value", "base_value", "pieces", "set", "words"}`` (``words``: the
-    figures in a sentence that names the pieces and the measure) or ``{"fair": False, "why"}``,
-    ``why`` in plain words, about ``active`` ("it")."""
-    m = new.metrics or {}
-    c = m.get("compared") if isinstance(m.get("compared"), dict) else None
-    held = m.get("held_out") if isinstance(m.get("held_out"), dict) else {}
-    c_held = (c or {}).get("held_out") if isinstance((c or {}).get("held_out"), dict) else {}
-    pieces = held.get("pieces", c_held.get("pieces"))
-    key = held.get("key") or c_held.get("key")
-    new_full = _number(m, "nll_full_per_beat.model", "model.nll_full")
-    trained = (c or {}).get("trained_on_held_out")
-    why: str | None = None
-    if c is None:
-        why = (f"it was not scored on {this}'s held-out pieces, and each version's own figure was measured on "
-               "other pieces")
-    elif c.get("version") != active.version:
-        why = f"the run scored version {c.get('version')} on its held-out pieces, not this one"
-    elif held.get("key") and c_held.get("key") and held["key"] != c_held["key"]:
-        why = f"it was scored on other pieces than {this}'s held-out set"
-    elif not isinstance(trained, int) or isinstance(trained, bool):
-        why = f"the run did not say whether it trained on {this}'s held-out pieces"
-    elif trained > 0:
-        why = (f"it trained on {trained} of {this}'s {_plural(pieces if pieces is not None else '?', 'held-out piece')}, "
-               "so its figure on them would flatter it")
-    elif new_full is None:
-        why = (f"{this} has only the sounding-notes NLL, a different measure from the NLL with struck/held"
-               if _number(m, "nll_per_beat.model", "model.nll_sounding") is not None else f"{this} has no held-out NLL")
-    elif _number(c, "nll_full") is None:
-        sounding = _number(c, "nll_sounding")
-        figure = f" ({sounding:.4f})" if sounding is not None else ""
-        why = (f"it has only the sounding-notes NLL{figure}, a different measure from {this}'s NLL with struck/held "
-               f"(it is a {c.get('encoding') or 'different'} model)")
-    if why is not None:
-        return {"fair": False, "why": why}
-    base_full = _number(c, "nll_full")
-    on = f"{this}'s {_plural(pieces, 'held-out piece')}" if pieces is not None else f"{this}'s held-out pieces"
-    words = (f"{FULL_MEASURE} on {on}{f' (set {str(key)[:8]}…)' if key else ''}: "
-             f"{new_full:.4f} vs {base_full:.4f} of the active {active.version}")
-    return {"fair": True, "value": new_full, "base_value": base_full, "pieces": pieces, "set": key, "words": words}
-
-
-def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, float | None]:
-    """The figures worth comparing between versions, whichever shape the metrics came in
-    (a done event's summary or a model header's full metrics)."""
-    m = metrics or {}
-
-    def pick(*paths: str) -> float | None:
-        for path in paths:
-            value: Any = m
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-        return None
-
-    return {
-        "heldout_nll": heldout_nll(m),
-        "unigram_nll": pick("nll_per_beat.unigram", "unigram.nll_sounding"),
-        "full_nll": pick("nll_full_per_beat.model", "model.nll_full"),
-        "frame_accuracy": pick("frame_accuracy.model", "model.frame_accuracy"),
-        "heldout_pieces": pick("held_out.pieces"),
-        "epochs_run": pick("epochs_run"),
-        "train_seconds": pick("train_seconds"),
-    }
-
-
-def heldout_nll(metrics: dict[str, Any] | None) -> float | None:
-    """The model's held-out negative log-likelihood per beat, if the metrics carry one.
-
-    The full NLL (the beat's notes with struck/held) comes first: it is the one measure that
-    token and continuo models both have, so versions of either kind compare on it. A seed
-    model has only the NLL of the sounding notes, which is used when nothing else is there.
-    The trainer's done event reports ``{"nll_full_per_beat": {"model": x}, "nll_per_beat": ...}``;
-    a model file's header holds ``{"model": {"nll_full": x, "nll_sounding": y}, ...}``.
-    """
-    m = metrics or {}
-    full, nll, header = m.get("nll_full_per_beat"), m.get("nll_per_beat"), m.get("model")
-    header = header if isinstance(header, dict) else {}
-    candidates = [full.get("model") if isinstance(full, dict) else None, header.get("nll_full"),
-                  header.get("nll_sounding"), nll.get("model") if isinstance(nll, dict) else None]
-    for value in candidates:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    return None
+    def insert(self, v: ModelVersion) -> None: ...
+    def trained(self, style: str) -> list[ModelVersion]: ...
+    def active_version(self, style: str) -> str | None: ...
+    def styles_with_active(self) -> dict[str, str]: ...
+    def set_active(self, style: str, version: str | None) -> None: ...
+    def close(self) -> None: ...
 
 
 def check_model(path: Path):
@@ -341,78 +68,6 @@ def check_model(path: Path):
     if len(beats) != SMOKE_BEATS:
         raise ModelFileError(f"{path}: the model produced {len(beats)} beats when asked for {SMOKE_BEATS}")
     return model
-
-
-class SqliteVersionTable:
-    """The version rows and active pointers in the catalog's SQLite file."""
-
-    def __init__(self, home: Path) -> None:
-        self._lock = threading.Lock()
-        self._db = connect(Path(home) / CATALOG_FILE)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(model_versions)")}
-        if "facts" not in columns:  # a table made before the facts column gains it on open
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
-                self._db.execute(FACTS_COLUMN)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def insert(self, v: ModelVersion) -> None:
-        """Record a version; a version already recorded is left as it is."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO model_versions (style, version, path, source, job_id, created_at, metrics, facts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (v.style, v.version, v.path, v.source, v.job_id, v.created_at, json.dumps(v.metrics), json.dumps(v.facts)),
-            )
-
-    def trained(self, style: str) -> list[ModelVersion]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM model_versions WHERE style = ? ORDER BY created_at, rowid", (style,)
-            ).fetchall()
-        return [
-            ModelVersion(r["style"], r["version"], r["path"], r["source"], r["created_at"], r["job_id"],
-                         json.loads(r["metrics"]), facts=json.loads(r["facts"] or "{}"))
-            for r in rows
-        ]
-
-    def active_version(self, style: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT version FROM model_active WHERE style = ?", (style,)).fetchone()
-        return row[0] if row else None
-
-    def styles_with_active(self) -> dict[str, str]:
-        with self._lock:
-            rows = self._db.execute("SELECT style, version FROM model_active").fetchall()
-        return {r[0]: r[1] for r in rows}
-
-    def set_active(self, style: str, version: str | None) -> None:
-        """Point ``style`` at ``version``; None points it back at the bundled model."""
-        with self._lock:
-            if version is None:
-                self._db.execute("DELETE FROM model_active WHERE style = ?", (style,))
-            else:
-                self._db.execute(
-                    "INSERT INTO model_active (style, version, activated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(style) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at",
-                    (style, version, utc_now()),
-                )
-
-
-def open_version_table(home: Path) -> Any:
-    """MongoDB when CONTINUO_MONGODB_URI is set, else the catalog's SQLite file."""
-    from radio.library.backends import StorageConfig
-
-    config = StorageConfig.from_env()
-    if config.mongodb_uri:
-        from radio.admin.mongo_stores import MongoVersionTable
-
-        return MongoVersionTable(config.mongodb_uri, timeout_ms=config.mongodb_timeout_ms)
-    return SqliteVersionTable(home)
 
 
 def file_version(path: Path) -> str:
@@ -437,9 +92,7 @@ class VersionRegistry:
     is a cache: :meth:`fetch` downloads a version another machine registered (its sha256 is
     checked on the way, and the model's own id must match the version)."""
 
-    def __init__(self, home: Path, *, table: Any = None, shared: Any = None) -> None:
-        from radio.library.backends import StorageConfig, shared_store
-
+    def __init__(self, home: Path, *, table: VersionTable | None = None, shared: BlobStore | None = None) -> None:
         self.home = Path(home)
         self.root = self.home / MODELS_DIR
         self.table = table if table is not None else open_version_table(self.home)
@@ -583,28 +236,6 @@ class VersionRegistry:
         self.table.set_active(style, None if version.source == "bundled" else version.version)
 
 
-def should_activate(new: ModelVersion, active: ModelVersion | None, *, force: bool) -> tuple[bool, str]:
-    """Whether a freshly trained version replaces the active one, and why (or why not).
-
-    Only a fair comparison puts a version on air by itself: the active model scored on the new
-    version's own held-out pieces (the run's ``compared`` block), having trained on none of them,
-    with the same measure (the NLL with struck/held), and the new version no worse. Each
-    version's own header figure is no basis: it was measured on other pieces (an upload changes
-    the split; a bundled model was measured on pieces not in the library), and a seed model only
-    has the sounding-notes figure. Without a fair comparison the version stays off air, and the
-    reason says why: an admin can still activate it by hand (or retrain with ``force``)."""
-    if force:
-        return True, "force=true"
-    if active is None:
-        return True, "no active version yet"
-    fair = same_pieces_comparison(new, active)
-    if not fair["fair"]:
-        return False, f"no fair comparison with the active {active.version}: {fair['why']}; {BY_HAND}"
-    if fair["value"] <= fair["base_value"]:
-        return True, f"{fair['words']} (lower is better)"
-    return False, f"{fair['words']}: the new version is worse (lower is better); {BY_HAND}"
-
-
 async def register_trained(registry: VersionRegistry, style: Style, job: Job, done: dict[str, Any]) -> ModelVersion | None:
     """Register the model a training job wrote and decide whether it replaces the active one.
 
@@ -620,6 +251,9 @@ async def register_trained(registry: VersionRegistry, style: Style, job: Job, do
     )
     job.model_version = version.version
     job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
+    from radio.audio.calibrate import record_model_gain_quietly  # its loudness, for a swap at -16 LUFS
+
+    await asyncio.to_thread(record_model_gain_quietly, style, Path(version.path))
     if plot.is_file():
         os.replace(plot, Path(version.path).with_suffix(".loss.png"))
     current = await asyncio.to_thread(registry.active, style)

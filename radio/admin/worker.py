@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radio.admin.jobs import Job
+from radio.admin.jobs import Job, JobStore
 from radio.admin.runner import JobLost, JobRunner
 from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.versions import VersionRegistry, register_trained
@@ -73,7 +73,7 @@ class WorkerSettings:
 class LeasedJobs:
     """What the runner sees as its job store: writes go through only while the lease is held."""
 
-    def __init__(self, store: Any, worker_id: str, lease_seconds: float) -> None:
+    def __init__(self, store: JobStore, worker_id: str, lease_seconds: float) -> None:
         self.store, self.worker_id, self.lease_seconds = store, worker_id, lease_seconds
         self.lost = threading.Event()  # set from the runner's threads, read by the lease keeper
 
@@ -91,7 +91,7 @@ class LeasedJobs:
 
 
 class Worker:
-    def __init__(self, settings: WorkerSettings, store: Any, registry: VersionRegistry) -> None:
+    def __init__(self, settings: WorkerSettings, store: JobStore, registry: VersionRegistry) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry

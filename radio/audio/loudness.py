@@ -128,14 +128,28 @@ def k_weight(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return out
 
 
-def _window_powers(weighted: np.ndarray, sample_rate: int, window_seconds: float) -> np.ndarray:
-    """Mean square of every window of ``window_seconds``, one every 100 ms."""
+def weighted_power(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Per sample, the K-weighted signal squared, summed over the channels of an (n,) or
+    (n, channels) signal (BS.1770: left and right weigh 1 each)."""
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        w = k_weight(x, sample_rate)
+        return w * w
+    total = np.zeros(len(x))
+    for ch in range(x.shape[1]):
+        w = k_weight(x[:, ch], sample_rate)
+        total += w * w
+    return total
+
+
+def _window_powers(squared: np.ndarray, sample_rate: int, window_seconds: float) -> np.ndarray:
+    """Mean of ``squared`` over every window of ``window_seconds``, one every 100 ms."""
     window = round(window_seconds * sample_rate)
     hop = round(HOP_SECONDS * sample_rate)
-    if len(weighted) < window:
+    if len(squared) < window:
         return np.zeros(0)
-    csum = np.concatenate([[0.0], np.cumsum(weighted * weighted)])
-    starts = np.arange(0, len(weighted) - window + 1, hop)
+    csum = np.concatenate([[0.0], np.cumsum(squared)])
+    starts = np.arange(0, len(squared) - window + 1, hop)
     return (csum[starts + window] - csum[starts]) / window
 
 
@@ -145,8 +159,9 @@ def _lufs(power: np.ndarray | float) -> np.ndarray | float:
 
 
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
-    """BS.1770-4 gated integrated loudness of a mono signal (LUFS); -inf if all is gated."""
-    return _integrated(_window_powers(k_weight(samples, sample_rate), sample_rate, BLOCK_SECONDS))
+    """BS.1770-4 gated integrated loudness of a mono (n,) or stereo (n, 2) signal (LUFS);
+    -inf if all is gated."""
+    return _integrated(_window_powers(weighted_power(samples, sample_rate), sample_rate, BLOCK_SECONDS))
 
 
 def _integrated(powers: np.ndarray) -> float:
@@ -159,8 +174,8 @@ def _integrated(powers: np.ndarray) -> float:
 
 
 def loudness_range(samples: np.ndarray, sample_rate: int) -> float:
-    """EBU Tech 3342 loudness range (LU) of a mono signal; 0 for less than 3 s of sound."""
-    return _range(_window_powers(k_weight(samples, sample_rate), sample_rate, SHORT_TERM_SECONDS))
+    """EBU Tech 3342 loudness range (LU) of a signal; 0 for less than 3 s of sound."""
+    return _range(_window_powers(weighted_power(samples, sample_rate), sample_rate, SHORT_TERM_SECONDS))
 
 
 def _range(powers: np.ndarray) -> float:
@@ -194,8 +209,11 @@ def _interpolator(factor: int) -> np.ndarray:
 
 
 def true_peak(samples: np.ndarray, sample_rate: int = 44100, factor: int = OVERSAMPLE) -> float:
-    """The largest absolute value of the signal oversampled ``factor`` times (linear)."""
+    """The largest absolute value of the signal oversampled ``factor`` times (linear),
+    over every channel of an (n, channels) signal."""
     x = np.asarray(samples, dtype=np.float64)
+    if x.ndim == 2:
+        return max((true_peak(x[:, ch], sample_rate, factor) for ch in range(x.shape[1])), default=0.0)
     if not len(x):
         return 0.0
     bank = _interpolator(factor)
@@ -217,8 +235,8 @@ def to_db(linear: float) -> float:
 
 
 def measure(samples: np.ndarray, sample_rate: int = 44100) -> LoudnessReport:
-    """Integrated loudness, loudness range and true peak of a mono signal."""
-    weighted = k_weight(samples, sample_rate)
+    """Integrated loudness, loudness range and true peak of a mono or stereo signal."""
+    weighted = weighted_power(samples, sample_rate)
     return LoudnessReport(
         integrated_lufs=_integrated(_window_powers(weighted, sample_rate, BLOCK_SECONDS)),
         loudness_range_lu=_range(_window_powers(weighted, sample_rate, SHORT_TERM_SECONDS)),

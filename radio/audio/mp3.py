@@ -92,9 +92,10 @@ class Mp3Encoder:
         return data
 
 
-def encode_mp3(samples: np.ndarray, sample_rate: int = 44100, bitrate_kbps: int = 128) -> bytes:
-    """Encode a whole mono signal into a complete MP3 file's bytes."""
-    encoder = Mp3Encoder(bitrate_kbps=bitrate_kbps, sample_rate=sample_rate)
+def encode_mp3(samples: np.ndarray, sample_rate: int = 44100, bitrate_kbps: int = 128, quality: int = 2) -> bytes:
+    """Encode a whole signal, (n,) mono or (n, 2) joint stereo, into a complete MP3 file's bytes."""
+    channels = 1 if np.ndim(samples) == 1 else 2
+    encoder = Mp3Encoder(bitrate_kbps=bitrate_kbps, sample_rate=sample_rate, channels=channels, quality=quality)
     return encoder.encode(samples) + encoder.flush()
 
 

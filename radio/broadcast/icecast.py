@@ -164,7 +164,7 @@ class IcecastPusher:
             f"Ice-Description: {header_text(style.description)}",
             f"Ice-Genre: {header_text(style.display_name)}",
             f"Ice-Bitrate: {self.channel.settings.bitrate_kbps}",
-            f"Ice-Audio-Info: bitrate={self.channel.settings.bitrate_kbps};samplerate=44100;channels=1",
+            f"Ice-Audio-Info: bitrate={self.channel.settings.bitrate_kbps};samplerate=44100;channels={self.channel.settings.channels}",
             "Expect: 100-continue",
         ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))

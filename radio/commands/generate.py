@@ -117,7 +117,7 @@ def _encode(suffix: str, notes, style) -> bytes:
     from radio.audio.synth import render_notes
 
     # As loud as the style's channel: its calibrated gain, follower and limiter.
-    samples = render_notes(notes, style.timbre, style.tempo_bpm, master=MasterSettings(gain_db=style.loudness_gain_db))
+    samples = render_notes(notes, style.sound, style.tempo_bpm, master=MasterSettings(gain_db=style.loudness_gain_db))
     if suffix == ".mp3":
         from radio.audio.mp3 import encode_mp3
 

@@ -59,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"port (env CONTINUO_PORT; default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--styles", default="", help="comma-separated styles to play (default: every style in styles/)")
     parser.add_argument("--bitrate", type=int, default=128, help="MP3 bitrate in kbps (default 128)")
-    parser.add_argument("--quality", type=int, default=2, help="LAME quality, 0 best .. 9 fastest (default 2)")
+    parser.add_argument("--quality", type=int, default=3, help="LAME quality, 0 best .. 9 fastest (default 3)")
+    parser.add_argument("--mono", action="store_true",
+                        help="mono MP3 streams (default: joint stereo at the same bitrate, voices across a stage)")
     parser.add_argument("--burst-bytes", type=int, default=64 * 1024,
                         help="bytes sent at once to a new listener (default 65536)")
     parser.add_argument("--max-backlog-bytes", type=int, default=512 * 1024,
@@ -205,6 +207,7 @@ def build_settings(args: argparse.Namespace):
         return ChannelSettings(
             bitrate_kbps=args.bitrate,
             quality=args.quality,
+            channels=1 if getattr(args, "mono", False) else 2,
             ahead_seconds=args.ahead_seconds,
             seed=args.seed,
             broadcast=BroadcastSettings(

@@ -42,7 +42,7 @@ async def work(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from radio.admin.jobs import open_job_store
+    from radio.admin.stores import open_job_store
     from radio.admin.versions import VersionRegistry
     from radio.admin.worker import Worker, WorkerSettings, default_worker_id
     from radio.config import continuo_home

@@ -12,6 +12,7 @@ description say which) and whose style is the parents' settings mixed by the sam
 - tempo, sampling temperature, nucleus ``top_p`` and piece length: weighted means;
 - timbre: every field a weighted mean, partial by partial (a missing partial counts 0),
   so a 70/30 blend sounds mostly like the heavier parent's instrument;
+- instrument voices, dynamics and room: the same, voice by voice (radio.styles.blend_sounds);
 - loudness gain: the weighted mean of the parents' calibrated gains, in dB; the master
   stage's follower corrects what that misses, as for any style.
 
@@ -36,7 +37,7 @@ from radio.station.channel import Channel
 from radio.station.composer import Model
 from radio.errors import ContinuoError
 from radio.model.blend import blend_models
-from radio.styles import Style, Timbre
+from radio.styles import Style, Timbre, blend_sounds
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ def blend_style(spec: BlendSpec, parents: Mapping[str, Style], rule: str = "prod
         loudness_gain_db=_mean([s.loudness_gain_db for s in styles], w),
         # One plan for the piece: the weightier parent's (the first on a tie).
         form=max(zip(styles, w), key=lambda sw: sw[1])[0].form,
+        **blend_sounds(styles, w),  # voices, dynamics and room, mixed the same way
     )
 
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from radio.audio.calibrate import ModelGains, apply_model_gain
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
-from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_timbre
+from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound
 from radio.broadcast.broadcaster import Broadcaster, BroadcastSettings, StreamClock
 from radio.station.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError
@@ -35,12 +36,17 @@ SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
 RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
+# LAME quality 3: joint stereo at quality 2 nearly doubles the encoder's cost (about 55x
+# real time against 95x for mono), and quality 3 encodes stereo for what mono at 2 cost, which
+# keeps a channel's whole chain above 30x real time with the new synth (bench/bench_sound.py).
+DEFAULT_QUALITY = 3
 
 
 @dataclass(frozen=True)
 class ChannelSettings:
     bitrate_kbps: int = 128
-    quality: int = 2  # LAME: 0 best/slowest .. 9 fastest
+    quality: int = DEFAULT_QUALITY  # LAME: 0 best/slowest .. 9 fastest
+    channels: int = 2  # 2: joint stereo, the voices across a stage; 1: mono (``serve --mono``)
     ahead_seconds: float = 3.0  # encoded audio kept ready beyond the wall-clock live edge
     seed: int | None = None  # composer seed; random when None
     composer: ComposerSettings = field(default_factory=ComposerSettings)
@@ -52,6 +58,8 @@ class ChannelSettings:
     def __post_init__(self) -> None:
         if not 0.2 <= self.ahead_seconds <= 60:
             raise ValueError(f"ahead_seconds {self.ahead_seconds!r} must be between 0.2 and 60")
+        if self.channels not in (1, 2):
+            raise ValueError(f"channels {self.channels!r} must be 1 (mono) or 2 (stereo)")
         if not 0 < self.time_scale <= 100:
             raise ValueError(f"time_scale {self.time_scale!r} must be above 0 and at most 100")
 
@@ -70,7 +78,7 @@ def check_playable(style: Style) -> None:
     if not 0 < style.temperature < float("inf"):
         raise StyleError(f"{where}: temperature = {style.temperature!r} must be a number above 0")
     try:
-        check_timbre(style.timbre)
+        check_sound(style.sound)
     except StyleError as exc:
         raise StyleError(f"{where}: {exc}") from exc
     try:
@@ -120,6 +128,10 @@ class Channel:
         self._stop = threading.Event()
         self._produced_seconds = 0.0
         self.failed: BaseException | None = None
+        # Each model plays at its own calibrated gain, so a swap is at -16 LUFS from its first minute.
+        self.gains = ModelGains(style)
+        self.gains.learn_in_background(model)
+        self._swap_deadline: float | None = None  # see swap_deadline
 
     @property
     def name(self) -> str:
@@ -132,10 +144,13 @@ class Channel:
         self._loop = asyncio.get_running_loop()
         # Built here, not in the thread, so bad settings fail the caller instead of a thread.
         synth = Synth(
-            self.style.timbre, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE,
-            master=MasterSettings(gain_db=self.style.loudness_gain_db),
+            self.style.sound, bpm=self.style.tempo_bpm, sample_rate=SAMPLE_RATE,
+            master=MasterSettings(gain_db=self.style.loudness_gain_db), channels=self.settings.channels,
         )
-        encoder = Mp3Encoder(bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality)
+        encoder = Mp3Encoder(
+            bitrate_kbps=self.settings.bitrate_kbps, sample_rate=SAMPLE_RATE, quality=self.settings.quality,
+            channels=self.settings.channels,
+        )
         self._thread = threading.Thread(
             target=self._produce, args=(synth, encoder), name=f"channel-{self.name}", daemon=True
         )
@@ -173,6 +188,7 @@ class Channel:
                 t0 = time.perf_counter()
                 chunk = self.composer.next_chunk()
                 t1 = time.perf_counter()
+                apply_model_gain(synth, self.gains, chunk.piece.model_version)
                 try:
                     pcm = synth.render(chunk.beats)
                     if not np.isfinite(pcm).all():  # NaN would reach LAME as full-scale clicks
@@ -285,6 +301,7 @@ class Channel:
     def find_piece(self, piece_id: str) -> PieceInfo | None:
         return next((p for p in self.recent_pieces() if p.piece_id == piece_id), None)
 
+    # --- hot swap: a model, its deadline, and when listeners will hear it ---------------
     def swap_model(self, model: Model, *, within_seconds: float | None = None) -> None:
         """Play ``model`` from the next piece boundary, or start a new piece with it once
         ``within_seconds`` of audio (as heard) have passed. The stream never pauses."""
@@ -294,12 +311,51 @@ class Channel:
                 raise ValueError(f"within_seconds must be ≥ 0, not {within_seconds!r}")
             at_beat = math.ceil((self.broadcaster.heard_time() + within_seconds) / self.beat_seconds)
         self.composer.swap_model(model, at_beat=at_beat)
+        self.gains.learn_in_background(model)
+        self._swap_deadline = None if within_seconds is None else time.monotonic() + within_seconds
         self.metrics.model_swaps.labels(self.name).inc()
         log.info(
             "channel %s: model %s will play %s",
             self.name, getattr(model, "version", "?"),
             "from the next piece" if at_beat is None else f"within {within_seconds:g} s",
         )
+
+    @property
+    def swap_pending(self) -> bool:
+        """Whether a swapped-in model has yet to reach listeners' ears."""
+        return self.model_version != self.upcoming_model_version
+
+    @property
+    def swap_deadline(self) -> float | None:
+        """The ``time.monotonic()`` by which the last swap starts a new piece with its model, or
+        None when it waits for the next piece boundary."""
+        return self._swap_deadline
+
+    def swap_eta(self) -> float | None:
+        """About how many seconds until listeners hear the upcoming model (None: not known yet).
+
+        The composer takes a pending model at its next piece (or, with a deadline, at the first
+        chunk past it) and the new piece is heard once the audio ahead of it has played: this
+        follows the composer's own timing, so it is good to a beat or two. The piece's length is
+        the style's ``piece_beats`` (a form plan's, when the style has one)."""
+        composer = self.composer
+        heard = self.broadcaster.heard_time()
+        ahead = max(0.0, composer.beat * self.beat_seconds - heard)  # composed but not yet heard
+        if composer.model_version == self.upcoming_model_version:
+            return ahead  # already composing with it: heard once the buffer ahead has played
+        breath = composer.settings.breath_beats * self.beat_seconds
+        if self._swap_deadline is not None:  # the composer starts a new piece at the deadline (in its own, earlier time)
+            return max(ahead, self._swap_deadline - time.monotonic()) + breath
+        piece = self.heard_piece()
+        if piece is None:
+            return None
+        length = max(composer.settings.chunk_beats, self.style.piece_beats)
+        cycle = length * self.beat_seconds + breath
+        boundary = piece.t + cycle  # the heard piece's end, breath included
+        now_composing = composer.beat * self.beat_seconds
+        while boundary < now_composing:  # the composer is already past it, still with the old model
+            boundary += cycle
+        return max(0.0, boundary - heard)
 
     def subscribe_events(self, sid: str | None = None) -> EventSubscriber:
         """A live feed; it starts with what a page needs to draw the present at once."""

@@ -5,7 +5,9 @@ Every ``/admin/*`` route, listed once in :data:`ROUTES`, plus a catch-all for an
 token gets a 401 JSON answer before its body is read, so nothing happens. The page at
 ``/admin`` is static and asks for the token, which its data calls then send.
 
-Handlers stay thin: they parse the request and call :class:`radio.admin.service.AdminService`.
+Handlers stay thin: they parse the request and call one of the admin's services
+(:class:`radio.admin.service.AdminService` holds them: ``styles``, ``pieces``, ``jobs``,
+``activations``, ``feed``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -23,24 +24,22 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from radio.admin.auth import AdminToken, bearer_matches, load_or_create_token
-from radio.admin.errors import AdminError, BadRequest, quoted
+from radio.admin.errors import BadRequest, quoted
 from radio.admin.jobs import FINAL_STATES
-from radio.admin.runner import parse_retrain_options
+from radio.admin.train_command import parse_retrain_options
 from radio.admin.service import AdminService
 from radio.admin.uploads import UploadLimits, read_upload
 from radio.config import continuo_home, env_float, env_int, make_private_dir
-from radio.errors import LibraryError, StyleError
+from radio.errors import LibraryError
+from radio.web.errors import error_answer
+from radio.web.json_body import read_json
 from radio.web.pages import STATIC
 from radio.web.responses import SSE_KEEPALIVE_SECONDS, EventStream, json_error
 
 log = logging.getLogger("radio.admin")
 
 ON_AIR_POLL_SECONDS = 1.0  # how often an admin feed looks for a swap that has reached listeners
-MAX_JSON_BYTES = 64 * 1024
-MAX_JSON_DEPTH = 32  # our bodies nest three deep; Python's parser fails at about a thousand
 MAX_WITHIN_SECONDS = 24 * 3600.0
-CATALOG_RETRY_SECONDS = 5
-MAX_JSON_INT = 2**63 - 1
 
 Handler = Callable[[web.Request, AdminService], Awaitable[web.StreamResponse]]
 
@@ -59,62 +58,6 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=str))
 
 
-def _no_constant(name: str) -> Any:
-    raise BadRequest(f"the body holds {name}, which is not a JSON number: send a finite number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 overflows to inf
-        raise BadRequest(f"the number {text[:40]} is too large: send a finite number")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > MAX_JSON_INT:  # would overflow a float (or a database column) further on
-        raise BadRequest(f"the number {text[:40]}... is too large: send at most {MAX_JSON_INT}")
-    return value
-
-
-def parse_json(raw: bytes | bytearray) -> Any:
-    """Strict JSON: no NaN/Infinity, as literals or by overflow (Python's json accepts both),
-    and no deep nesting."""
-    try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int)
-    except RecursionError:
-        raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels") from None
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    stack = [(data, 1)]
-    while stack:  # iterative: the depth check itself must not recurse
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return data
-
-
-async def read_json(request: web.Request) -> Any:
-    """The request's JSON body, or None when it has none."""
-    if not request.body_exists:
-        return None
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
-    raw = bytearray()  # read() returns what has arrived so far, not the whole body
-    while len(raw) <= MAX_JSON_BYTES and (chunk := await request.content.read(MAX_JSON_BYTES + 1 - len(raw))):
-        raw += chunk
-    if len(raw) > MAX_JSON_BYTES:
-        raise BadRequest(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
-    if not raw.strip():
-        return None
-    return parse_json(raw)
-
-
 # --- handlers ------------------------------------------------------------------------
 async def list_styles(request: web.Request, admin: AdminService) -> web.Response:
     return json_response(await admin.list_styles())
@@ -123,34 +66,34 @@ async def list_styles(request: web.Request, admin: AdminService) -> web.Response
 async def create_style(request: web.Request, admin: AdminService) -> web.Response:
     if request.content_type.startswith("multipart/"):
         upload = await read_upload(request, admin.limits)
-        return json_response(await admin.create_style(upload.fields, upload), status=201)
+        return json_response(await admin.styles.create(upload.fields, upload), status=201)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest('send a JSON object like {"name": "my-style", "composer": "..."} or a multipart form')
-    return json_response(await admin.create_style(body), status=201)
+    return json_response(await admin.styles.create(body), status=201)
 
 
 async def list_pieces(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.list_pieces(request.match_info["style"]))
+    return json_response(await admin.pieces.list(request.match_info["style"]))
 
 
 async def upload_pieces(request: web.Request, admin: AdminService) -> web.Response:
-    admin.style(request.match_info["style"])  # an unknown style is refused before the upload is read
+    admin.styles.style(request.match_info["style"])  # an unknown style is refused before the upload is read
     upload = await read_upload(request, admin.limits)
     if not upload.files and not upload.rejected:
         raise BadRequest("the upload holds no files: send MIDI files as multipart parts with a filename")
-    report = await admin.add_pieces(request.match_info["style"], upload)
+    report = await admin.pieces.add(request.match_info["style"], upload)
     # 422 only when every file was refused; a duplicate is already there, which is no error.
     return json_response(report, status=200 if report["accepted"] or report["duplicates"] else 422)
 
 
 async def delete_piece(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.delete_piece(request.match_info["piece_id"]))
+    return json_response(await admin.pieces.delete(request.match_info["piece_id"]))
 
 
 async def retrain(request: web.Request, admin: AdminService) -> web.Response:
     options = parse_retrain_options(await read_json(request))
-    job = await admin.retrain(request.match_info["style"], options)
+    job = await admin.jobs.retrain(request.match_info["style"], options)
     return json_response(job.to_dict(), status=202)
 
 
@@ -193,7 +136,7 @@ async def job_events(request: web.Request, admin: AdminService) -> web.StreamRes
 
 
 async def library_styles(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.library_styles())
+    return json_response(await admin.styles.library_styles())
 
 
 async def admin_events(request: web.Request, admin: AdminService) -> web.StreamResponse:
@@ -201,14 +144,14 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
     the start and whenever a style, its pieces, its versions or what it plays changes; ``jobs``
     (as GET /admin/jobs) at the start; ``job`` after every change of a job. The page follows the
     server with this one feed, and a reconnect starts again from a full snapshot."""
-    feed = admin.subscribe()  # before the snapshot, so no change falls between
+    feed = admin.feed.subscribe()  # before the snapshot, so no change falls between
     try:
         out = await EventStream.open(request)  # every write has a deadline: a stalled page is cut off
         try:
             await out.write(b"retry: 2000\n\n")
+            signature = admin.activations.on_air_signature()  # before the snapshot: a swap heard meanwhile is sent again
             await out.event("styles", await admin.list_styles())
             await out.event("jobs", [j.to_dict() for j in await admin.runner.list()])
-            signature = admin.on_air_signature()
             quiet = 0.0
             while True:
                 try:
@@ -228,7 +171,7 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
                     if more[0] == "job":
                         await out.event("job", more[1])
                     styles_due = styles_due or more[0] == "styles"
-                now = admin.on_air_signature()
+                now = admin.activations.on_air_signature()
                 if styles_due or now != signature:
                     signature = now
                     await out.event("styles", await admin.list_styles())
@@ -243,11 +186,11 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
             pass  # the page went away, or stopped reading and was cut off
         return out.response
     finally:
-        admin.unsubscribe(feed)
+        admin.feed.unsubscribe(feed)
 
 
 async def list_models(request: web.Request, admin: AdminService) -> web.Response:
-    return json_response(await admin.list_versions(request.match_info["style"]))
+    return json_response(await admin.activations.list_versions(request.match_info["style"]))
 
 
 async def activate(request: web.Request, admin: AdminService) -> web.Response:
@@ -258,7 +201,7 @@ async def activate(request: web.Request, admin: AdminService) -> web.Response:
     if within is not None and (not isinstance(within, (int, float)) or isinstance(within, bool)
                                or not 0 <= within <= MAX_WITHIN_SECONDS):
         raise BadRequest(f"within_seconds must be a number from 0 to {MAX_WITHIN_SECONDS:g}, not {within!r}")
-    result = await admin.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
+    result = await admin.activations.activate(request.match_info["style"], request.match_info["version"], within_seconds=within)
     return json_response(result)
 
 
@@ -301,16 +244,6 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
             if state.service is None:
                 raise LibraryError(state.unavailable or "the admin could not start")
             response = await handler(request, state.service)
-        except AdminError as exc:
-            response = json_error(exc.status, str(exc))
-        except (StyleError, ValueError) as exc:  # a bad setting or value the checks above missed
-            response = json_error(400, str(exc))
-        except (sqlite3.OperationalError, LibraryError) as exc:
-            # The catalog is locked by another writer or cannot be reached: the streams go on,
-            # and the admin says when to try again instead of failing the request for good.
-            log.error("admin: %s from %s: the catalog is unavailable: %s", what, who, exc)
-            response = json_error(503, f"the catalog is unavailable, try again shortly: {exc}",
-                                  headers={"Retry-After": str(CATALOG_RETRY_SECONDS)})
         except web.HTTPException as exc:
             if exc.content_type == "application/json":
                 raise
@@ -319,8 +252,14 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
         except (asyncio.CancelledError, ConnectionError):
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must still answer in JSON, not a text 500
-            log.exception("admin: %s from %s failed", what, who)
-            response = json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+            answer = error_answer(exc)
+            if answer is None:
+                log.exception("admin: %s from %s failed", what, who)
+                response = json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+            else:
+                if answer.unavailable:
+                    log.error("admin: %s from %s: the catalog is unavailable: %s", what, who, exc)
+                response = answer.response()
         log.info("admin: %s from %s -> %d", what, who, response.status)
         return response
 

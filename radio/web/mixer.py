@@ -17,26 +17,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from radio.station.blends import BlendError, BlendSpec, BlendsFull, blend_style
+from radio.station.blends import BlendError, BlendSpec, blend_style
 from radio.station.channel import Channel
 from radio.web.api import channel_json
 from radio.web.limits import LIMITS, cap_key
-from radio.web.streams import STATION, json_http_error, stream_channel
+from radio.web.errors import http_error
+from radio.web.streams import STATION, stream_channel
 
 
 def _spec(request: web.Request) -> BlendSpec | str:
     try:
         return request.app[STATION].mixer.parse(request.query)
     except BlendError as exc:
-        raise _http_error(exc) from exc
-
-
-def _http_error(exc: BlendError) -> web.HTTPError:
-    kinds = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict, 503: web.HTTPServiceUnavailable}
-    error = json_http_error(kinds.get(exc.status, web.HTTPBadRequest), str(exc))
-    if isinstance(exc, BlendsFull):
-        error.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return error
+        raise http_error(exc) from exc
 
 
 async def _channel(request: web.Request, spec: BlendSpec, *, listening: bool = True) -> Channel:
@@ -61,7 +54,7 @@ async def _channel(request: web.Request, spec: BlendSpec, *, listening: bool = T
     try:
         channel = await station.mixer.channel_for(spec, listening=listening)
     except BlendError as exc:
-        raise _http_error(exc) from exc
+        raise http_error(exc) from exc
     finally:
         if mine:
             keepers.starting.pop(spec.name, None)

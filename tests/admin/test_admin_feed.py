@@ -154,7 +154,7 @@ def test_the_retrain_precheck_matches_the_trainer():
     pytest.importorskip("tensorflow")
     from trainer.models import HyperParameters
 
-    from radio.admin.service import MIN_TRAIN_BEATS, MIN_TRAIN_PIECES
+    from radio.admin.style_service import MIN_TRAIN_BEATS, MIN_TRAIN_PIECES
 
     assert MIN_TRAIN_PIECES == 2
     assert MIN_TRAIN_BEATS == HyperParameters().window + 1

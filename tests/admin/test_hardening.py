@@ -18,11 +18,14 @@ from admin_helpers import AUTH, admin_client
 
 from radio.admin.auth import load_or_create_token
 from radio.admin.errors import BadRequest
-from radio.admin.jobs import FAILED, FINAL_STATES, JobStore
-from radio.admin.runner import JobRunner, trainer_env
+from radio.admin.jobs import FAILED, FINAL_STATES
+from radio.admin.stores.sqlite import SqliteJobStore
+from radio.admin.runner import JobRunner
+from radio.admin.train_command import trainer_env
 from radio.errors import StyleError
 from radio.styles import check_style_name, discover_styles
-from radio.web.admin_routes import ADMIN, parse_json
+from radio.web.admin_routes import ADMIN
+from radio.web.json_body import parse_json
 
 
 async def test_an_emoji_display_name_is_written_as_valid_toml(home):
@@ -159,7 +162,7 @@ def test_the_trainer_child_gets_only_what_it_needs():
         assert secret not in env
 
 
-class FullDiskStore(JobStore):
+class FullDiskStore(SqliteJobStore):
     """Saving a job's final state fails, as on a full disk."""
 
     def save(self, job) -> None:

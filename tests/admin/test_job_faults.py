@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from radio.admin.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, WORKERS, Job, JobStore
+from radio.admin.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, WORKERS, Job
+
+from radio.admin.stores.sqlite import SqliteJobStore
 from radio.admin.runner import UNSTORED_DIR, JobLost, JobRunner
 from radio.errors import LibraryError, ModelFileError
 
@@ -42,7 +44,7 @@ def trainer(tmp_path) -> str:
     return str(fake)
 
 
-class BlinkingStore(JobStore):
+class BlinkingStore(SqliteJobStore):
     """Progress writes fail for a while (a locked SQLite, a MongoDB blip); so do the first
     attempts at the final one."""
 
@@ -91,7 +93,7 @@ async def test_failed_progress_writes_do_not_end_the_run_and_the_final_record_pe
 
 
 async def test_a_model_that_cannot_be_stored_yet_is_retried_not_rejected(tmp_path, trainer):
-    store = JobStore(tmp_path)
+    store = SqliteJobStore(tmp_path)
     calls = []
 
     async def on_done(job, done):  # the shared store (S3) is down for the first two attempts
@@ -110,7 +112,7 @@ async def test_a_model_that_cannot_be_stored_yet_is_retried_not_rejected(tmp_pat
 
 
 async def test_a_store_down_for_good_fails_the_job_as_unstored_and_keeps_the_model(tmp_path, trainer):
-    store = JobStore(tmp_path)
+    store = SqliteJobStore(tmp_path)
     calls = []
 
     async def on_done(job, done):
@@ -129,7 +131,7 @@ async def test_a_store_down_for_good_fails_the_job_as_unstored_and_keeps_the_mod
 
 
 async def test_a_bad_model_is_rejected_at_once(tmp_path, trainer):
-    store = JobStore(tmp_path)
+    store = SqliteJobStore(tmp_path)
     calls = []
 
     async def on_done(job, done):
@@ -147,12 +149,13 @@ async def test_a_bad_model_is_rejected_at_once(tmp_path, trainer):
 
 @pytest.fixture
 def worker_setup(tmp_path):
-    from radio.admin.versions import SqliteVersionTable, VersionRegistry
+    from radio.admin.versions import VersionRegistry
+    from radio.admin.stores.sqlite import SqliteVersionTable
     from radio.admin.worker import Worker, WorkerSettings
 
     home = tmp_path / "home"
     home.mkdir()
-    store = JobStore(home)
+    store = SqliteJobStore(home)
     registry = VersionRegistry(home, table=SqliteVersionTable(home), shared=None)
     job = Job.new("folk", {"force": True})  # force: it would go on air at once
     job.train_on = WORKERS

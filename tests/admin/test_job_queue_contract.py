@@ -9,18 +9,21 @@ import time
 
 import pytest
 
-from radio.admin.jobs import CANCELLED, FAILED, HERE, QUEUED, RUNNING, SUCCEEDED, WORKERS, Job, JobStore
-from radio.admin.versions import ModelVersion, SqliteVersionTable
+from radio.admin.jobs import CANCELLED, FAILED, HERE, QUEUED, RUNNING, SUCCEEDED, WORKERS, Job
+
+from radio.admin.stores.sqlite import SqliteJobStore
+from radio.admin.version_facts import ModelVersion
+from radio.admin.stores.sqlite import SqliteVersionTable
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
 def store(request, tmp_path):
     if request.param == "mongodb":
-        from radio.admin.mongo_stores import MongoJobStore
+        from radio.admin.stores.mongo import MongoJobStore
 
         store = MongoJobStore(request.getfixturevalue("mongodb_db_uri"))
     else:
-        store = JobStore(tmp_path)
+        store = SqliteJobStore(tmp_path)
     yield store
     store.close()
 
@@ -28,7 +31,7 @@ def store(request, tmp_path):
 @pytest.fixture(params=["sqlite", "mongodb"])
 def table(request, tmp_path):
     if request.param == "mongodb":
-        from radio.admin.mongo_stores import MongoVersionTable
+        from radio.admin.stores.mongo import MongoVersionTable
 
         table = MongoVersionTable(request.getfixturevalue("mongodb_db_uri"))
     else:

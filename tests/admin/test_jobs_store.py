@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from radio.admin.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobStore
+from radio.admin.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, Job
+
+from radio.admin.stores.sqlite import SqliteJobStore
 
 
 def test_jobs_round_trip_and_restart_recovery(tmp_path):
-    store = JobStore(tmp_path)
+    store = SqliteJobStore(tmp_path)
     done = Job.new("baroque", {"epochs": 2})
     done.state, done.progress, done.model_version = SUCCEEDED, 1.0, "abcdef012345"
     running = Job.new("folk", {})
@@ -23,7 +25,7 @@ def test_jobs_round_trip_and_restart_recovery(tmp_path):
     names = {r[0] for r in sqlite3.connect(tmp_path / "catalog.sqlite3").execute("SELECT name FROM sqlite_master")}
     assert "jobs" in names
 
-    reopened = JobStore(tmp_path)
+    reopened = SqliteJobStore(tmp_path)
     failed = reopened.fail_interrupted("the server stopped while the job was running")
     assert {j.id for j in failed} == {running.id, waiting.id}
     again = reopened.get(running.id)

@@ -208,7 +208,7 @@ async def test_a_retrain_fine_tunes_the_model_on_air_and_compares_fairly(home):
     add_tunes(home, (11, 12, 13), beats=200)
     async with admin_client(home) as client:
         service = client.app[ADMIN].service
-        bundled = service.registry.active(service.style("folk")).version
+        bundled = service.registry.active(service.styles.style("folk")).version
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 1})
         assert r.status == 202, await r.text()
         job = await r.json()

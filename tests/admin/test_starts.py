@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from radio.admin.errors import Conflict
-from radio.admin.runner import train_arguments
+from radio.admin.train_command import train_arguments
 from radio.admin.starts import (
     TRAINER_EMBEDDING,
     TRAINER_HIDDEN,
@@ -23,7 +23,8 @@ from radio.admin.starts import (
     read_candidate,
     seen_key,
 )
-from radio.admin.versions import SqliteVersionTable, VersionRegistry, file_version
+from radio.admin.versions import VersionRegistry, file_version
+from radio.admin.stores.sqlite import SqliteVersionTable
 from radio.config import REPO_ROOT
 from radio.model.modelfile import read_model_file, write_model_file
 from radio.music.encoding import ENCODINGS
@@ -335,7 +336,7 @@ async def test_a_retrain_through_the_api_fine_tunes_and_compares(home, tmp_path)
     async with admin_client(home) as client:
         service = client.app[ADMIN].service
         service.runner.python = str(fake)
-        service.base_model_path = lambda: base
+        service.jobs.base_model_path = lambda: base
         bundled = file_version(FOLK)
 
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"minutes": 1})
@@ -389,7 +390,8 @@ async def test_a_worker_chooses_the_start_by_the_same_rule(home, tmp_path, monke
     from admin_helpers import tune
 
     import radio.admin.worker as worker_module
-    from radio.admin.jobs import SUCCEEDED, WORKERS, Job, JobStore
+    from radio.admin.jobs import SUCCEEDED, WORKERS, Job
+    from radio.admin.stores.sqlite import SqliteJobStore
     from radio.admin.runner import JobRunner
     from radio.admin.worker import Worker, WorkerSettings
     from radio.library import open_library
@@ -413,7 +415,7 @@ async def test_a_worker_chooses_the_start_by_the_same_rule(home, tmp_path, monke
     fake.chmod(0o755)
     monkeypatch.setattr(worker_module, "JobRunner", functools.partial(JobRunner, python=str(fake)))
 
-    store = JobStore(home)
+    store = SqliteJobStore(home)
     registry = registry_at(home, home, FakeShared())
     try:
         worker = Worker(WorkerSettings(home, "w1", once=True), store, registry)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from radio.admin.errors import BadRequest
-from radio.admin.runner import parse_retrain_options, train_arguments
+from radio.admin.train_command import parse_retrain_options, train_arguments
 from radio.admin.uploads import check_content_type, check_filename
-from radio.admin.versions import ModelVersion, heldout_nll, should_activate
+from radio.admin.version_facts import ModelVersion, heldout_nll
+from radio.admin.comparison import should_activate
 
 
 def test_retrain_options_accepts_the_documented_fields():
@@ -153,7 +154,7 @@ def test_activation_refuses_numbers_that_do_not_compare(new, words):
 
 
 def test_the_versions_table_compares_on_the_same_pieces_when_it_can():
-    from radio.admin.versions import compare
+    from radio.admin.comparison import compare
 
     fair = compare(scored(2.91), ACTIVE)
     assert fair["basis"] == "same pieces" and fair["same_heldout"] is True and fair["same_measure"] is True
@@ -166,7 +167,7 @@ def test_the_versions_table_compares_on_the_same_pieces_when_it_can():
 
 
 def test_summaries_agree_across_metric_shapes():
-    from radio.admin.versions import metrics_summary
+    from radio.admin.version_facts import metrics_summary
 
     done_event = {"nll_per_beat": {"model": 3.0, "unigram": 10.5}, "nll_full_per_beat": {"model": 3.2, "unigram": 11.0},
                   "frame_accuracy": {"model": 0.7, "unigram": 0.0}, "held_out": {"pieces": 35}, "epochs_run": 12,

@@ -11,7 +11,10 @@ import sqlite3
 import pytest
 
 from radio.library import CATALOG_FILE
-from radio.admin.versions import SqliteVersionTable, VersionRegistry, compare, file_version, header_facts, read_header
+from radio.admin.versions import VersionRegistry, file_version
+from radio.admin.stores.sqlite import SqliteVersionTable
+from radio.admin.comparison import compare
+from radio.admin.version_facts import header_facts, read_header
 from radio.config import REPO_ROOT
 
 BAROQUE = REPO_ROOT / "styles" / "baroque" / "model.npz"

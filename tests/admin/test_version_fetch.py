@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from radio.admin.versions import ModelVersion, SqliteVersionTable, VersionRegistry, file_version, model_key
+from radio.admin.versions import VersionRegistry, file_version, model_key
+
+from radio.admin.version_facts import ModelVersion
+
+from radio.admin.stores.sqlite import SqliteVersionTable
 from radio.errors import ModelFileError
 from radio.library.disk_blobs import DiskBlobStore
 

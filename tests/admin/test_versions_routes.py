@@ -86,7 +86,7 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
         shutil.copyfile(REPO_ROOT / "styles" / "folk" / "model.npz", candidate)
         job = Job.new("baroque", {})
         # The bundled model scored 2.5 on the new version's own held-out pieces; the new one 3.5.
-        await service._job_done(job, {"model_path": str(candidate), "metrics": done_metrics(3.5, bundled, 2.5)})
+        await service.jobs.job_done(job, {"model_path": str(candidate), "metrics": done_metrics(3.5, bundled, 2.5)})
         assert job.model_version and not job.activated
         assert job.activation_reason == (
             "held-out NLL per beat (notes with struck/held) on the new version's 3 held-out pieces (set 01234567…): "
@@ -106,7 +106,7 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
         # The active model trained on some of the new version's held-out pieces: not comparable, whatever the figures.
         leaked = Job.new("baroque", {})
         shutil.copyfile(REPO_ROOT / "styles" / "classical" / "model.npz", candidate)
-        await service._job_done(leaked, {"model_path": str(candidate),
+        await service.jobs.job_done(leaked, {"model_path": str(candidate),
                                          "metrics": done_metrics(1.0, bundled, 2.5, trained_on_held_out=2)})
         assert not leaked.activated
         assert f"no fair comparison with the active {bundled}: it trained on 2 of the new version's 3 held-out pieces" in leaked.activation_reason
@@ -116,17 +116,17 @@ async def test_a_worse_model_is_registered_but_not_activated(home, tmp_path):
         distinct = tmp_path / "bare.npz"  # the folk weights under another header: a version of its own
         write_model_file(distinct, arrays, {**{k: v for k, v in header.items() if k not in ("format", "format_version")},
                                             "note": "bare"})
-        await service._job_done(bare, {"model_path": str(distinct), "metrics": {"nll_full_per_beat": {"model": 0.1}}})
+        await service.jobs.job_done(bare, {"model_path": str(distinct), "metrics": {"nll_full_per_beat": {"model": 0.1}}})
         assert not bare.activated and "was not scored on the new version's held-out pieces" in bare.activation_reason
 
         # As good as the active one on the same pieces is enough; so is force=true for a worse one.
         better = Job.new("baroque", {})
         shutil.copyfile(REPO_ROOT / "styles" / "medieval" / "model.npz", candidate)
-        await service._job_done(better, {"model_path": str(candidate), "metrics": done_metrics(2.5, bundled, 2.5)})
+        await service.jobs.job_done(better, {"model_path": str(candidate), "metrics": done_metrics(2.5, bundled, 2.5)})
         assert better.activated and "2.5000 vs 2.5000 of the active" in better.activation_reason
         forced = Job.new("baroque", {"force": True})
         shutil.copyfile(REPO_ROOT / "styles" / "renaissance" / "model.npz", candidate)
-        await service._job_done(forced, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": 99.0}}})
+        await service.jobs.job_done(forced, {"model_path": str(candidate), "metrics": {"nll_per_beat": {"model": 99.0}}})
         assert forced.activated and forced.activation_reason == "force=true"
         assert service.registry.active_version("baroque") == forced.model_version
 

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from admin_helpers import AUTH, admin_client, fill_library, job_events, tune, wait_for_state
 
-from radio.admin.jobs import JobStore
+from radio.admin.stores.sqlite import SqliteJobStore
 from radio.admin.worker import Worker, WorkerSettings
 from radio.styles import load_style
 from radio.web.admin_routes import ADMIN
@@ -31,7 +31,7 @@ async def test_jobs_wait_for_a_worker_and_a_dead_workers_job_is_requeued(home, c
         assert (await (await client.get(f"/admin/jobs/{job['id']}", headers=AUTH)).json())["state"] == "queued"
 
         # A worker elsewhere claims it with a 1 s lease, then vanishes without a word.
-        other = JobStore(home)
+        other = SqliteJobStore(home)
         claimed = other.claim("vanished-box", 1.0)
         assert claimed.id == job["id"]
         running = await wait_for_state(client, job["id"], ("running",), timeout=5)
@@ -56,7 +56,7 @@ async def test_cancel_reaches_the_worker_through_its_lease(home, corpus_dir):
 
         r = await client.post("/admin/styles/folk/retrain", headers=AUTH, json={"epochs": 1})
         job = await r.json()
-        worker_store = JobStore(home)
+        worker_store = SqliteJobStore(home)
         assert worker_store.claim("w1", 30).id == job["id"]
         feed = asyncio.get_running_loop().create_task(job_events(client, job["id"], timeout=20))
         await asyncio.sleep(0.5)
@@ -79,7 +79,7 @@ async def test_a_style_created_here_travels_with_its_job(home, tmp_path, corpus_
         job = await r.json()
         assert job["style_spec"] == (home / "styles" / "night-folk" / "style.toml").read_text()
 
-    store = JobStore(home)
+    store = SqliteJobStore(home)
     claimed = store.claim("w1", 30)
     worker = Worker(WorkerSettings(home=tmp_path / "worker-home", worker_id="w1"), store, registry=None)
     folder = worker._style_folder(claimed)  # what the worker's trainer gets as CONTINUO_STYLES

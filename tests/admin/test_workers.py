@@ -17,7 +17,9 @@ import boto3
 import pytest
 from admin_helpers import AUTH, TOKEN, fill_library
 
-from radio.admin.jobs import QUEUED, RUNNING, SUCCEEDED, WORKERS, Job, JobStore
+from radio.admin.jobs import QUEUED, RUNNING, SUCCEEDED, WORKERS, Job
+
+from radio.admin.stores.sqlite import SqliteJobStore
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 TINY = {"epochs": 2, "hyperparameters": {"hidden": 16, "stride": 64}}
@@ -183,7 +185,7 @@ async def read_stream(response: aiohttp.ClientResponse) -> list[float]:
 async def test_a_job_whose_worker_dies_is_retried_by_another(shared, tmp_path, corpus_dir):
     home = Path(shared["CONTINUO_HOME"])
     fill_library(home, corpus_dir, "folk", count=4)
-    store = JobStore(home)
+    store = SqliteJobStore(home)
     job = Job.new("folk", TINY)
     job.train_on, job.max_attempts = WORKERS, 2
     assert store.add_if_idle(job) is None

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from radio.admin.errors import Conflict
 from radio.admin.jobs import (
     ACTIVE_STATES,
+    FAILED,
     HERE,
     QUEUED,
     RUNNING,
@@ -32,7 +33,7 @@ from radio.admin.jobs import (
     lost_lease,
     released,
 )
-from radio.admin.versions import ModelVersion
+from radio.admin.version_facts import ModelVersion
 from radio.errors import LibraryError
 from radio.timestamps import utc_now
 from radio.library.mongo import MongoStore
@@ -52,7 +53,7 @@ def job_from(doc: dict[str, Any]) -> Job:
 
 
 class MongoJobStore(MongoStore):
-    """The same operations as :class:`radio.admin.jobs.JobStore`, over the ``jobs`` collection."""
+    """The same operations as :class:`radio.admin.stores.sqlite.SqliteJobStore`, over the ``jobs`` collection."""
 
     async def create_indexes(self) -> None:
         jobs = self.db.jobs
@@ -98,8 +99,6 @@ class MongoJobStore(MongoStore):
         return self.run(self._fail_interrupted, reason)
 
     async def _fail_interrupted(self, reason: str) -> list[Job]:
-        from radio.admin.jobs import FAILED
-
         def fail(job: Job) -> bool:
             job.error = f"{reason} (the job was {job.state})"
             job.state, job.finished_at = FAILED, utc_now()
@@ -241,7 +240,7 @@ class MongoJobStore(MongoStore):
 
 
 class MongoVersionTable(MongoStore):
-    """The same operations as :class:`radio.admin.versions.SqliteVersionTable`."""
+    """The same operations as :class:`radio.admin.stores.sqlite.SqliteVersionTable`."""
 
     async def create_indexes(self) -> None:
         await self.db.model_versions.create_index([("style", 1), ("created_at", 1)], name="style")
