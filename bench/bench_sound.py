@@ -202,16 +202,6 @@ def old_waveshaper(x: np.ndarray, knee_db: float = -6.0, ceiling_db: float = -1.
     return y
 
 
-def thd_db(y: np.ndarray, freqs: tuple[float, ...]) -> float:
-    seg = y[len(y) // 3 :].astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(seg * np.blackman(len(seg)))) ** 2
-    bins = np.fft.rfftfreq(len(seg), 1 / SR)
-    own = np.zeros(len(bins), bool)
-    for f in freqs:
-        own |= np.abs(bins - f) < 6.0
-    return float(10 * np.log10(spectrum[~own].sum() / spectrum[own].sum()))
-
-
 def limiter_thd() -> tuple[float, float, float]:
     """THD+N (dB) of a sustained A major triad peaking at +3 dBFS: waveshaper, limiter; and
     the limiter's output true peak."""
@@ -221,7 +211,7 @@ def limiter_thd() -> tuple[float, float, float]:
     x = (x / np.abs(x).max() * 10 ** (3 / 20)).astype(np.float32)
     master = Master(MasterSettings(follow=False))
     y = np.concatenate([master.process(x[i : i + 4096]) for i in range(0, len(x), 4096)])
-    return thd_db(old_waveshaper(x), freqs), thd_db(y[master.delay :], freqs), L.to_db(L.true_peak(y[: -SR // 10], SR))
+    return L.thd_db(old_waveshaper(x), freqs), L.thd_db(y[master.delay :], freqs), L.to_db(L.true_peak(y[: -SR // 10], SR))
 
 
 def decoded_true_peak(pcm: np.ndarray) -> float | None:

@@ -52,6 +52,22 @@ def port_number(text: str) -> int:
     return port
 
 
+# The per-client and total caps: flag, environment variable, default, what it counts.
+CAP_FLAGS = (
+    ("--max-listeners", "CONTINUO_MAX_LISTENERS", DEFAULT_MAX_LISTENERS, "stream listeners in total"),
+    ("--max-listeners-per-client", "CONTINUO_MAX_LISTENERS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT,
+     "stream listeners from one client address"),
+    ("--max-event-clients", "CONTINUO_MAX_EVENT_CLIENTS", DEFAULT_MAX_EVENT_CLIENTS, "event feeds (SSE) in total"),
+    ("--max-event-clients-per-client", "CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT,
+     "event feeds from one client address"),
+    ("--max-recordings", "CONTINUO_MAX_RECORDINGS", DEFAULT_MAX_RECORDINGS, "recording.mp3 downloads being sent at once"),
+    ("--max-recordings-per-client", "CONTINUO_MAX_RECORDINGS_PER_CLIENT", DEFAULT_MAX_RECORDINGS_PER_CLIENT,
+     "recording.mp3 downloads one client address may have at once"),
+    ("--max-blends-per-client", "CONTINUO_MAX_BLENDS_PER_CLIENT", DEFAULT_MAX_BLENDS_PER_CLIENT,
+     "blends one client address may keep going by itself"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("CONTINUO_HOST") or DEFAULT_HOST,
                         help=f"address to listen on (env CONTINUO_HOST; default {DEFAULT_HOST})")
@@ -83,33 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also push every channel to Icecast: icecast://source:PASSWORD@HOST:PORT[/prefix] "
                              "(env CONTINUO_ICECAST_URL)")
     caps = parser.add_argument_group("caps (past one: 503 with Retry-After; 0 means no cap)")
-    caps.add_argument("--max-listeners", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_LISTENERS", DEFAULT_MAX_LISTENERS),
-                      help=f"stream listeners in total (env CONTINUO_MAX_LISTENERS; default {DEFAULT_MAX_LISTENERS})")
-    caps.add_argument("--max-listeners-per-client", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_LISTENERS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT),
-                      help="stream listeners from one client address (env CONTINUO_MAX_LISTENERS_PER_CLIENT; "
-                           f"default {DEFAULT_MAX_PER_CLIENT})")
-    caps.add_argument("--max-event-clients", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_EVENT_CLIENTS", DEFAULT_MAX_EVENT_CLIENTS),
-                      help="event feeds (SSE) in total (env CONTINUO_MAX_EVENT_CLIENTS; "
-                           f"default {DEFAULT_MAX_EVENT_CLIENTS})")
-    caps.add_argument("--max-event-clients-per-client", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT", DEFAULT_MAX_PER_CLIENT),
-                      help="event feeds from one client address (env CONTINUO_MAX_EVENT_CLIENTS_PER_CLIENT; "
-                           f"default {DEFAULT_MAX_PER_CLIENT})")
-    caps.add_argument("--max-recordings", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_RECORDINGS", DEFAULT_MAX_RECORDINGS),
-                      help="recording.mp3 downloads being sent at once (env CONTINUO_MAX_RECORDINGS; "
-                           f"default {DEFAULT_MAX_RECORDINGS})")
-    caps.add_argument("--max-recordings-per-client", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_RECORDINGS_PER_CLIENT", DEFAULT_MAX_RECORDINGS_PER_CLIENT),
-                      help="recording.mp3 downloads one client address may have at once (env "
-                           f"CONTINUO_MAX_RECORDINGS_PER_CLIENT; default {DEFAULT_MAX_RECORDINGS_PER_CLIENT})")
-    caps.add_argument("--max-blends-per-client", type=count, metavar="N",
-                      default=env_int("CONTINUO_MAX_BLENDS_PER_CLIENT", DEFAULT_MAX_BLENDS_PER_CLIENT),
-                      help="blends one client address may keep going by itself (env CONTINUO_MAX_BLENDS_PER_CLIENT; "
-                           f"default {DEFAULT_MAX_BLENDS_PER_CLIENT})")
+    for flag, env, default, what in CAP_FLAGS:
+        caps.add_argument(flag, type=count, metavar="N", default=env_int(env, default),
+                          help=f"{what} (env {env}; default {default})")
     caps.add_argument("--trust-proxy", default=os.environ.get("CONTINUO_TRUST_PROXY", ""), metavar="ADDR[,ADDR]",
                       help="reverse proxies whose X-Forwarded-For names the client (env CONTINUO_TRUST_PROXY; "
                            "default: none, X-Forwarded-For is ignored)")
