@@ -75,10 +75,6 @@ class FormedPiece:
         self._range: tuple[int, int] | None = None
         self._texture: tuple[float, float] | None = None  # the opening's (sounding, struck) notes per beat
 
-    @property
-    def length(self) -> int:
-        return self.plan.beats
-
     def section_at(self, beat: int) -> Section | None:
         size = self.plan.section_bars * BEATS_PER_BAR
         i = beat // size
