@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from radio.config import styles_dir
 from radio.errors import StyleError
+from radio.files import atomic_write_text
 from radio.music.form import FormPlan, parse_form
 from radio.music.notes import beats_for_seconds
 
@@ -180,9 +180,7 @@ def set_style_value(path: Path, key: str, value: float) -> None:
         raise StyleError(f"{path} has no top-level {key!r} to set")
     head, sep, tail = text.partition("\n[")
     head = line.sub(lambda m: f"{m.group(1)}{value:g}{m.group(2)}", head, count=1)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(head + sep + tail, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, head + sep + tail)
     load_style(path.parent)  # still a valid style
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -22,6 +21,7 @@ from radio.admin.errors import BadRequest, Conflict, NotFound
 from radio.admin.feed import AdminFeed
 from radio.admin.uploads import Upload, ingest_files, mark_duplicates
 from radio.errors import StyleError
+from radio.files import atomic_write_text
 from radio.library import Library
 from radio.library.backends import storage_env
 from radio.library.store_threads import in_store_thread
@@ -200,11 +200,5 @@ def write_style_toml(folder: Path, *, name: str, display_name: str, description:
                          for f in dataclasses.fields(timbre)}
     text = "# Created from the admin API.\n" + tomli_w.dumps(doc)
     parse_style(folder, tomllib.loads(text), folder / "style.toml")  # raises StyleError: nothing written
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / ".style.toml.partial"
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, folder / "style.toml")
-    finally:
-        partial.unlink(missing_ok=True)
+    atomic_write_text(folder / "style.toml", text)
     load_style(folder)

@@ -34,6 +34,7 @@ import numpy as np
 from radio.audio.loudness import TARGET_LUFS, integrated_loudness
 from radio.audio.master import MasterSettings
 from radio.audio.synth import Synth
+from radio.files import atomic_write_text
 from radio.station.composer import Composer, Model
 from radio.styles import Style
 
@@ -135,10 +136,7 @@ def record_model_gain(style: Style, model_path: Path) -> float:
     result = calibrate(style, model, minutes=QUICK_MINUTES, seeds=QUICK_SEEDS)
     doc = {"model": result.model_version, "sound": sound_key(style), "gain_db": result.gain_db,
            "measured_lufs": result.measured_lufs}
-    target = gain_file(Path(model_path))
-    tmp = target.with_name(target.name + ".part")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
-    tmp.replace(target)
+    atomic_write_text(gain_file(Path(model_path)), json.dumps(doc))
     return result.gain_db
 
 
@@ -228,9 +226,7 @@ def write_gain(path: Path, calibration: Calibration) -> None:
         text = _TABLE.sub(lambda _m: table, text, count=1)
     else:
         text = text.rstrip("\n") + "\n\n" + table
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
