@@ -260,7 +260,8 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
         log.info("%s: training a token model (%s, %.0f min cap)", style, f"starting from {start}" if start else "from scratch", args.minutes)
         result = train_style(config, emit=_log_epoch)
     from radio.model import load_model
-    from radio.styles import load_style, set_style_value
+    from radio.style_file import set_style_value
+    from radio.styles import load_style
 
     info = load_style(folder)
     temperature, tried = choose_temperature(load_model(candidate), result.data.train, info.tempo_bpm)
@@ -571,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{new['realism']['mean_ceiling']:8.3f}  {'replaced' if c['accepted'] else 'kept the old model'}"
         )
     # New models play at new levels: recalibrate each style's loudness gain from their music.
-    from radio.audio.calibrate import main as calibrate
+    from radio.commands.calibrate import main as calibrate
 
     calibrate(["--styles", ",".join(styles), *(["--root", str(args.styles_dir)] if args.styles_dir else [])])
     return 0

@@ -11,22 +11,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
-
-import tomli_w
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
 from radio.admin.feed import AdminFeed
 from radio.admin.uploads import Upload, ingest_files, mark_duplicates
 from radio.errors import StyleError
-from radio.files import atomic_write_text
 from radio.library import Library
 from radio.library.backends import storage_env
 from radio.library.store_threads import in_store_thread
 from radio.model.lineage import BASE_STYLE
-from radio.styles import Style, check_style_name, discover_styles, load_style, parse_style
+from radio.style_file import write_style
+from radio.styles import Style, check_style_name, discover_styles
 
 log = logging.getLogger("radio.admin")
 
@@ -198,7 +195,4 @@ def write_style_toml(folder: Path, *, name: str, display_name: str, description:
     if timbre is not None:
         doc["timbre"] = {f.name: (list(v) if isinstance(v := getattr(timbre, f.name), tuple) else v)
                          for f in dataclasses.fields(timbre)}
-    text = "# Created from the admin API.\n" + tomli_w.dumps(doc)
-    parse_style(folder, tomllib.loads(text), folder / "style.toml")  # raises StyleError: nothing written
-    atomic_write_text(folder / "style.toml", text)
-    load_style(folder)
+    write_style(folder, doc, comment="Created from the admin API.")

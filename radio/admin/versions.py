@@ -246,7 +246,7 @@ async def register_trained(registry: VersionRegistry, style: Style, job: Job, do
     )
     job.model_version = version.version
     job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
-    from radio.audio.calibrate import record_model_gain_quietly  # its loudness, for a swap at -16 LUFS
+    from radio.station.calibration import record_model_gain_quietly  # its loudness, for a swap at -16 LUFS
 
     await asyncio.to_thread(record_model_gain_quietly, style, Path(version.path))
     if plot.is_file():
