@@ -100,7 +100,7 @@ def synth_and_encode_rtf(timbre: Timbre, voices: int = 4, bpm: float = 96.0) -> 
 
 
 def sound_rtf(style, voices: int = 4) -> tuple[float, float]:
-    from radio.audio.calibrate import channel_master
+    from radio.station.calibration import channel_master
 
     bpm = style.tempo_bpm
     beats = int(SECONDS * bpm * 4 / 60)

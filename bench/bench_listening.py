@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from bench.run_all import machine
-from radio.audio.calibrate import channel_master, render_channel_audio
+from radio.station.calibration import channel_master, render_channel_audio
 from radio.audio.loudness import measure
 from radio.audio.mp3 import Mp3Encoder
 from radio.audio.synth import Synth

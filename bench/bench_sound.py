@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.run_all import machine
 from radio.audio import loudness as L
-from radio.audio.calibrate import channel_master, render_channel_audio
+from radio.station.calibration import channel_master, render_channel_audio
 from radio.audio.master import Master, MasterSettings
 from radio.audio.mp3 import Mp3Encoder
 from radio.audio.room import Reverb

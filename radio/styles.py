@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -137,7 +136,7 @@ class Style:
     timbre: Timbre = field(default_factory=Timbre)
     top_p: float = 1.0  # nucleus sampling for token models: 1.0 samples the whole distribution
     # dB applied to the synth's voices so the style's music sits at -16 LUFS; written into
-    # style.toml's [loudness] table by `python -m radio.audio.calibrate`.
+    # style.toml's [loudness] table by `python -m radio.commands.calibrate`.
     loudness_gain_db: float = 0.0
     # The plan each piece follows (style.toml's [form]); without one a piece runs piece_minutes.
     form: FormPlan = field(default_factory=FormPlan)
@@ -169,21 +168,6 @@ def check_style_name(name: str) -> str:
     if name == "mix" or name.startswith("mix-"):
         raise StyleError(f"style name {name!r} is reserved for blend channels (/stream/mix.mp3); choose another")
     return name
-
-
-def set_style_value(path: Path, key: str, value: float) -> None:
-    """Rewrite one top-level number of a style.toml in place, keeping its comment and every
-    other line (`make train` writes the sampling temperature it chose this way)."""
-    text = path.read_text(encoding="utf-8")
-    line = re.compile(rf"^({re.escape(key)}\s*=\s*)[^#\n]*?(\s*(#[^\n]*)?)$", re.MULTILINE)
-    if not line.search(text.split("\n[", 1)[0]):
-        raise StyleError(f"{path} has no top-level {key!r} to set")
-    head, sep, tail = text.partition("\n[")
-    head = line.sub(lambda m: f"{m.group(1)}{value:g}{m.group(2)}", head, count=1)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(head + sep + tail, encoding="utf-8")
-    os.replace(tmp, path)
-    load_style(path.parent)  # still a valid style
 
 
 def check_top_p(value: float) -> float:

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from radio.config import REPO_ROOT
+from radio.files import atomic_path
 from radio.styles import discover_styles
 
 log = logging.getLogger("trainer.bundle")
@@ -142,8 +143,8 @@ def publish_base(result, folder: Path, command: str) -> dict:
               "the bundled base trained on some of these held-out pieces: its figure is not comparable; kept")
     folder.mkdir(parents=True, exist_ok=True)
     if accepted:
-        shutil.copyfile(result.model_path, folder / ".model.npz.tmp")
-        os.replace(folder / ".model.npz.tmp", folder / "model.npz")
+        with atomic_path(folder / "model.npz") as tmp:
+            shutil.copyfile(result.model_path, tmp)
         amend_header(folder / "model.npz", bundle={"replaced": old.version if old else None, "command": command})
         log.info("base: the new base replaces the bundled one (%s)", reason)
     else:
@@ -259,7 +260,8 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
         log.info("%s: training a token model (%s, %.0f min cap)", style, f"starting from {start}" if start else "from scratch", args.minutes)
         result = train_style(config, emit=_log_epoch)
     from radio.model import load_model
-    from radio.styles import load_style, set_style_value
+    from radio.style_file import set_style_value
+    from radio.styles import load_style
 
     info = load_style(folder)
     temperature, tried = choose_temperature(load_model(candidate), result.data.train, info.tempo_bpm)
@@ -269,8 +271,8 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     comparison["temperature"] = {"old": info.temperature, "new": temperature, "tried": tried}
     accepted = comparison["accepted"]
     if accepted:
-        shutil.copyfile(candidate, folder / ".model.npz.tmp")
-        os.replace(folder / ".model.npz.tmp", folder / "model.npz")
+        with atomic_path(folder / "model.npz") as tmp:
+            shutil.copyfile(candidate, tmp)
         amend_header(folder / "model.npz", bundle={"replaced": comparison["old"]["version"], "command": command})
         set_style_value(folder / "style.toml", "temperature", temperature)
         log.info("%s: the token model replaces the bundled model (%s)", style, comparison["reason"])
@@ -400,14 +402,12 @@ def decide(old: dict | None, new: dict) -> tuple[bool, str]:
 
 
 def write_corpus_csv(path: Path, data) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["split", "id", "sha256", "file", "composer", "title", "licence", "source", "beats"])
         for split, pieces in (("train", data.train), ("validation", data.val)):
             for p in pieces:
                 writer.writerow([split, p.id, p.sha256, p.file, p.composer, p.title, p.licence, p.source, p.beats])
-    tmp.replace(path)
 
 
 def _f(x) -> str:
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{new['realism']['mean_ceiling']:8.3f}  {'replaced' if c['accepted'] else 'kept the old model'}"
         )
     # New models play at new levels: recalibrate each style's loudness gain from their music.
-    from radio.audio.calibrate import main as calibrate
+    from radio.commands.calibrate import main as calibrate
 
     calibrate(["--styles", ",".join(styles), *(["--root", str(args.styles_dir)] if args.styles_dir else [])])
     return 0

@@ -32,6 +32,7 @@ from radio.admin.style_service import HOME_STYLES_DIR, MIN_TRAIN_BEATS, MIN_TRAI
 from radio.admin.uploads import UploadLimits
 from radio.admin.versions import VersionRegistry
 from radio.config import env_float
+from radio.files import PARTIAL_PATTERNS
 from radio.library import open_library
 from radio.library.store_threads import in_store_thread
 
@@ -152,19 +153,20 @@ class AdminService:
         return out
 
 
-# Where an interrupted write can leave a half-written file, and the names such files have:
-# blobs (tempfile's ".tmp-*"), model versions (".<version>.npz.partial"), style.toml files.
-PARTIAL_FILES = (("blobs", ".tmp-*"), ("models", ".*.partial"), (HOME_STYLES_DIR, ".*.partial"))
+# Where an interrupted write can leave a half-written file (blobs, model versions, style.toml
+# files); radio.files names such files, and PARTIAL_PATTERNS matches them.
+PARTIAL_FOLDERS = ("blobs", "models", HOME_STYLES_DIR)
 
 
 def remove_partial_files(home: Path) -> int:
     """Delete every partial file under the data dir; readers never see them, so they are
     only ever garbage. Returns how many were removed."""
     removed = 0
-    for folder, pattern in PARTIAL_FILES:
+    for folder in PARTIAL_FOLDERS:
         root = home / folder
-        for path in root.rglob(pattern) if root.is_dir() else ():
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed += 1
+        for pattern in PARTIAL_PATTERNS if root.is_dir() else ():
+            for path in root.rglob(pattern):
+                if path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed += 1
     return removed

@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
-
-import tomli_w
 
 from radio.admin.errors import BadRequest, Conflict, NotFound
 from radio.admin.feed import AdminFeed
@@ -26,7 +22,8 @@ from radio.library import Library
 from radio.library.backends import storage_env
 from radio.library.store_threads import in_store_thread
 from radio.model.lineage import BASE_STYLE
-from radio.styles import Style, check_style_name, discover_styles, load_style, parse_style
+from radio.style_file import write_style
+from radio.styles import Style, check_style_name, discover_styles
 
 log = logging.getLogger("radio.admin")
 
@@ -198,13 +195,4 @@ def write_style_toml(folder: Path, *, name: str, display_name: str, description:
     if timbre is not None:
         doc["timbre"] = {f.name: (list(v) if isinstance(v := getattr(timbre, f.name), tuple) else v)
                          for f in dataclasses.fields(timbre)}
-    text = "# Created from the admin API.\n" + tomli_w.dumps(doc)
-    parse_style(folder, tomllib.loads(text), folder / "style.toml")  # raises StyleError: nothing written
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / ".style.toml.partial"
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, folder / "style.toml")
-    finally:
-        partial.unlink(missing_ok=True)
-    load_style(folder)
+    write_style(folder, doc, comment="Created from the admin API.")

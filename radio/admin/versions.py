@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import os
 import shutil
-import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +29,7 @@ from radio.admin.jobs import Job
 from radio.admin.stores import open_version_table
 from radio.admin.version_facts import ModelVersion, header_facts, read_header
 from radio.errors import ContinuoError, ModelFileError
+from radio.files import atomic_path
 from radio.library.backends import StorageConfig, shared_store
 from radio.library.base import BlobStore
 from radio.timestamps import utc_now
@@ -121,9 +121,8 @@ class VersionRegistry:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{model.version}.npz"
         if not target.exists():
-            partial = folder / f".{model.version}.npz.partial"
-            shutil.copyfile(model_file, partial)
-            os.replace(partial, target)  # readers see the whole file or none
+            with atomic_path(target) as partial:  # readers see the whole file or none
+                shutil.copyfile(model_file, partial)
         if self.shared is not None:
             self.shared.put_file(model_key(style, model.version), target)
             if plot is not None and plot.is_file():
@@ -145,9 +144,8 @@ class VersionRegistry:
             raise ModelFileError(f"the file of {version.style} version {version.version} is missing: {path}")
         # Fetched beside the live path and checked there: only a file whose hash is the version
         # is renamed into place, so a channel never loads another model from the live path.
-        # A ".partial" name, so that a crash's leftover is swept at the next start.
-        fetching = path.with_name(f".{path.name}.fetch-{os.getpid()}-{threading.get_ident()}.partial")
-        try:
+        # A radio.files temp name, so that a crash's leftover is swept at the next start.
+        with atomic_path(path) as fetching:
             try:
                 self.shared.get_to(model_key(version.style, version.version), fetching)
             except KeyError:
@@ -159,9 +157,6 @@ class VersionRegistry:
                     f"the shared store's file for {version.style} version {version.version} is another model; "
                     "register the version again"
                 )
-            os.replace(fetching, path)
-        finally:
-            fetching.unlink(missing_ok=True)
         with contextlib.suppress(KeyError, ContinuoError):  # the loss plot is a nicety
             self.shared.get_to(model_key(version.style, version.version, ".loss.png"), path.with_suffix(".loss.png"))
         return path
@@ -251,7 +246,7 @@ async def register_trained(registry: VersionRegistry, style: Style, job: Job, do
     )
     job.model_version = version.version
     job.note_training(version.facts, done.get("metrics"))  # how training ended, for the admin page
-    from radio.audio.calibrate import record_model_gain_quietly  # its loudness, for a swap at -16 LUFS
+    from radio.station.calibration import record_model_gain_quietly  # its loudness, for a swap at -16 LUFS
 
     await asyncio.to_thread(record_model_gain_quietly, style, Path(version.path))
     if plot.is_file():

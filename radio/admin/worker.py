@@ -33,6 +33,7 @@ from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_
 from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
 from radio.library.backends import storage_env
+from radio.style_file import write_style_text
 from radio.styles import Style, get_style, load_style
 from radio.library.store_threads import in_store_thread
 
@@ -198,8 +199,7 @@ class Worker:
         if not job.style_spec:
             return None
         folder = self.settings.home / WORKER_STYLES_DIR / job.id / job.style
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "style.toml").write_text(job.style_spec, encoding="utf-8")
+        write_style_text(folder, job.style_spec)
         return folder.parent
 
     def _style(self, name: str, styles_dir: Path | None) -> Style | str:

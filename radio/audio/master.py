@@ -4,7 +4,7 @@ Every channel should sit at the same loudness (-16 LUFS, AES TD1004) whatever it
 register and texture. Three steps get it there:
 
 1. **The style's gain** (``[loudness] gain_db`` in ``style.toml``), calibrated from the
-   style's own music by ``python -m radio.audio.calibrate``. It does almost all the work.
+   style's own music by ``python -m radio.commands.calibrate``. It does almost all the work.
 2. **A slow loudness follower** corrects what the calibration could not know: a model
    swapped for a louder one, a piece in a high register, a blend of two styles. It
    estimates the stream's loudness from K-weighted 100 ms blocks (BS.1770's weighting),

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import tempfile
 from pathlib import Path
 
 from radio.errors import ContinuoError
+from radio.files import atomic_write_bytes
 
 SUFFIXES = (".mid", ".wav", ".mp3")
 
@@ -132,13 +132,4 @@ def _encode(suffix: str, notes, style) -> bytes:
 
 def _write(path: Path, data: bytes) -> None:
     """Atomically: a cancelled run leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)

@@ -6,14 +6,14 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from radio.errors import LibraryError
+from radio.files import atomic_writer
 
 # A key is a relative POSIX path of plain segments. Segments may not start with '.',
-# which rules out '..' and keeps our own temp files (".tmp-*") out of every listing.
+# which rules out '..' and keeps our own temp files (radio.files: ".<name>.<random>.partial") out of every listing.
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_KEY_LENGTH = 512
 CHUNK_BYTES = 1 << 20  # streaming reads and writes go in pieces of this size
@@ -94,34 +94,9 @@ class DiskBlobStore:
 def write_atomically(path: Path, stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> str:
     """Copy ``stream`` to ``path`` through a temp file beside it; return the sha256 of what was
     written. A reader sees the whole file or none: a failure halfway leaves nothing behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            while chunk := stream.read(chunk_bytes):
-                digest.update(chunk)
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_writer(path, sync_dir=True) as fh:
+        while chunk := stream.read(chunk_bytes):
+            digest.update(chunk)
+            fh.write(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable; some platforms cannot open a folder, which is fine."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from radio.errors import LibraryError
+from radio.files import atomic_writer
 from radio.library.disk_blobs import CHUNK_BYTES, check_key
 
 log = logging.getLogger(__name__)
@@ -104,18 +104,8 @@ class S3BlobStore:
         return out.getvalue()
 
     def get_to(self, key: str, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                self._download(key, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(path) as fh:
+            self._download(key, fh)
 
     def exists(self, key: str) -> bool:
         try:

@@ -10,6 +10,7 @@ import numpy as np
 from radio.errors import ModelFileError
 from radio.model.lstm import LSTMLayer, LSTMStack
 from radio.model.modelfile import read_model_file
+from radio.model.sampler_settings import SamplerSettings
 from radio.music.encoding import Encoding, get_encoding
 from radio.music.tokens import TokenEncoding
 from radio.music.notes import ListOfNotes
@@ -36,39 +37,22 @@ class StyleModel:
     def sampler(
         self,
         *,
-        temperature: float = 1.0,
         seed: int | None = None,
         primer: ListOfNotes | None = None,
-        max_note_beats: int = 32,
-        max_silence_beats: int = 16,
-        top_p: float = 1.0,
-        max_notes: int = 10,
+        settings: SamplerSettings | None = None,
+        **values: Any,
     ) -> "BeatSampler | TokenSampler":
-        """A beat stream from this model. ``top_p`` and ``max_notes`` apply to token models
-        (a frame model's count head already bounds its notes per beat)."""
+        """A beat stream from this model. ``values`` are :class:`SamplerSettings` fields
+        (``temperature``, ``top_p``, ...) put into ``settings``; ``top_p`` and ``max_notes``
+        apply to token models (a frame model's count head already bounds its notes per beat)."""
+        settings = SamplerSettings.of(settings, **values)
         if self.encoding.is_token:
             from radio.model.token_sampler import TokenSampler
 
-            return TokenSampler(
-                self,
-                temperature=temperature,
-                seed=seed,
-                primer=primer,
-                max_note_beats=max_note_beats,
-                max_silence_beats=max_silence_beats,
-                top_p=top_p,
-                max_notes=max_notes,
-            )
+            return TokenSampler(self, seed=seed, primer=primer, settings=settings)
         from radio.model.sampler import BeatSampler
 
-        return BeatSampler(
-            self,
-            temperature=temperature,
-            seed=seed,
-            primer=primer,
-            max_note_beats=max_note_beats,
-            max_silence_beats=max_silence_beats,
-        )
+        return BeatSampler(self, seed=seed, primer=primer, settings=settings)
 
     def __repr__(self) -> str:
         return f"StyleModel({self.encoding.name!r}, style={self.style!r}, version={self.version!r})"

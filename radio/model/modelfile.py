@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from radio.errors import ModelFileError
+from radio.files import atomic_write_bytes
 from radio.music.encoding import ENCODINGS
 
 FORMAT = "continuo-model"
@@ -38,17 +37,7 @@ def write_model_file(path: str | Path, arrays: dict[str, np.ndarray], header: di
     payload["header"] = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), np.uint8)
     np.savez_compressed(buffer, **payload)
     data = buffer.getvalue()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()[:12]
 
 

@@ -17,11 +17,12 @@ The LSTM was trained on windows of at most 128 beats from a zero state, so every
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from radio.model.lstm import sigmoid
+from radio.model.sampler_settings import SamplerSettings
 from radio.music.encoding import COUNT_CLASSES, encode_beat
 from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, normalize, validate
 
@@ -34,14 +35,6 @@ SILENCE_HEAT = 0.15  # temperature grows by this fraction per silent beat...
 MAX_HEAT = 3.0  # ...up to this factor
 
 
-def check_guard_rails(temperature: float, max_note_beats: int, max_silence_beats: int) -> None:
-    """The settings every sampler shares; raise ValueError naming the bad one."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    if max_note_beats < 1 or max_silence_beats < 0:
-        raise ValueError("max_note_beats must be ≥ 1 and max_silence_beats ≥ 0")
-
-
 class BeatSampler:
     """Continues one stream of beats (C major / A minor); its state persists across calls."""
 
@@ -49,19 +42,16 @@ class BeatSampler:
         self,
         model: "StyleModel",
         *,
-        temperature: float = 1.0,
         seed: int | None = None,
         primer: ListOfNotes | None = None,
-        max_note_beats: int = 32,
-        max_silence_beats: int = 16,
+        settings: SamplerSettings | None = None,
+        **values: Any,
     ) -> None:
-        check_guard_rails(temperature, max_note_beats, max_silence_beats)
+        """``values`` are :class:`SamplerSettings` fields (``temperature=0.9``), put into ``settings``."""
+        self.settings = SamplerSettings.of(settings, **values)
         self.model = model
         self.encoding = model.encoding
         self.network = model.network
-        self.temperature = float(temperature)
-        self.max_note_beats = int(max_note_beats)
-        self.max_silence_beats = int(max_silence_beats)
         self.rng = np.random.default_rng(seed)
         self._history: deque[Beat] = deque(maxlen=REPLAY_BEATS)
         self._vec = np.zeros(self.encoding.input_size, np.float32)
@@ -111,11 +101,11 @@ class BeatSampler:
     def _sample(self, logits: np.ndarray) -> Beat:
         enc = self.encoding
         heat = min(MAX_HEAT, 1.0 + SILENCE_HEAT * self._silent) if self._silent else 1.0
-        temp = self.temperature * heat
+        temp = self.settings.temperature * heat
 
         count_logits = logits[enc.count_slice].astype(np.float64) / temp
         count_p = np.exp(count_logits - count_logits.max())
-        if self._silent >= self.max_silence_beats:
+        if self._silent >= self.settings.max_silence_beats:
             count_p[0] = 0.0
         count = int(self.rng.choice(COUNT_CLASSES, p=count_p / count_p.sum()))
         if count == 0:
@@ -133,7 +123,7 @@ class BeatSampler:
         for i in sorted(int(i) for i in chosen):
             pitch = i + enc.low
             held_for = self._lengths.get(pitch, 0)
-            hold = 0 < held_for < self.max_note_beats
+            hold = 0 < held_for < self.settings.max_note_beats
             if hold and struck_p is not None:
                 hold = self.rng.random() >= struck_p[i]
             beat.append((pitch, HELD if hold else STRUCK))

@@ -16,11 +16,12 @@ many tokens have been fed the sampler restarts from a zero state and replays the
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from radio.model.sampler import MAX_HEAT, SILENCE_HEAT, check_guard_rails
+from radio.model.sampler import MAX_HEAT, SILENCE_HEAT
+from radio.model.sampler_settings import SamplerSettings
 from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, normalize, validate
 from radio.music.tokens import Grammar, TokenEncoding, beat_tokens
 
@@ -38,27 +39,16 @@ class TokenSampler:
         self,
         model: "StyleModel",
         *,
-        temperature: float = 1.0,
         seed: int | None = None,
         primer: ListOfNotes | None = None,
-        max_note_beats: int = 32,
-        max_silence_beats: int = 16,
-        top_p: float = 1.0,
-        max_notes: int = 10,
+        settings: SamplerSettings | None = None,
+        **values: Any,
     ) -> None:
-        check_guard_rails(temperature, max_note_beats, max_silence_beats)
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
-        if max_notes < 1:
-            raise ValueError(f"max_notes must be ≥ 1, got {max_notes!r}")
+        """``values`` are :class:`SamplerSettings` fields (``top_p=0.95``), put into ``settings``."""
+        self.settings = SamplerSettings.of(settings, **values)
         self.model = model
         self.encoding: TokenEncoding = model.encoding  # type: ignore[assignment]
         self.network = model.network
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_notes = int(max_notes)
-        self.max_note_beats = int(max_note_beats)
-        self.max_silence_beats = int(max_silence_beats)
         self.rng = np.random.default_rng(seed)
         self._history: deque[Beat] = deque(maxlen=REFRESH_TOKENS)
         self._silent = 0
@@ -138,7 +128,7 @@ class TokenSampler:
             for pitch, tie in sorted(set(beat), reverse=True):  # top down, as the tokens go
                 if not enc.low <= pitch <= enc.high or any(p == pitch for p, _ in fed):
                     continue
-                held = tie == HELD and grammar.previous.get(pitch, self.max_note_beats) < self.max_note_beats
+                held = tie == HELD and grammar.previous.get(pitch, self.settings.max_note_beats) < self.settings.max_note_beats
                 fed.append((pitch, HELD if held else STRUCK))
             for token in beat_tokens(enc, fed):
                 grammar.feed(token)
@@ -151,11 +141,11 @@ class TokenSampler:
 
     def _sample_beat(self) -> Beat:
         heat = min(MAX_HEAT, 1.0 + SILENCE_HEAT * self._silent) if self._silent else 1.0
-        temp = self.temperature * heat
-        force = self._silent >= self.max_silence_beats
+        temp = self.settings.temperature * heat
+        force = self._silent >= self.settings.max_silence_beats
         grammar = self._grammar
         while True:
-            mask = grammar.allowed(max_notes=self.max_notes, max_held=self.max_note_beats, force_note=force)
+            mask = grammar.allowed(max_notes=self.settings.max_notes, max_held=self.settings.max_note_beats, force_note=force)
             token = self._draw(self._logits, mask, temp)
             if self.encoding.is_position(token):
                 beat = grammar.beat()
@@ -174,9 +164,9 @@ class TokenSampler:
             raise FloatingPointError(f"the model produced non-finite logits ({top!r})")
         p = np.exp(z - top)
         p /= p.sum()
-        if self.top_p < 1.0 and len(allowed) > 1:
+        if self.settings.top_p < 1.0 and len(allowed) > 1:
             order = np.argsort(-p)
-            keep = int(np.searchsorted(np.cumsum(p[order]), self.top_p)) + 1
+            keep = int(np.searchsorted(np.cumsum(p[order]), self.settings.top_p)) + 1
             allowed, p = allowed[order[:keep]], p[order[:keep]]
             p /= p.sum()
         i = int(np.searchsorted(np.cumsum(p), self.rng.random() * 1.0, side="right"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radio.audio.calibrate import ModelGains, apply_model_gain
+from radio.station.calibration import ModelGains, apply_model_gain
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
 from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from radio.audio import loudness as L
-from radio.audio.calibrate import Calibration, calibrate, channel_master, render_channel_audio, write_gain
+from radio.commands.calibrate import write_gain
+from radio.station.calibration import Calibration, calibrate, channel_master, render_channel_audio
 from radio.audio.master import BLOCK_SECONDS, SLEW_DB_PER_SECOND, Master, MasterSettings
 from radio.audio.synth import Synth
 from radio.model import load_model
@@ -185,7 +186,7 @@ def baroque_audio(rendered) -> np.ndarray:
 
 def test_every_bundled_style_is_calibrated():
     for name, style in STYLES.items():
-        assert style.loudness_gain_db != 0.0, f"{name}: run python -m radio.audio.calibrate"
+        assert style.loudness_gain_db != 0.0, f"{name}: run python -m radio.commands.calibrate"
 
 
 @pytest.mark.parametrize("name", sorted(STYLES))
@@ -302,13 +303,13 @@ def test_every_channel_is_at_minus_16_lufs_from_its_first_minute(rendered, name)
 def test_every_shipped_gain_was_measured_on_the_model_it_ships_with():
     for name, style in STYLES.items():
         model = load_model(style.model_path)
-        assert style.loudness_model == model.version, f"{name}: run python -m radio.audio.calibrate --styles {name}"
+        assert style.loudness_model == model.version, f"{name}: run python -m radio.commands.calibrate --styles {name}"
         quick = calibrate(style, model, minutes=0.3, seeds=(5,))
         assert quick.gain_db == pytest.approx(style.loudness_gain_db, abs=1.5), name
 
 
 def test_a_swapped_in_model_plays_at_minus_16_lufs_from_its_first_minute(tmp_path):
-    from radio.audio.calibrate import ModelGains, gain_file, record_model_gain
+    from radio.station.calibration import ModelGains, gain_file, record_model_gain
 
     style = STYLES["classical"]
     other = STYLES["folk"]  # a single line where the quartet had four voices: far quieter at the quartet's gain

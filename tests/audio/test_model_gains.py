@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from radio.audio.calibrate import ModelGains, gain_file, sound_key
+from radio.station.calibration import ModelGains, gain_file, sound_key
 from radio.model import load_model
 from radio.styles import discover_styles
 
@@ -42,7 +42,7 @@ async def test_registering_a_trained_model_measures_its_gain(tmp_path):
 def test_a_gain_measured_for_another_sound_is_not_used(tmp_path):
     import dataclasses
 
-    from radio.audio.calibrate import record_model_gain
+    from radio.station.calibration import record_model_gain
 
     style = STYLES["classical"]
     model_path = tmp_path / "m.npz"

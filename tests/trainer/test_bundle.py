@@ -25,7 +25,7 @@ def write_corpus(root, styles: dict[str, int], synthetic_piece):
 
 
 def test_make_train_builds_the_base_then_fine_tunes_each_style_from_it(tf, tmp_path, monkeypatch, piece_factory):
-    import radio.audio.calibrate
+    import radio.commands.calibrate
     from trainer.bundle import main
 
     corpus = write_corpus(tmp_path / "corpus", {"folk": 8, "reel": 6}, piece_factory)
@@ -33,7 +33,7 @@ def test_make_train_builds_the_base_then_fine_tunes_each_style_from_it(tf, tmp_p
     shutil.copytree(REPO_ROOT / "styles" / "folk", styles / "folk")
     bundled = load_model(styles / "folk" / "model.npz").version
     calibrated = []
-    monkeypatch.setattr(radio.audio.calibrate, "main", lambda argv: calibrated.append(argv) or 0)
+    monkeypatch.setattr(radio.commands.calibrate, "main", lambda argv: calibrated.append(argv) or 0)
     rc = main(["--corpus", str(corpus), "--styles", "folk", "--styles-dir", str(styles), "--home", str(tmp_path / "home"),
                "--base-minutes", "0.02", "--minutes", "0.02", "--hidden", "8", "--epochs", "1", "--threads", "1"])
     assert rc == 0
@@ -56,7 +56,8 @@ def test_make_train_builds_the_base_then_fine_tunes_each_style_from_it(tf, tmp_p
 
 def test_a_style_setting_is_rewritten_in_place(tmp_path):
     from radio.errors import StyleError
-    from radio.styles import load_style, set_style_value
+    from radio.style_file import set_style_value
+    from radio.styles import load_style
 
     folder = tmp_path / "baroque"
     shutil.copytree(REPO_ROOT / "styles" / "baroque", folder)
