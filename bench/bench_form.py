@@ -35,7 +35,7 @@ def form_roll(name: str, style, model, out_dir: Path) -> Path:
     """A piano roll of the first 2 minutes the channel plays (pieces to the plan, each in the
     model's key), its sections lettered and each piece's start in red."""
     from radio.music.notes import beats_for_seconds
-    from radio.station.form import planned_music
+    from radio.station.composer import planned_music
     from trainer.plots import piano_roll
 
     plan = style.form
@@ -59,7 +59,7 @@ def main() -> None:
     from radio.model import load_model
     from radio.music.form import FormPlan
     from radio.music.notes import beats_for_seconds
-    from radio.station.form import planned_music
+    from radio.station.composer import planned_music
     from trainer.form import BAR, MEASURE_NAMES, form_report, format_form_lines, span_bars_for
     from trainer.realism import realism_report
 

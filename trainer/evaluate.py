@@ -25,7 +25,7 @@ from radio.errors import ContinuoError, MidiError, ModelFileError, StyleError
 from radio.model import StyleModel, load_model
 from radio.music.form import FormPlan
 from radio.music.notes import ListOfNotes, beats_for_seconds
-from radio.station.form import planned_music
+from radio.station.composer import planned_music
 from radio.styles import Style, check_style_name, get_style
 from trainer.discriminator import discriminator_report, format_discriminator_line
 from trainer.form import BAR, form_report, format_form_lines, span_bars_for

@@ -18,10 +18,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from radio.music.form import FormPlan
 from radio.music.keys import Key, estimate_key
 from radio.music.notes import HELD, STRUCK, Beat, ListOfNotes, beats_for_seconds
 from radio.styles import Style
-from radio.station.form import FormedPiece
+from radio.station.form import BeatSource, FormedPiece
 from radio.station.titles import piece_title
 
 log = logging.getLogger(__name__)
@@ -30,16 +31,32 @@ LOWEST_PLAYED, HIGHEST_PLAYED = 21, 108  # the piano's range; folded into it by 
 SHIFTS = tuple(range(-5, 7))  # playback transpositions of the C/Am output: every key once
 
 
-class BeatSource(Protocol):
-    def next_beats(self, n: int) -> ListOfNotes: ...
-
-
 class Model(Protocol):
     """What the composer needs from :class:`radio.model.StyleModel`."""
 
     version: str
 
     def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0) -> BeatSource: ...
+
+
+def piece_seed(seed: int, counter: int) -> int:
+    """The sampler seed of a channel's ``counter``-th piece: every piece differs, and a run is repeatable."""
+    return (seed * 1_000_003 + counter) % 2**32
+
+
+def planned_music(model: Model, plan: FormPlan, *, beats: int, temperature: float = 1.0, seed: int = 0,
+                  top_p: float = 1.0) -> list[ListOfNotes]:
+    """At least ``beats`` beats of ``model``'s music as the station plays it (in the model's
+    key): whole pieces to ``plan``, each from a fresh sampler seeded as the composer seeds its
+    pieces; without a plan, one stream of ``beats``. For evaluation and benchmarks, which must
+    judge the music listeners hear."""
+    if not plan.planned:
+        return [model.sampler(temperature=temperature, seed=seed, top_p=top_p).next_beats(beats)]
+    pieces: list[ListOfNotes] = []
+    while len(pieces) * plan.beats < beats:
+        sampler = model.sampler(temperature=temperature, seed=piece_seed(seed, len(pieces)), top_p=top_p)
+        pieces.append(FormedPiece(sampler, plan).next_beats(plan.beats))
+    return pieces
 
 
 class ModelMisbehaved(Exception):
@@ -190,7 +207,7 @@ class Composer:
         self._shift = self._rng.choice([s for s in SHIFTS if s != self._shift])
         try:
             self._sampler = self.model.sampler(
-                temperature=self.style.temperature, seed=(self.seed * 1_000_003 + counter) % 2**32, top_p=self.style.top_p
+                temperature=self.style.temperature, seed=piece_seed(self.seed, counter), top_p=self.style.top_p
             )
         except Exception as exc:  # noqa: BLE001 - any failure of the model restarts the piece
             raise ModelMisbehaved("exception", f"sampler(): {exc!r}") from exc

@@ -174,19 +174,3 @@ def _mean_pitch(beats: ListOfNotes) -> float | None:
     pitches = [p for beat in beats for p, _ in beat]
     return float(np.mean(pitches)) if pitches else None
 
-
-def planned_music(model, plan: FormPlan, *, beats: int, temperature: float = 1.0, seed: int = 0,
-                  top_p: float = 1.0) -> list[ListOfNotes]:
-    """At least ``beats`` beats of ``model``'s music as the station plays it (in the model's
-    key): whole pieces to ``plan``, each from a fresh seeded sampler as the composer starts
-    them; without a plan, one stream of ``beats``. For evaluation and benchmarks, which must
-    judge the music listeners hear."""
-    if not plan.planned:
-        return [model.sampler(temperature=temperature, seed=seed, top_p=top_p).next_beats(beats)]
-    pieces: list[ListOfNotes] = []
-    total = 0
-    while total < beats:
-        sampler = model.sampler(temperature=temperature, seed=(seed * 1_000_003 + len(pieces)) % 2**32, top_p=top_p)
-        pieces.append(FormedPiece(sampler, plan).next_beats(plan.beats))
-        total += plan.beats
-    return pieces
