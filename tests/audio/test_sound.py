@@ -208,7 +208,7 @@ def test_a_blend_mixes_the_parents_instruments_voice_by_voice():
 def test_no_click_where_an_evolving_note_joins_the_steady_path(name):
     synth = Synth(_dry(name), bpm=60, channels=1)
     x = synth.render([[(57, "b")]] + [[(57, "s")]] * 15)
-    settle = synth._tone(0, 57).settle
+    settle = synth.tone(0, 57).settle
     assert 0 < settle < len(x) - 100
     steps = np.abs(np.diff(x))
     assert steps[settle - 3 : settle + 3].max() < 0.3 * np.percentile(steps[settle - 2000 : settle - 10], 99)
