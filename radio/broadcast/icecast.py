@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
-from radio.broadcast.broadcaster import header_text
+from radio.broadcast.listener import header_text
 from radio.errors import ContinuoError
 from radio.broadcast.tasks import cancel_and_wait
 

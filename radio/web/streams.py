@@ -6,7 +6,7 @@ import re
 
 from aiohttp import web
 
-from radio.broadcast.broadcaster import header_text
+from radio.broadcast.listener import header_text
 from radio.station.channel import Channel
 from radio.station.station import Station
 from radio.web.limits import LIMITS, Admission, cap_key
