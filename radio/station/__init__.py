@@ -8,9 +8,11 @@ The stage between the model and the listener, in the order the data flows:
   that stays a few seconds ahead of the wall clock, plus what is playing (``events``, the
   feed its pages read, and ``recording``, the last minutes it played);
 - ``blends``: the mixer's channels, two or three styles' models composing together;
-- ``station``: every channel, started and stopped together. A channel hot-swaps its own
-  model (``Channel.swap_model``) and says when listeners will hear it (``swap_deadline``,
-  ``swap_eta``): the admin uses only that.
+- ``station``: every channel, started and stopped together. The station does not swap
+  models itself: each channel does, at a piece boundary (``Channel.swap_model``), and says
+  when listeners will hear the new one (``swap_deadline``, ``swap_eta``, computed where the
+  swap happens); the admin reaches channels only through that API
+  (``radio.admin.activation.OnAirChannel``).
 
 Handing the frames to listeners is ``radio.broadcast``'s job.
 """
