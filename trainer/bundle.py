@@ -35,6 +35,7 @@ import shlex
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -264,17 +265,18 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     from radio.styles import load_style
 
     info = load_style(folder)
-    temperature, tried = choose_temperature(load_model(candidate), result.data.train, info.tempo_bpm)
-    log.info("%s: sampling temperature %.2f (realism against training pieces: %s)", style, temperature,
-             ", ".join(f"{t:g}: {r:.3f}" for t, r in tried.items()))
-    comparison = compare(style, folder / "model.npz", candidate, args.home, new_temperature=temperature)
-    comparison["temperature"] = {"old": info.temperature, "new": temperature, "tried": tried}
+    sampling, tried = choose_sampling(load_model(candidate), result.data.train, info.tempo_bpm)
+    log.info("%s: sampling at temperature %s (realism against training pieces: %s)", style, sampling,
+             ", ".join(f"{t}: {r:.3f}" for t, r in tried.items()))
+    comparison = compare(style, folder / "model.npz", candidate, args.home, new_sampling=sampling)
+    comparison["sampling"] = {"old": Sampling(info.temperature, info.top_p), "new": sampling, "tried": tried}
     accepted = comparison["accepted"]
     if accepted:
         with atomic_path(folder / "model.npz") as tmp:
             shutil.copyfile(candidate, tmp)
         amend_header(folder / "model.npz", bundle={"replaced": comparison["old"]["version"], "command": command})
-        set_style_value(folder / "style.toml", "temperature", temperature)
+        set_style_value(folder / "style.toml", "temperature", sampling.temperature)
+        set_style_value(folder / "style.toml", "top_p", sampling.top_p)
         log.info("%s: the token model replaces the bundled model (%s)", style, comparison["reason"])
     else:
         log.warning("%s: the bundled model stays (%s)", style, comparison["reason"])
@@ -306,6 +308,9 @@ def existing_run(config, candidate: Path):
 
 
 TEMPERATURES = (0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)
+# Nucleus settings tried beside the best temperatures: a narrower nucleus drops the unlikely
+# notes a hot temperature brings (scattered short notes), so it pairs with a hotter one.
+TOP_PS = (0.95, 0.9)
 TUNING_PIECES = 40
 TUNING_SEEDS = (1, 2, 3, 4)
 # One sample's realism wavers by a few hundredths (classical's candidate read 0.84 to 0.90 across
@@ -313,12 +318,25 @@ TUNING_SEEDS = (1, 2, 3, 4)
 COMPARE_SEEDS = (0, 1, 2, 3)
 
 
-def choose_temperature(model, train: list, bpm: float) -> tuple[float, dict[float, float]]:
-    """The sampling temperature whose music comes closest to the style's *training* pieces on
-    the realism features (up to 40 of them, seeded): a sampler setting learnt from the pieces.
-    The held-out pieces stay out of the choice, so the before/after table on them is honest.
-    A fine-tune's calibration differs from its base's: classical's swung from frozen held chords
-    at 0.9 to clouds of short notes, and its best lay at 1.1."""
+@dataclass(frozen=True)
+class Sampling:
+    """How a style's model is sampled: what ``style.toml`` says as ``temperature`` and ``top_p``."""
+
+    temperature: float
+    top_p: float = 1.0
+
+    def __str__(self) -> str:
+        return f"{self.temperature:g}" if self.top_p == 1.0 else f"{self.temperature:g} with top_p {self.top_p:g}"
+
+
+def choose_sampling(model, train: list, bpm: float) -> tuple[Sampling, dict[Sampling, float]]:
+    """The sampling settings whose music comes closest to the style's *training* pieces on
+    the realism features (up to 40 of them, seeded): sampler settings learnt from the pieces.
+    Every temperature is tried with the whole distribution, then each narrower nucleus in
+    ``TOP_PS`` at the best temperature and the two above it. The held-out pieces stay out of
+    the choice, so the before/after table on them is honest. A fine-tune's calibration
+    differs from its base's: classical's swung from frozen held chords at 0.9 to clouds of
+    short notes, and its best lay at 1.1."""
     import random
 
     from trainer.evaluate import realism_sample_beats
@@ -328,18 +346,25 @@ def choose_temperature(model, train: list, bpm: float) -> tuple[float, dict[floa
     random.Random(0).shuffle(pieces)
     pieces = pieces[:TUNING_PIECES]
     beats = realism_sample_beats(pieces, bpm)
-    tried = {}
-    for t in TEMPERATURES:  # several seeds each: one sample's realism wavers by a few hundredths
-        overlaps = [realism_report([model.sampler(temperature=t, seed=s).next_beats(beats)], pieces)["mean_overlap"]
-                    for s in TUNING_SEEDS]
-        tried[t] = round(sum(overlaps) / len(overlaps), 4)
+
+    def score(setting: Sampling) -> float:  # several seeds each: one sample's realism wavers by a few hundredths
+        overlaps = [realism_report([model.sampler(temperature=setting.temperature, seed=s, top_p=setting.top_p)
+                                    .next_beats(beats)], pieces)["mean_overlap"] for s in TUNING_SEEDS]
+        return round(sum(overlaps) / len(overlaps), 4)
+
+    tried = {Sampling(t): score(Sampling(t)) for t in TEMPERATURES}
+    best = max(tried, key=tried.get).temperature
+    hotter = [t for t in TEMPERATURES if t >= best][:3]
+    for top_p in TOP_PS:
+        for t in hotter:
+            tried[Sampling(t, top_p)] = score(Sampling(t, top_p))
     return max(tried, key=tried.get), tried
 
 
-def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_temperature: float | None = None) -> dict:
+def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
     """Score the bundled model and the candidate on the candidate's held-out pieces: exact
-    NLL per beat and the realism of a seeded sample, each at its own sampling temperature (the
-    bundled one at the style's, the candidate at ``new_temperature``). ``accepted`` when both
+    NLL per beat and the realism of seeded samples, each at its own sampling settings (the
+    bundled one at the style's, the candidate at ``new_sampling``). ``accepted`` when both
     improve."""
     from radio.model import load_model
     from radio.styles import get_style
@@ -356,9 +381,9 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_tempe
             out[name] = None
             continue
         scores = score_model(model, held.pieces, targets)
-        temperature = new_temperature if name == "new" and new_temperature else info.temperature
-        realism = mean_realism([realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=temperature, seed=seed)[0]
-                                for seed in COMPARE_SEEDS])
+        sampling = new_sampling if name == "new" and new_sampling else Sampling(info.temperature, info.top_p)
+        realism = mean_realism([realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature,
+                                            top_p=sampling.top_p, seed=seed)[0] for seed in COMPARE_SEEDS])
         same_split = [p.get("id") for p in model.header.get("training", {}).get("validation", [])] == [
             p.get("id") for p in new.header["training"]["validation"]
         ]
@@ -479,7 +504,7 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
         f"| **realism: mean** | **{_f(old and old['realism']['mean_overlap'])}** | **{new['realism']['mean_overlap']:.3f}** | {new['realism']['mean_ceiling']:.3f} |",
         "",
         ("**The token model replaced the bundled model**: " if accepted else "**The bundled model was kept**: ") + comparison["reason"] + ".",
-        *_temperature_lines(comparison.get("temperature"), accepted),
+        *_sampling_lines(comparison.get("sampling"), accepted),
     ]
     if old and not old["same_split"]:
         lines.append("(The model before was trained on another split: some of these held-out pieces may have been in its training data, which flatters it.)")
@@ -504,13 +529,13 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def _temperature_lines(temperature: dict | None, accepted: bool) -> list[str]:
-    if not temperature:
+def _sampling_lines(sampling: dict | None, accepted: bool) -> list[str]:
+    if not sampling:
         return []
-    tried = ", ".join(f"{float(t):g}: {r:.3f}" for t, r in temperature["tried"].items())
+    tried = ", ".join(f"{t}: {r:.3f}" for t, r in sampling["tried"].items())
     return [
         "",
-        f"Sampling temperature: the candidate plays at {temperature['new']:g} (the bundled model at {temperature['old']:g}), "
+        f"Sampling: the candidate plays at temperature {sampling['new']} (the bundled model at {sampling['old']}), "
         f"the setting whose music came closest to the training pieces on the realism features ({tried}); "
         + ("`style.toml` now says so." if accepted else "`style.toml` keeps the old one with the old model."),
     ]

@@ -126,6 +126,7 @@ def realism_for(
     seed: int = 0,
     seconds: float = REALISM_SECONDS,
     sample: ListOfNotes | None = None,
+    top_p: float = 1.0,
 ) -> tuple[dict, ListOfNotes]:
     """The realism report of ``model``'s music against ``pieces``, and the music it scored.
 
@@ -134,11 +135,11 @@ def realism_for(
     """
     beats = realism_sample_beats(pieces, bpm, seconds)
     if sample is None:
-        sample = model.sampler(temperature=temperature, seed=seed).next_beats(beats)
+        sample = model.sampler(temperature=temperature, seed=seed, top_p=top_p).next_beats(beats)
     generated = sample[:beats]
     report = realism_report([generated], pieces)
     report["sample"] = {"beats": len(generated), "seconds": round(len(generated) * 60.0 / (bpm * 4), 1), "bpm": bpm,
-                        "temperature": temperature, "seed": seed}
+                        "temperature": temperature, "top_p": top_p, "seed": seed}
     return report, generated
 
 

@@ -72,16 +72,20 @@ def test_a_style_setting_is_rewritten_in_place(tmp_path):
         set_style_value(folder / "style.toml", "gain_db", 1.0)
 
 
-def test_the_temperature_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
-    from trainer.bundle import TEMPERATURES, choose_temperature
+def test_the_sampling_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
+    from trainer.bundle import TEMPERATURES, TOP_PS, Sampling, choose_sampling
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
     hp = HyperParameters.for_model("token", hidden=8, batch=8)
     run = train_style(TrainConfig(style="folk", model="token", home=tiny_home, out=tmp_path / "m.npz", epochs=1, hp=hp,
                                   show_bar=False))
-    chosen, tried = choose_temperature(load_model(run.model_path), run.data.train, 112.0)
-    assert set(tried) == set(TEMPERATURES) and tried[chosen] == max(tried.values())
+    chosen, tried = choose_sampling(load_model(run.model_path), run.data.train, 112.0)
+    assert {Sampling(t) for t in TEMPERATURES} <= set(tried) and tried[chosen] == max(tried.values())
+    # Each narrower nucleus is tried at the best whole-distribution temperature and hotter ones.
+    best = max((s for s in tried if s.top_p == 1.0), key=tried.get).temperature
+    for top_p in TOP_PS:
+        assert Sampling(best, top_p) in tried and all(s.temperature >= best for s in tried if s.top_p == top_p)
     assert len(set(tried.values())) > 1  # the setting changes the music
 
 
