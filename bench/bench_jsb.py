@@ -13,7 +13,8 @@ the best epoch), and scored on the test split in the written keys, as the publis
 A frame of the data only lists the pitches sounding (held and re-struck are not told apart),
 so every note is read as struck. Budget per model: ``CONTINUO_JSB_MINUTES`` (default 12; the frame models stop
 early on their own well before it); the kinds
-run: ``CONTINUO_JSB_KINDS`` (default ``seed,continuo,token``).
+run: ``CONTINUO_JSB_KINDS`` (default: every registered kind, radio/model/kinds/). Each kind is
+scored by its trainer's ``primary_nll`` (trainer/kinds/).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from radio.config import REPO_ROOT
+from radio.model.kinds import KIND_NAMES
 from radio.music.notes import ListOfNotes
 
 DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "jsb" / "jsb-chorales-quarter.json"
-KINDS = ("seed", "continuo", "token")
 PUBLISHED = [  # as ../shared/benchmarks/jsb/README.md quotes them (approximate)
     ("RNN (Boulanger-Lewandowski 2012)", 8.7),
     ("LSTM (Bai, Kolter and Koltun 2018)", 8.45),
@@ -47,10 +48,10 @@ def frames_to_notes(frames: list[list[int]]) -> ListOfNotes:
 
 def train_and_score(kind: str, splits: dict[str, list[ListOfNotes]], minutes: float, home: Path) -> dict:
     from radio.model import StyleModel
-    from radio.music.encoding import get_encoding
     from trainer.dataset import Piece, StyleData
     from trainer.export import model_arrays, round_to_storage
-    from trainer.metrics import score_model, targets_for
+    from trainer.kinds import score_model, trainer_kind
+    from trainer.metrics import targets_for
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, configure_tensorflow, fit_model
 
@@ -67,11 +68,12 @@ def train_and_score(kind: str, splits: dict[str, list[ListOfNotes]], minutes: fl
     model, fit = fit_model(config, data, home, emit=None)
     seconds = time.perf_counter() - started
     round_to_storage(model)
-    enc = get_encoding(kind)
+    trainer = trainer_kind(kind)
+    enc = trainer.model.encoding
     numpy_model = StyleModel({"encoding": enc.name, "encoding_version": enc.version}, model_arrays(model), version="")
     test = splits["test"]
     scores = score_model(numpy_model, test, targets_for(test))
-    nll = scores["nll_full"] if enc.is_token else scores["nll_sounding"]
+    nll = scores[trainer.primary_nll]
     return {"kind": kind, "nll": nll, "epochs": fit["epochs_run"], "best_epoch": fit["best_epoch"],
             "stopped_by": fit["stopped_by"], "seconds": seconds, "frames": sum(len(p) for p in test)}
 
@@ -80,10 +82,10 @@ def main() -> None:
     from bench.run_all import machine
 
     minutes = float(os.environ.get("CONTINUO_JSB_MINUTES", "12"))
-    kinds = [k for k in os.environ.get("CONTINUO_JSB_KINDS", ",".join(KINDS)).split(",") if k]
-    unknown = sorted(set(kinds) - set(KINDS))
+    kinds = [k for k in os.environ.get("CONTINUO_JSB_KINDS", ",".join(KIND_NAMES)).split(",") if k]
+    unknown = sorted(set(kinds) - set(KIND_NAMES))
     if unknown:
-        raise SystemExit(f"CONTINUO_JSB_KINDS: unknown model kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        raise SystemExit(f"CONTINUO_JSB_KINDS: unknown model kind(s) {', '.join(unknown)}; known: {', '.join(KIND_NAMES)}")
     print(machine(f"budget {minutes:g} min per model"))
     if not DATA.is_file():
         print(f"skipped: {DATA} is missing (the JSB split lives in ../shared/benchmarks/jsb, never in this repository)")

@@ -42,11 +42,13 @@ import numpy as np
 
 from radio.config import REPO_ROOT
 from radio.files import atomic_path
+from radio.model.kinds import DEFAULT_KIND
 from radio.styles import discover_styles
 
 log = logging.getLogger("trainer.bundle")
 
 MAKE_COMMAND = "python -m trainer.bundle --corpus ../shared/corpus"
+BUNDLED_KIND = DEFAULT_KIND  # the kind of the base and of every bundled style: it must fine-tune from the base
 from radio.model.lineage import BASE_STYLE as BASE_FOLDER  # styles/base: the shared base (no style.toml)
 
 
@@ -100,12 +102,12 @@ def bundle_base(args: argparse.Namespace, command: str) -> dict | None:
     if args.base_minutes <= 0:
         return None
     folder = args.styles_dir / BASE_FOLDER
-    candidate = args.home / "models" / BASE_FOLDER / "token.npz"
+    candidate = args.home / "models" / BASE_FOLDER / f"{BUNDLED_KIND}.npz"
     start = args.base_from or (candidate if args.resume and candidate.is_file() else None)
     config = TrainConfig(
-        style=BASE_STYLE, model="token", epochs=args.epochs, minutes=args.base_minutes, seed=args.seed, home=args.home,
+        style=BASE_STYLE, model=BUNDLED_KIND, epochs=args.epochs, minutes=args.base_minutes, seed=args.seed, home=args.home,
         threads=args.threads, show_bar=False, out=candidate, init_from=start,
-        hp=HyperParameters.for_model("token", hidden=args.hidden, augment=args.augment, learning_rate=args.base_learning_rate),
+        hp=HyperParameters.for_model(BUNDLED_KIND, hidden=args.hidden, augment=args.augment, learning_rate=args.base_learning_rate),
     )
     log.info("base: training a token model on every library style (%s, %.0f min cap)",
              f"starting from {start}" if start else "from scratch", args.base_minutes)
@@ -118,7 +120,8 @@ def publish_base(result, folder: Path, command: str) -> dict:
     style); the new one replaces the bundled one when its NLL per beat is lower."""
     from radio.model import load_model
     from trainer.export import amend_header
-    from trainer.metrics import score_model, targets_for
+    from trainer.kinds import score_model
+    from trainer.metrics import targets_for
     from radio.model.lineage import seen_key, seen_pieces
 
     old_path = folder / "model.npz"
@@ -234,7 +237,7 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     from trainer.train import TrainConfig, train_style
 
     folder = args.styles_dir / style
-    candidate = args.home / "models" / style / "token.npz"
+    candidate = args.home / "models" / style / f"{BUNDLED_KIND}.npz"
     base = args.styles_dir / BASE_FOLDER / "model.npz"
     if args.resume and candidate.is_file():
         start = candidate
@@ -246,10 +249,10 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
         raise SystemExit(f"there is no base model at {base}: train it first (--base-minutes > 0) or pass --scratch")
     fine_tune = start is not None and not args.scratch
     config = TrainConfig(
-        style=style, model="token", epochs=args.epochs, minutes=args.minutes, seed=args.seed, home=args.home,
+        style=style, model=BUNDLED_KIND, epochs=args.epochs, minutes=args.minutes, seed=args.seed, home=args.home,
         threads=args.threads, show_bar=False, out=candidate, init_from=start,
         hp=HyperParameters.for_model(
-            "token", hidden=args.hidden, augment=args.augment,
+            BUNDLED_KIND, hidden=args.hidden, augment=args.augment,
             learning_rate=(args.learning_rate or FINE_TUNE_LEARNING_RATE) if fine_tune else None,
         ),
     )
@@ -369,7 +372,8 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
     from radio.model import load_model
     from radio.styles import get_style
     from trainer.evaluate import held_out_from_library, realism_for
-    from trainer.metrics import score_model, targets_for
+    from trainer.kinds import score_model
+    from trainer.metrics import targets_for
 
     info = get_style(style)
     new = load_model(new_path)

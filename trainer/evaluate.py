@@ -23,6 +23,7 @@ import numpy as np
 from radio.config import continuo_home
 from radio.errors import ContinuoError, MidiError, ModelFileError, StyleError
 from radio.model import StyleModel, load_model
+from radio.model.kinds import KINDS
 from radio.music.form import FormPlan
 from radio.music.notes import ListOfNotes, beats_for_seconds
 from radio.station.composer import planned_music
@@ -35,9 +36,9 @@ from trainer.metrics import (
     corpus_stats,
     music_stats,
     out_of_range_fraction,
-    score_model,
     targets_for,
 )
+from trainer.kinds import score_model
 from trainer.realism import format_realism_table, realism_report
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def evaluate(
     style_info = resolve_style(style)
     if model_path is None:
         # `continuo train` then `continuo evaluate` should measure what was just trained.
-        trained = [home / "models" / style / f"{kind}.npz" for kind in ("token", "continuo")]
+        trained = [home / "models" / style / f"{name}.npz" for name, kind in KINDS.items() if not kind.baseline]
         newest = max((p for p in trained if p.is_file()), key=lambda p: p.stat().st_mtime, default=None)
         if newest is not None:
             model_path = newest
@@ -312,7 +313,7 @@ def base_figures(model: StyleModel, held: HeldOut, *, bpm: float, temperature: f
     if not path.is_file():
         return None
     base = load_model(path)
-    if base.version == model.version or not base.encoding.is_token:
+    if base.version == model.version or not base.kind.fine_tunes_from_base:
         return None
     scores = model_scores(base, held.pieces, targets_for(held.pieces))
     stream = base.sampler(temperature=temperature, seed=seed).next_beats(realism_sample_beats(held.pieces, bpm, seconds))

@@ -279,10 +279,8 @@ def token_scores(model: StyleModel, pieces: Sequence[ListOfNotes], window: int =
     }
 
 
-def score_model(model: StyleModel, pieces: Sequence[ListOfNotes], targets: Targets) -> dict[str, float]:
-    """Held-out scores of any model kind: a frame model's per-pitch figures (and full NLL when
-    it tells struck from held), or a token model's exact full NLL."""
-    if model.encoding.is_token:
-        return token_scores(model, pieces)
+def frame_scores(model: StyleModel, pieces: Sequence[ListOfNotes], targets: Targets) -> dict[str, float]:
+    """Held-out scores of a frame model: its per-pitch figures, and the full NLL when it tells
+    struck from held. (``trainer.kinds.score_model`` scores a model of any kind by its own measure.)"""
     logits = predict_logits(model, pieces)
     return score(sound_probs(model, logits), targets, struck_probs(model, logits))

@@ -46,11 +46,11 @@ class HyperParameters:
 
     @classmethod
     def for_model(cls, model: str, **given) -> "HyperParameters":
-        """The defaults for a model kind, with the given (non-None) values on top. A token
-        model's window and stride count tokens, not beats: 384 tokens is 60-100 beats of
-        four-part music; windows do not overlap, since every token already has the LSTM's
-        whole window before it as context."""
-        defaults = dict(window=384, stride=384, dropout=0.3, batch=32) if model == "token" else {}
+        """The defaults for a model kind (its trainer's ``hyperparameter_defaults``,
+        trainer/kinds/), with the given (non-None) values on top."""
+        from trainer.kinds import trainer_kind
+
+        defaults = trainer_kind(model).hyperparameter_defaults
         return cls(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
 

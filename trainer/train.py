@@ -1,10 +1,12 @@
 """Train one style's model: data -> Keras fit (early stopping, checkpoints, time budget) ->
-float16 rounding -> held-out metrics in numpy -> atomic export -> loss-curve PNG."""
+float16 rounding -> held-out metrics in numpy -> atomic export -> loss-curve PNG.
+
+What differs between model kinds (the Keras model, its datasets, its measure) is the kind's
+trainer (trainer/kinds/); this module runs any of them the same way."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shlex
 import shutil
@@ -19,22 +21,20 @@ import numpy as np
 
 from radio.config import continuo_home
 from radio.errors import StyleError
+from radio.model.kinds import DEFAULT_KIND, kind
 from radio.model.lineage import BASE_STYLE, seen_key, seen_pieces
-from radio.music.encoding import get_encoding
 from radio.styles import check_style_name, get_style
-from trainer.dataset import StyleData, build_style_data, build_windows, make_dataset
+from trainer.dataset import StyleData, build_style_data
+from trainer.kinds import score_model, trainer_kind
 from trainer.models import HyperParameters
 
 log = logging.getLogger(__name__)
-
-MIN_BATCHES_PER_EPOCH = 16  # a token run's epoch on a few pieces repeats them (see TokenBatches)
-MODELS = ("token", "continuo", "seed")  # token: the notes of a beat chosen together (the default)
 
 
 @dataclass
 class TrainConfig:
     style: str
-    model: str = "token"
+    model: str = DEFAULT_KIND  # a model kind (radio/model/kinds/, trainer/kinds/)
     epochs: int = 30
     minutes: float | None = None
     seed: int = 0
@@ -105,8 +105,7 @@ def corpus_styles_for(style: str, library) -> tuple[str, ...]:
 
 def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None) -> TrainResult:
     """Train, evaluate and export one model. Writes nothing at ``config.out`` unless it all succeeds."""
-    if config.model not in MODELS:
-        raise StyleError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+    trainer = trainer_kind(config.model)  # an unknown kind fails here, before any work
     if config.epochs < 1:
         raise ValueError("epochs must be ≥ 1")
     home = Path(config.home) if config.home else continuo_home()
@@ -144,10 +143,10 @@ def train_style(config: TrainConfig, emit: Callable[[dict], None] | None = None)
             header["fine_tuned_from"] = {"version": continued, "style": start.style, "path": str(config.init_from)}
         elif start.fine_tuned_from:  # a later sitting of a fine-tune is still that base's fine-tune
             header["fine_tuned_from"] = start.fine_tuned_from
-    version = export_model(model, out, get_encoding(config.model), **header)
+    version = export_model(model, out, trainer.model.encoding, **header)
     title = f"{config.style}: {config.model} model ({config.hp.hidden} units)"
-    if config.model == "token":
-        title += ", loss in nats per token"
+    if trainer.loss_unit:
+        title += f", loss in {trainer.loss_unit}"
     png = loss_curve(fit["history"], out.with_suffix(".loss.png"), title)
     if emit:
         emit({"event": "done", "model_path": str(out), "version": version, "metrics": metrics_summary(metrics)})
@@ -197,11 +196,8 @@ def load_data(config: TrainConfig, home: Path, seen: frozenset[str] = frozenset(
     try:
         corpus_styles = config.corpus or corpus_styles_for(config.style, library)
         hp = config.hp
-        # A frame model needs one whole window of beats; a token model pads short pieces, but
-        # less than 128 beats (8 bars) is not enough music to learn a style from either way.
-        window = 128 if config.model == "token" else hp.window
         data = build_style_data(
-            library, config.style, corpus_styles, window=window, val_fraction=hp.val_fraction, seed=config.seed, seen=seen
+            library, config.style, corpus_styles, window=trainer_kind(config.model).shortest_piece(hp), val_fraction=hp.val_fraction, seed=config.seed, seen=seen
         )
     finally:
         library.close()
@@ -217,36 +213,15 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
     import keras
 
     from trainer.callbacks import Progress, TimeBudget
-    from trainer.models import build_model, initial_output_bias
 
     hp = config.hp
-    encoding = get_encoding(config.model)
-    if encoding.is_token:
-        from trainer.models import build_token_model
-        from trainer.token_data import TokenBatches, build_token_windows, initial_token_bias
-
-        train_windows = build_token_windows(data.train, encoding, hp.window, hp.stride)
-        val_windows = build_token_windows(data.val, encoding, hp.window, hp.window)
-        train_ds = TokenBatches(
-            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment,
-            min_batches=MIN_BATCHES_PER_EPOCH,
-        )
-        val_ds = TokenBatches(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
-        model = build_token_model(encoding, hp, initial_token_bias(train_windows, encoding))
-        per_epoch = len(train_ds.order) * hp.window
-    else:
-        train_windows = build_windows(data.train, encoding, hp.window, hp.stride)
-        val_windows = build_windows(data.val, encoding, hp.window, hp.window)
-        train_ds = make_dataset(
-            train_windows, encoding, window=hp.window, batch=hp.batch, shuffle=True, seed=config.seed, augment=hp.augment
-        )
-        val_ds = make_dataset(val_windows, encoding, window=hp.window, batch=hp.batch, shuffle=False, seed=config.seed)
-        model = build_model(encoding, hp, initial_output_bias(encoding, train_windows.rows))
-        per_epoch = train_windows.target_beats(hp.window)
+    trainer = trainer_kind(config.model)
+    inputs = trainer.fit_inputs(data, hp, config.seed)
+    model = inputs.model
     if config.init_from:
         from trainer.export import load_weights
 
-        load_weights(model, config.init_from, encoding)
+        load_weights(model, config.init_from, trainer.model.encoding)
 
     checkpoints = home / "checkpoints" / f"{config.style}-{config.model}-{int(time.time())}-{os.getpid()}"
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -260,7 +235,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         ),
         Progress(
             epochs=config.epochs,
-            batches=len(train_ds) if encoding.is_token else math.ceil(train_windows.windows / hp.batch),
+            batches=inputs.batches_per_epoch,
             budget=budget,
             emit=emit,
             show_bar=config.show_bar,
@@ -268,7 +243,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
     ]
     started = time.monotonic()
     # The dataset shuffles its own windows (seeded); Keras must not try to.
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False)
+    history = model.fit(inputs.train, validation_data=inputs.validation, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.monotonic() - started
     shutil.rmtree(checkpoints, ignore_errors=True)
     losses = {k: [float(v) for v in vals] for k, vals in history.history.items() if k in ("loss", "val_loss")}
@@ -278,7 +253,7 @@ def fit_model(config: TrainConfig, data: StyleData, home: Path, emit: Callable[[
         "best_epoch": int(early.best_epoch) + 1 if early.best_weights is not None else epochs_run,
         "stopped_by": "time budget" if budget.exhausted else ("early stopping" if early.stopped_epoch else "epochs"),
         "train_seconds": round(seconds, 1),
-        "train_timesteps_per_epoch": per_epoch,
+        "train_timesteps_per_epoch": inputs.timesteps_per_epoch,
         "history": losses,
     }
 
@@ -302,16 +277,13 @@ def corpus_summary(data: StyleData, corpus_styles: tuple[str, ...], inherited: f
 def held_out_metrics(arrays: dict[str, np.ndarray], encoding_name: str, data: StyleData, hp: HyperParameters | None = None) -> dict:
     """The validation figures for these (storage-rounded) weights, computed by radio/model."""
     from radio.model import StyleModel
-    from trainer.metrics import Unigram, out_of_range_fraction, score_model, targets_for, token_scores
+    from trainer.metrics import Unigram, out_of_range_fraction, targets_for
 
-    enc = get_encoding(encoding_name)
+    enc = kind(encoding_name).encoding
     model = StyleModel({"encoding": enc.name, "encoding_version": enc.version}, arrays, version="")
     val = [p.notes for p in data.val]
     targets = targets_for(val)
-    if enc.is_token and hp is not None:
-        ours = token_scores(model, val, window=hp.window)
-    else:
-        ours = score_model(model, val, targets)
+    ours = score_model(model, val, targets, window=hp.window if hp is not None else None)
     unigram = Unigram.fit([p.notes for p in data.train]).score(targets)
     return {
         "held_out": {"pieces": len(val), "beats": targets.beats, "out_of_range_notes": out_of_range_fraction(val),
@@ -333,7 +305,7 @@ def compared_on_held_out(path: Path, data: StyleData) -> dict:
     admin can compare the new version with the one on air on equal terms. A model that trained
     on any of these pieces is scored all the same but flagged: its figure is not comparable."""
     from radio.model import load_model
-    from trainer.metrics import score_model, targets_for
+    from trainer.metrics import targets_for
 
     other = load_model(path)
     val = [p.notes for p in data.val]

@@ -38,17 +38,17 @@ from radio.admin.jobs import hide_paths
 from radio.admin.versions import VersionRegistry
 from radio.errors import ModelFileError
 from radio.library import Library
+from radio.model.kinds import DEFAULT_KIND, kind
 from radio.model.lineage import BASE_STYLE, base_model_path, seen_key, seen_pieces
 from radio.styles import Style
 
 START_OPTIONS = ("auto", "active", "base", "scratch")
 AUTO, ACTIVE, BASE, SCRATCH = START_OPTIONS
-DEFAULT_KIND = "token"  # what `continuo train --model` trains when not told
 # The sizes `continuo train` builds (trainer.models.HyperParameters), of which a retrain may only
 # set ``hidden``: a starting model must have the others too, or its weights do not fit.
 TRAINER_HIDDEN = 256
 TRAINER_LAYERS = 2
-TRAINER_EMBEDDING = 64  # token models only
+TRAINER_EMBEDDING = 64  # models of an ``embedded`` kind (token) only
 ROLE_WORDS = {ACTIVE: "the model on air", BASE: "the base model"}
 
 
@@ -102,15 +102,15 @@ def misfit(candidate: Candidate, options: dict[str, Any], pieces: Collection[str
     """Why the trainer could not start this retrain from ``candidate`` (None: it can).
 
     ``pieces``: the sha256 of every library piece the style trains on, when known."""
-    kind = requested_kind(options)
-    if candidate.encoding != kind:
-        return f"it is a {candidate.encoding} model and this retrain trains a {kind} model"
+    wanted = requested_kind(options)
+    if candidate.encoding != wanted:
+        return f"it is a {candidate.encoding} model and this retrain trains a {wanted} model"
     hidden = requested_hidden(options)
     if hidden is not None and candidate.hidden != hidden:
         return f"it has {candidate.hidden} LSTM units per layer and this retrain asks for {hidden}"
     if candidate.layers != TRAINER_LAYERS:
         return f"it has {candidate.layers} LSTM layers and the trainer builds {TRAINER_LAYERS}"
-    if kind == "token" and candidate.embedding != TRAINER_EMBEDDING:
+    if kind(wanted).embedded and candidate.embedding != TRAINER_EMBEDDING:
         return f"its token embedding has {candidate.embedding} dimensions and the trainer builds {TRAINER_EMBEDDING}"
     if pieces and all(seen_key(sha) in candidate.seen for sha in pieces):
         return (f"it has already trained on all {len(pieces)} pieces this style learns from, so none could be held "

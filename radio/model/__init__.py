@@ -1,5 +1,6 @@
 """Framework-free inference: load an exported model file and sample beats in numpy.
 
+What tells the model kinds (token, continuo, seed) apart is their registry, radio/model/kinds/.
 Never imports TensorFlow or Keras: the radio process must not pay for them.
 """
 

@@ -10,7 +10,8 @@ samplers, their temperature, grammar and guard rails are the single model's, unc
 Models blend only when they share an encoding (the same inputs and outputs mean the same
 notes); the bundled styles all use the ``token`` encoding.
 
-A second rule, ``"weights"``, is for *siblings*: token models of one shape fine-tuned from one
+A second rule, ``"weights"``, is for *siblings*: models of a kind that fine-tunes from the base
+(``fine_tunes_from_base`` in radio/model/kinds/: the token kind), of one shape, fine-tuned from one
 base model (``fine_tuned_from.version`` in their headers), whose weights therefore share their
 coordinates. Their blend is one network whose every array is the weighted average of the
 parents' arrays (:func:`interpolate_models`), a point on the line between them in weight space,
@@ -30,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from radio.errors import ModelFileError
+from radio.model.kinds import KINDS, kind_of
 from radio.model.lstm import LSTMState
 from radio.model.model import StyleModel
 from radio.model.modelfile import read_model_file
@@ -112,6 +114,7 @@ class BlendedModel:
         self.models = list(models)
         self.weights = [float(w) for w in weights]
         self.encoding = self.models[0].encoding
+        self.kind = kind_of(self.encoding)
         self.network = BlendNetwork([m.network for m in self.models], self.weights)
         self.path = None
         parts = [f"{m.style or '?'}:{m.version}x{w:g}" for m, w in zip(self.models, self.weights)]
@@ -175,15 +178,21 @@ def _shapes(model: Any) -> dict[str, tuple[int, ...]] | None:
 
 
 def siblings(models: Sequence[Any]) -> bool:
-    """True when ``models`` can blend by weights: token models with arrays of identical names and
-    shapes that share a base (:func:`shared_base`): fine-tunes of one base, or that base."""
+    """True when ``models`` can blend by weights: models of a kind that fine-tunes from the base
+    (token models), with arrays of identical names and shapes, that share a base
+    (:func:`shared_base`): fine-tunes of one base, or that base."""
     models = list(models)
-    if not models or not all(getattr(getattr(m, "encoding", None), "name", None) == "token" for m in models):
+    if not models or not all(_of_a_base_kind(m) for m in models):
         return False
     if shared_base(models) is None:
         return False
     first = _shapes(models[0])
     return first is not None and all(_shapes(m) == first for m in models[1:])
+
+
+def _of_a_base_kind(model: Any) -> bool:
+    encoding = getattr(model, "encoding", None)
+    return getattr(encoding, "name", None) in KINDS and kind_of(encoding).fine_tunes_from_base
 
 
 def _check_weights(models: list, weights: list) -> None:

@@ -1,4 +1,5 @@
-"""A loaded style model: its header, its encoding and its numpy LSTM network."""
+"""A loaded style model: its header, its kind (radio/model/kinds/), its encoding and its numpy
+LSTM network."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from radio.errors import ModelFileError
+from radio.model.kinds import BeatStream, ModelKind, kind
 from radio.model.lstm import LSTMLayer, LSTMStack
 from radio.model.modelfile import read_model_file
 from radio.model.sampler_settings import SamplerSettings
-from radio.music.encoding import Encoding, get_encoding
-from radio.music.tokens import TokenEncoding
+from radio.music.encoding import Encoding
 from radio.music.notes import ListOfNotes
+from radio.music.tokens import TokenEncoding
 
 
 class StyleModel:
@@ -23,8 +25,9 @@ class StyleModel:
         self.header = header
         self.version = version
         self.path = path
-        self.encoding: Encoding | TokenEncoding = get_encoding(header["encoding"])
-        self.network = build_network(self.encoding, arrays, path)
+        self.kind: ModelKind = kind(header["encoding"])
+        self.encoding: Encoding | TokenEncoding = self.kind.encoding
+        self.network = build_network(self.kind, arrays, path)
         # The file's arrays as loaded, for blends that interpolate weights (radio.model.blend).
         # The network holds the same float32 arrays (no copy); only the embedding, which the
         # network folds into its input table, is kept here alone.
@@ -41,28 +44,24 @@ class StyleModel:
         primer: ListOfNotes | None = None,
         settings: SamplerSettings | None = None,
         **values: Any,
-    ) -> "BeatSampler | TokenSampler":
-        """A beat stream from this model. ``values`` are :class:`SamplerSettings` fields
-        (``temperature``, ``top_p``, ...) put into ``settings``; ``top_p`` and ``max_notes``
-        apply to token models (a frame model's count head already bounds its notes per beat)."""
+    ) -> BeatStream:
+        """A beat stream from this model, drawn by its kind's sampler (a BeatSampler or a
+        TokenSampler). ``values`` are :class:`SamplerSettings` fields (``temperature``,
+        ``top_p``, ...) put into ``settings``; ``top_p`` and ``max_notes`` apply to token models
+        (a frame model's count head already bounds its notes per beat)."""
         settings = SamplerSettings.of(settings, **values)
-        if self.encoding.is_token:
-            from radio.model.token_sampler import TokenSampler
-
-            return TokenSampler(self, seed=seed, primer=primer, settings=settings)
-        from radio.model.sampler import BeatSampler
-
-        return BeatSampler(self, seed=seed, primer=primer, settings=settings)
+        return self.kind.sampler(self, seed=seed, primer=primer, settings=settings)
 
     def __repr__(self) -> str:
         return f"StyleModel({self.encoding.name!r}, style={self.style!r}, version={self.version!r})"
 
 
-def build_network(encoding: Encoding | TokenEncoding, arrays: dict[str, np.ndarray], path: Path | None) -> LSTMStack:
+def build_network(model_kind: ModelKind, arrays: dict[str, np.ndarray], path: Path | None) -> LSTMStack:
     where = f"model file {path}" if path else "model"
+    encoding = model_kind.encoding
     layers: list[LSTMLayer] = []
     embedding = None
-    if encoding.is_token:
+    if model_kind.embedded:
         embedding = arrays.get("embedding")
         if embedding is None:
             raise ModelFileError(f"{where} lacks the array 'embedding'; it is incomplete")

@@ -2,7 +2,9 @@
 
 Arrays: ``lstm{k}_kernel``, ``lstm{k}_recurrent``, ``lstm{k}_bias`` for each layer k, then
 ``head_kernel`` and ``head_bias`` (float16 or float32 storage; computation is float32).
-``header`` holds the UTF-8 JSON header as a uint8 array, so no pickle is ever needed.
+A kind whose input is a token (radio/model/kinds/, ``embedded``) adds ``embedding``.
+``header`` holds the UTF-8 JSON header as a uint8 array, so no pickle is ever needed; its
+``encoding`` names the model kind, and ``encoding_version`` that kind's encoding version.
 Writing is atomic (a temp file in the same folder, fsync, rename), so a failed or
 cancelled run never leaves a half-written model where a reader could find it.
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from radio.errors import ModelFileError
 from radio.files import atomic_write_bytes
-from radio.music.encoding import ENCODINGS
+from radio.model.kinds import KIND_NAMES, KINDS
 
 FORMAT = "continuo-model"
 FORMAT_VERSION = 1
@@ -77,9 +79,9 @@ def check_header(path: Path, header: Any) -> None:
             f"this radio reads version {FORMAT_VERSION}: retrain the model"
         )
     name = header.get("encoding")
-    if name not in ENCODINGS:
-        raise ModelFileError(f"model file {path} uses encoding {name!r}; this radio knows {', '.join(ENCODINGS)}")
-    expected = ENCODINGS[name].version
+    if name not in KINDS:
+        raise ModelFileError(f"model file {path} uses encoding {name!r}; this radio knows {', '.join(KIND_NAMES)}")
+    expected = KINDS[name].encoding.version
     if header.get("encoding_version") != expected:
         raise ModelFileError(
             f"model file {path} uses {name!r} encoding version {header.get('encoding_version')!r}, "

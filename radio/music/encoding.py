@@ -18,7 +18,8 @@ Every training sequence starts with one empty beat at position 15 (the beat befo
 downbeat), which is also what a sampler with no primer feeds first.
 
 The third encoding, ``token`` (radio/music/tokens.py), is not a frame per beat but a token per
-note; it is registered here so that model files name any of the three the same way.
+note. :data:`ENCODINGS` lists all three by name; which model kinds exist, and so which
+encodings a model file may name, is the model-kind registry's business (radio/model/kinds/).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class Encoding:
     pitches: int  # number of consecutive pitches from ``low``
     has_struck: bool
     has_position: bool
-    is_token = False
 
     @property
     def high(self) -> int:

@@ -59,10 +59,6 @@ class TokenEncoding:
     def output_size(self) -> int:
         return self.vocab_size
 
-    @property
-    def is_token(self) -> bool:
-        return True
-
     def position_token(self, beat_index: int) -> int:
         return FIRST_POSITION + beat_index % POSITIONS
 

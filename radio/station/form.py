@@ -17,8 +17,9 @@ plan:
 - likewise for the **texture**: a last bar thicker or busier than the opening makes ending the
   beat, and holding rather than striking, likelier; a thinner one the reverse.
 
-The steering is a logit bias on a token sampler (``logit_bias``); a sampler without one (a frame
-model) still gets the plan's returns and length. Everything is in the model's key (C major / A
+The steering is a logit bias on the sampler of a steerable model kind (``steerable`` in
+radio/model/kinds/: the token kind's ``logit_bias``); a sampler without one (a frame model) still
+gets the plan's returns and length. Everything is in the model's key (C major / A
 minor), before the composer transposes the piece.
 """
 
@@ -28,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from radio.model.kinds import kind_of
 from radio.music.form import FormPlan, Section
 from radio.music.keys import MAJOR, estimate_key
 from radio.music.notes import BEATS_PER_BAR, HELD, STRUCK, Beat, ListOfNotes
@@ -52,7 +54,7 @@ class FormedPiece:
         self.played: ListOfNotes = []
         self._follow = getattr(sampler, "follow", None)
         encoding = getattr(sampler, "encoding", None)
-        self._steerable = hasattr(sampler, "logit_bias") and encoding is not None and getattr(encoding, "is_token", False)
+        self._steerable = hasattr(sampler, "logit_bias") and encoding is not None and kind_of(encoding).steerable
         if self._steerable:
             # Per-token vectors, built once: the steering is a few vector sums per beat.
             vocab = encoding.vocab_size

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radio.model.kinds import kind_of
 from radio.model.modelfile import write_model_file
 from radio.music.encoding import Encoding, get_encoding
 
@@ -15,7 +16,7 @@ def random_arrays(encoding: Encoding, hidden: int = 32, layers: int = 2, seed: i
     rng = np.random.default_rng(seed)
     arrays: dict[str, np.ndarray] = {}
     size = encoding.input_size
-    if encoding.is_token:
+    if kind_of(encoding).embedded:
         size = 16
         arrays["embedding"] = rng.normal(0, 1.0, (encoding.vocab_size, size)).astype(np.float32)
     for k in range(layers):

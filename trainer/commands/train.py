@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from radio.errors import ContinuoError
+from radio.model.kinds import DEFAULT_KIND, KIND_NAMES, kind
 
 # A fine-tune adapts what the base knows instead of relearning it: a quarter of the learning
 # rate from scratch (see bench/bench_fewshot.py for the measurement).
@@ -26,12 +27,15 @@ def default_epochs(minutes: float | None) -> int:
     return EPOCHS_WITH_BUDGET if minutes else EPOCHS_WITHOUT_BUDGET
 
 
+def model_help() -> str:
+    """One clause per registered model kind (radio/model/kinds/), the default marked."""
+    return "; ".join(f"{name}: {kind(name).description}" + (" (default)" if name == DEFAULT_KIND else "")
+                     for name in KIND_NAMES)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", required=True, help="style name (styles/<name>/style.toml or a library style)")
-    parser.add_argument(
-        "--model", choices=["token", "continuo", "seed"], default="token",
-        help="token: the notes of a beat chosen one after another (default); continuo: per-pitch frames; seed: the original baseline",
-    )
+    parser.add_argument("--model", choices=KIND_NAMES, default=DEFAULT_KIND, help=model_help())
     parser.add_argument("--epochs", type=int, default=None,
                         help="most epochs (early stopping may end sooner; default: as many as --minutes allows, or 30 without --minutes)")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock training budget in minutes")
