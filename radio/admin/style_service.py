@@ -19,7 +19,7 @@ from radio.admin.feed import AdminFeed
 from radio.admin.uploads import Upload, ingest_files, mark_duplicates
 from radio.errors import StyleError
 from radio.library import Library
-from radio.library.backends import storage_env
+from radio.library.storage_config import storage_env
 from radio.library.store_threads import in_store_thread
 from radio.model.lineage import BASE_STYLE
 from radio.style_file import write_style

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from radio.admin.stores.mongo import MongoJobStore, MongoVersionTable
 from radio.admin.stores.sqlite import SqliteJobStore, SqliteVersionTable
-from radio.library.backends import StorageConfig
+from radio.library.storage_config import StorageConfig
 
 __all__ = ["MongoJobStore", "MongoVersionTable", "SqliteJobStore", "SqliteVersionTable",
            "open_job_store", "open_version_table"]
