@@ -5,6 +5,7 @@ with its own data dir and styles folder."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -16,8 +17,9 @@ from admin_helpers import AUTH, admin_client
 from radio.admin.stores.sqlite import SqliteStyleStore
 from radio.config import REPO_ROOT
 from radio.library import CATALOG_FILE
+from radio.station.composer import Composer, ComposerSettings
 from radio.style_file import STYLE_FILE
-from radio.styles import load_style
+from radio.styles import Style, load_style
 from radio.web.admin_routes import ADMIN
 
 BAROQUE = REPO_ROOT / "styles" / "baroque" / "model.npz"
@@ -183,3 +185,36 @@ async def test_an_edit_with_a_bad_value_changes_nothing_anywhere(home):
         r = await client.patch("/admin/styles/shanty", headers=AUTH, json={"piece_minutes": 2.5, "description": "Sea songs"})
         assert r.status == 200, await r.text()
         assert load_style(path.parent).piece_minutes == 2.5 and store.get("shanty").text == path.read_text()
+
+
+class RecordingModel:
+    """A model that plays one held note and records the temperature of every piece's sampler."""
+
+    version = "recorder-000000"
+
+    def __init__(self) -> None:
+        self.temperatures: list[float] = []
+
+    def sampler(self, *, temperature: float = 1.0, seed: int | None = None, top_p: float = 1.0):
+        self.temperatures.append(temperature)
+
+        class Held:
+            def next_beats(self, n: int) -> list:
+                return [[(60, "b")]] + [[(60, "s")]] * (n - 1)
+
+        return Held()
+
+
+def test_a_restyled_composer_takes_the_new_settings_from_its_next_piece():
+    style = Style(name="shanty", display_name="Shanty", description="", tempo_bpm=120.0, temperature=1.0,
+                  piece_minutes=2.0 / 60, folder=Path("/nonexistent"))
+    model = RecordingModel()
+    composer = Composer(style, model, seed=3, settings=ComposerSettings(chunk_beats=4, breath_beats=2, lookahead_beats=8))
+    composer.next_chunk()
+    composer.restyle(dataclasses.replace(style, temperature=0.6, piece_minutes=4.0 / 60))
+    chunks = [composer.next_chunk() for _ in range(12)]
+    assert model.temperatures == [1.0, 0.6]  # the piece under way kept its settings
+    second = next(c for c in chunks if c.new_piece)
+    assert composer.style.temperature == 0.6 and second.piece.number == 2
+    with pytest.raises(ValueError, match="keeps its tempo"):
+        composer.restyle(dataclasses.replace(style, tempo_bpm=90.0))
