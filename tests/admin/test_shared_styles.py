@@ -48,19 +48,29 @@ def local_style(node_home: Path, name: str):
     return load_style(path.parent) if path.is_file() else None
 
 
-def test_the_sqlite_store_bumps_a_revision_per_write_and_refuses_a_taken_name(tmp_path):
-    store = SqliteStyleStore(tmp_path)
-    try:
-        assert store.put("shanty", "name = 'A'\n", new=True) == 1
-        assert store.put("shanty", "name = 'B'\n", new=True) is None  # created elsewhere first
-        assert store.get("shanty").text == "name = 'A'\n"
-        assert store.put("shanty", "name = 'C'\n") == 2
-        assert store.revisions() == {"shanty": 2}
-        record = store.get("shanty")
-        assert (record.name, record.text, record.revision) == ("shanty", "name = 'C'\n", 2)
-        assert store.get("nothing") is None
-    finally:
-        store.close()
+@pytest.fixture(params=["sqlite", "mongodb"])
+def style_store(request, tmp_path):
+    """Each backend of the StyleStore protocol; MongoDB runs when CONTINUO_TEST_MONGODB_URI names a server."""
+    if request.param == "sqlite":
+        store = SqliteStyleStore(tmp_path)
+    else:
+        from radio.admin.stores.mongo import MongoStyleStore
+
+        store = MongoStyleStore(request.getfixturevalue("mongodb_db_uri"))
+    yield store
+    store.close()
+
+
+def test_a_style_store_bumps_a_revision_per_write_and_refuses_a_taken_name(style_store):
+    assert style_store.put("shanty", "name = 'A'\n", new=True) == 1
+    assert style_store.put("shanty", "name = 'B'\n", new=True) is None  # created elsewhere first
+    assert style_store.get("shanty").text == "name = 'A'\n"
+    assert style_store.put("shanty", "name = 'C'\n") == 2
+    assert style_store.put("other", "name = 'D'\n") == 1
+    assert style_store.revisions() == {"shanty": 2, "other": 1}
+    record = style_store.get("shanty")
+    assert (record.name, record.text, record.revision) == ("shanty", "name = 'C'\n", 2)
+    assert style_store.get("nothing") is None
 
 
 async def test_a_style_created_and_edited_on_one_node_plays_on_another(home, tmp_path, s3_env, monkeypatch):
