@@ -2,8 +2,8 @@
 swap through the channel's own swap API), and say when listeners will hear it.
 
 The admin talks to the station only through :class:`OnAir` and :class:`OnAirChannel`: the
-channels by name, ``add_style``, and a channel's ``swap_model``/``swap_deadline``/``swap_eta``
-(computed by the channel, where the swap happens).
+channels by name, ``add_style``, a channel's ``swap_model``/``swap_deadline``/``swap_eta``
+(computed by the channel, where the swap happens) and ``restyle`` (edited settings).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class OnAirChannel(Protocol):
     def swap_deadline(self) -> float | None: ...
     def swap_model(self, model: Model, *, within_seconds: float | None = None) -> None: ...
     def swap_eta(self) -> float | None: ...
+    def restyle(self, style: Style) -> list[str]: ...
 
 
 class OnAir(Protocol):
@@ -144,3 +145,18 @@ class Activations:
         self.feed.publish("styles")
         return {"style": name, "version": found.version, "swap": how, "reason": reason,
                 "swap_state": self.swap_state(name)}
+
+    def restyle(self, style: Style, *, reason: str) -> dict[str, Any]:
+        """Hand an edited style to its channel, if it is on air here: its composing settings play
+        from the next piece; what needs a new synth waits for the channel's next start."""
+        channel = self.channel(style.name)
+        if channel is None:
+            return {"style": style.name, "on_air": False, "live": False, "at_next_start": []}
+        try:
+            waiting = channel.restyle(style)
+        except StyleError as exc:
+            raise Unprocessable(f"style {style.name!r} cannot be played as edited: {hide_paths(str(exc))}") from exc
+        log.info("admin: %s plays its edited settings from the next piece (%s)%s", style.name, reason,
+                 f"; {', '.join(waiting)} from the channel's next start" if waiting else "")
+        self.feed.publish("styles")
+        return {"style": style.name, "on_air": True, "live": True, "at_next_start": waiting}

@@ -1,4 +1,6 @@
-"""Every radio node follows the active-version pointers of the shared store.
+"""Every radio node follows the shared store: the styles created from the admin
+(:class:`radio.admin.style_follow.StyleFollower`) and the active-version pointers
+(:class:`ActiveFollower`), polled one after the other by one :class:`FollowLoop`.
 
 An activation writes the style's pointer (``model_active``); whoever wrote it (this node's
 admin, another node's, a trainer worker), every node polls the pointers and swaps a channel
@@ -8,7 +10,8 @@ it is not on this machine yet), checked, and swapped in at the next piece bounda
 without a replica set, and one small read every few seconds per node costs nothing.
 
 If the store or the file cannot be read, the channel keeps playing what it plays, and the
-follower tries again, with growing pauses, until it can.
+follower tries again, with growing pauses, until it can. A pointer to a style this node does not
+know yet is kept for later: the style may still be on its way from another node.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Protocol, Sequence
 
 from radio.admin.activation import Activations
 from radio.library.store_threads import in_store_thread
@@ -27,20 +31,20 @@ POLL_SECONDS = 2.0
 MAX_RETRY_SECONDS = 60.0
 
 
-class ActiveFollower:
-    POLL_SECONDS = POLL_SECONDS
+class Poller(Protocol):
+    async def poll(self) -> None: ...
 
-    def __init__(self, activations: Activations, poll_seconds: float = POLL_SECONDS) -> None:
-        self.activations = activations
+
+class FollowLoop:
+    """Every ``poll_seconds``, each poller in order (styles before pointers: a style must be
+    here before its channel can start)."""
+
+    def __init__(self, pollers: Sequence[Poller], poll_seconds: float = POLL_SECONDS) -> None:
+        self.pollers = list(pollers)
         self.poll_seconds = poll_seconds
-        self.applied: dict[str, str] = {}  # style -> the pointer this node last followed ("" = bundled)
-        self._retry_at: dict[str, tuple[float, float]] = {}  # style -> (when, pause) after a failure
         self._task: asyncio.Task | None = None
-        self._failing = False
 
-    def start(self, pointers: dict[str, str]) -> None:
-        """Follow changes from ``pointers`` on (what the node restored at start)."""
-        self.applied = dict(pointers)
+    def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
@@ -52,7 +56,23 @@ class ActiveFollower:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.poll_seconds)
-            await self.poll()
+            for poller in self.pollers:
+                await poller.poll()
+
+
+class ActiveFollower:
+    POLL_SECONDS = POLL_SECONDS
+
+    def __init__(self, activations: Activations, poll_seconds: float = POLL_SECONDS) -> None:
+        self.activations = activations
+        self.poll_seconds = poll_seconds  # the first pause after a failure
+        self.applied: dict[str, str] = {}  # style -> the pointer this node last followed ("" = bundled)
+        self._retry_at: dict[str, tuple[float, float]] = {}  # style -> (when, pause) after a failure
+        self._failing = False
+
+    def follow_from(self, pointers: dict[str, str]) -> None:
+        """Follow changes from ``pointers`` on (what the node restored at start)."""
+        self.applied = dict(pointers)
 
     async def poll(self) -> None:
         registry = self.activations.registry
@@ -77,6 +97,8 @@ class ActiveFollower:
         activations = self.activations
         channel = activations.channel(name)
         if channel is None and not (wanted and activations.styles.is_home_style(name)):
+            if wanted and name not in activations.styles.all_styles():
+                return  # a style created on another node that has not reached this one yet
             self.applied[name] = wanted  # this node does not play the style
             return
         when, pause = self._retry_at.get(name, (0.0, 0.0))

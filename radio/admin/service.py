@@ -1,11 +1,13 @@
 """The admin, independent of HTTP: one small service per thing it manages, put together here.
 
-- :class:`~radio.admin.style_service.StyleService`: bundled and created styles, ``style.toml``;
+- :class:`~radio.admin.style_service.StyleService`: bundled and created styles, ``style.toml``
+  (shared with every node through a :class:`~radio.style_file.StyleStore`);
 - :class:`~radio.admin.piece_service.PieceService`: a style's pieces in the library;
 - :class:`~radio.admin.job_service.JobService`: retrain jobs and their runner;
 - :class:`~radio.admin.activation.Activations`: versions, activation and hot swaps;
 - :class:`~radio.admin.feed.AdminFeed`: the ``/admin/events`` feed;
-- :class:`~radio.admin.follow.ActiveFollower`: activations made elsewhere, followed here.
+- :class:`~radio.admin.style_follow.StyleFollower` and :class:`~radio.admin.follow.ActiveFollower`:
+  styles and activations made elsewhere, followed here (one :class:`~radio.admin.follow.FollowLoop`).
 
 One :class:`AdminService` per server owns them, the job store and the version registry, starts
 and stops them, and answers the one question that spans them all (:meth:`list_styles`). It
@@ -22,12 +24,13 @@ from typing import Any
 
 from radio.admin.activation import Activations, OnAir
 from radio.admin.feed import AdminFeed
-from radio.admin.follow import ActiveFollower
+from radio.admin.follow import ActiveFollower, FollowLoop
 from radio.admin.job_service import JobService
 from radio.admin.jobs import HERE, TRAIN_ON
 from radio.admin.piece_service import PieceService
 from radio.admin.train_command import SCRATCH_DIR, kill_leftover_trainer
-from radio.admin.stores import open_job_store
+from radio.admin.stores import open_job_store, open_style_store
+from radio.admin.style_follow import StyleFollower
 from radio.admin.style_service import HOME_STYLES_DIR, MIN_TRAIN_BEATS, MIN_TRAIN_PIECES, StyleService
 from radio.admin.uploads import UploadLimits
 from radio.admin.versions import VersionRegistry
@@ -60,6 +63,7 @@ class AdminService:
         self.limits = limits or UploadLimits()
         self.library = open_library(self.home)
         self.store = open_job_store(self.home)
+        self.style_store = open_style_store(self.home)
         self.registry = VersionRegistry(self.home)
         self.train_on = train_on
         self.feed = AdminFeed()
@@ -67,6 +71,7 @@ class AdminService:
         self.styles = StyleService(
             self.home, bundled_styles_root, self.library, self.feed,
             live_styles=lambda: {name: c.style for name, c in getattr(station, "channels", {}).items()}, lock=lock,
+            store=self.style_store,
         )
         self.pieces = PieceService(self.styles, self.library, self.feed)
         self.activations = Activations(station, self.styles, self.registry, self.feed, swap_seconds=swap_seconds, lock=lock)
@@ -75,6 +80,8 @@ class AdminService:
         self.runner = self.jobs.runner
         poll = poll_seconds if poll_seconds is not None else env_float("CONTINUO_ACTIVE_POLL_SECONDS")
         self.follower = ActiveFollower(self.activations, poll or ActiveFollower.POLL_SECONDS)
+        self.style_follower = StyleFollower(self.style_store, self.styles, self.activations)
+        self.following = FollowLoop([self.style_follower, self.follower], poll or ActiveFollower.POLL_SECONDS)
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -98,6 +105,7 @@ class AdminService:
             removed = await in_store_thread(remove_partial_files, self.home)
             if removed:
                 log.warning("admin: removed %d partial file(s) a crash or a full disk left behind", removed)
+        await self.style_follower.poll()  # styles created on other nodes, before their versions go on air
         pointers = await in_store_thread(self.registry.styles_with_active)
         for name, version in pointers.items():
             # Channels the server was asked to play get their active version; a style created
@@ -109,14 +117,23 @@ class AdminService:
             except Exception as exc:  # one broken style must not stop the station
                 log.error("admin: cannot restore %s version %s: %s", name, version, exc)
         await self.runner.start()
-        self.follower.start(pointers)  # activations made elsewhere (other nodes, workers) come on air here too
+        # Styles and activations made elsewhere (other nodes, workers) come on air here too.
+        known = self.styles.all_styles()  # a pointer to a style still on its way is followed when it arrives
+        self.follower.follow_from({name: version for name, version in pointers.items() if name in known})
+        self.following.start()
+
+    async def edit_style(self, name: str, fields: Any) -> dict[str, Any]:
+        """Edit a style created from the admin (every node follows) and play it here as edited."""
+        style = await self.styles.edit(name, fields)
+        return self.activations.restyle(style, reason="edited by an admin")
 
     async def close(self) -> None:
         self.feed.end_feeds()
-        await self.follower.close()
+        await self.following.close()
         await self.runner.close()
         await self.feed.stop_following()
         self.store.close()
+        self.style_store.close()
         self.registry.close()
         self.library.close()
 

@@ -1,9 +1,11 @@
 """The admin's styles: the bundled ones, those created here (in the data dir) and the live
-channels'; creating a style (its ``style.toml``) and what the trainer needs to find it.
+channels'; creating and editing a style (its ``style.toml``) and what the trainer needs to find it.
 
 A style created here lives in ``$CONTINUO_HOME/styles/<name>/style.toml``, never in the
-repository; it travels with its retrain job as text (:meth:`StyleService.spec`) so that a
-``continuo worker`` elsewhere can train it.
+repository, and in the shared :class:`radio.style_file.StyleStore`, from which every other
+radio node copies it into its own data dir (:mod:`radio.admin.style_follow`). It travels with
+its retrain job as text (:meth:`StyleService.spec`) so that a ``continuo worker`` elsewhere can
+train it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -19,10 +22,11 @@ from radio.admin.feed import AdminFeed
 from radio.admin.uploads import Upload, ingest_files, mark_duplicates
 from radio.errors import StyleError
 from radio.library import Library
-from radio.library.backends import storage_env
+from radio.library.storage_config import storage_env
 from radio.library.store_threads import in_store_thread
 from radio.model.lineage import BASE_STYLE
-from radio.style_file import write_style
+from radio.style_file import STYLE_FILE, StyleStore, StyleTaken, write_style
+from radio.config import styles_dir
 from radio.styles import Style, check_style_name, discover_styles
 
 log = logging.getLogger("radio.admin")
@@ -35,14 +39,20 @@ MIN_TRAIN_PIECES = 2
 MIN_TRAIN_BEATS = 129
 STYLE_FIELDS = ("name", "display_name", "description", "composer", "from_styles", "like",
                 "tempo_bpm", "temperature", "piece_minutes")
+# What an edit (PATCH /admin/styles/<name>) may change, and its key in style.toml.
+EDIT_FIELDS = {"display_name": "name", "description": "description", "tempo_bpm": "tempo_bpm",
+               "temperature": "temperature", "top_p": "top_p", "piece_minutes": "piece_minutes",
+               "instrument": "instrument", "form": "form"}
+NUMBER_RANGES = {"tempo_bpm": (20, 300), "temperature": (0.05, 5), "top_p": (0.01, 1), "piece_minutes": (0.1, 60)}
 
 
 class StyleService:
     def __init__(self, home: Path, bundled_root: Path | None, library: Library, feed: AdminFeed,
-                 live_styles: Callable[[], Mapping[str, Style]], lock: asyncio.Lock) -> None:
+                 live_styles: Callable[[], Mapping[str, Style]], lock: asyncio.Lock, store: StyleStore) -> None:
         self.bundled_root = bundled_root
         self.home_styles = Path(home) / HOME_STYLES_DIR
         self.library = library
+        self.store = store  # where the styles created here are shared with every node
         self.feed = feed
         self.live_styles = live_styles  # the styles of the channels on air, by name
         self.lock = lock  # shared with activations: a style is created or put on air one at a time
@@ -67,7 +77,10 @@ class StyleService:
         return style
 
     def is_home_style(self, name: str) -> bool:
-        return (self.home_styles / name / "style.toml").is_file() and name not in discover_styles(self.bundled_root)
+        return (self.home_styles / name / STYLE_FILE).is_file() and not self.is_bundled(name)
+
+    def is_bundled(self, name: str) -> bool:
+        return (Path(self.bundled_root or styles_dir()) / name / STYLE_FILE).is_file()
 
     def piece_counts(self) -> dict[str, tuple[int, int]]:
         """Library style -> (pieces, beats)."""
@@ -135,12 +148,15 @@ class StyleService:
                 accepted, duplicates, bad = await ingest_files(self.library, name, upload.files, composer=composer)
                 rejected += bad
             folder = self.home_styles / name
-            write_style_toml(
-                folder, name=name, display_name=str(fields.get("display_name") or name.replace("-", " ").title()),
-                description=str(fields.get("description") or ""), settings=settings,
-                corpus_styles=[name, *[s for s in source_styles if s != name]],
-                composers=[composer] if composer else [], timbre=base.timbre if base else None,
-            )
+            try:
+                await in_store_thread(lambda: write_style_toml(
+                    folder, name=name, display_name=str(fields.get("display_name") or name.replace("-", " ").title()),
+                    description=str(fields.get("description") or ""), settings=settings,
+                    corpus_styles=[name, *[s for s in source_styles if s != name]],
+                    composers=[composer] if composer else [], timbre=base.timbre if base else None, store=self.store,
+                ))
+            except StyleTaken as exc:
+                raise Conflict(str(exc)) from exc
         corpus_styles = [name, *[s for s in source_styles if s != name]]
         log.info("admin: created style %s in %s (%d uploaded, %d by composer %r)", name, folder, len(accepted), len(matches), composer)
         self.feed.publish("styles")
@@ -152,6 +168,44 @@ class StyleService:
                 "next": (f"retrain it (POST /admin/styles/{name}/retrain); it goes on air once a model is activated"
                          if pieces >= MIN_TRAIN_PIECES else
                          f"add at least {MIN_TRAIN_PIECES - pieces} more piece(s) (POST /admin/styles/{name}/pieces), then retrain")}
+
+    async def edit(self, name: str, fields: Any) -> Style:
+        """Change settings of a style created from the admin (:data:`EDIT_FIELDS`), here and in
+        the shared store; every node follows. A bad value is refused and nothing is written."""
+        if not isinstance(fields, dict) or not fields:
+            raise BadRequest(f"send a JSON object of the settings to change; allowed: {list(EDIT_FIELDS)}")
+        unknown = set(fields) - set(EDIT_FIELDS)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {sorted(unknown)}; allowed: {list(EDIT_FIELDS)}")
+        self.style(name)  # 400 for a bad name, 404 for an unknown style
+        if not self.is_home_style(name):
+            raise Conflict(f"style {name!r} is bundled with the station: edit styles/{name}/style.toml in the repository")
+        changes: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in NUMBER_RANGES:
+                changes[EDIT_FIELDS[key]] = number(fields, key, 0.0, *NUMBER_RANGES[key]) if value not in (None, "") else None
+            elif key == "form":
+                if value is not None and not isinstance(value, dict):
+                    raise BadRequest("form must be an object (the [form] table of style.toml), or null to remove it")
+                changes["form"] = value or None
+            else:
+                changes[EDIT_FIELDS[key]] = str(value or "")[:500 if key == "description" else 80]
+        folder = self.home_styles / name
+        async with self.lock:
+            doc = tomllib.loads((folder / STYLE_FILE).read_text(encoding="utf-8"))
+            for key, value in changes.items():
+                if value is None:
+                    doc.pop(key, None)
+                else:
+                    doc[key] = value
+            try:
+                style = await in_store_thread(write_style, folder, doc, comment="Created from the admin API.",
+                                              store=self.store)
+            except StyleError as exc:
+                raise BadRequest(f"style {name!r} was not changed: {exc}") from exc
+        log.info("admin: edited style %s (%s)", name, ", ".join(sorted(fields)))
+        self.feed.publish("styles")
+        return style
 
     def spec(self, style: str) -> str | None:
         """A style created here travels with its job: a worker elsewhere has no copy of it."""
@@ -182,7 +236,7 @@ def number(fields: dict[str, Any], key: str, default: float, low: float, high: f
 
 
 def write_style_toml(folder: Path, *, name: str, display_name: str, description: str, settings: dict[str, float],
-                     corpus_styles: list[str], composers: list[str], timbre: Any) -> None:
+                     corpus_styles: list[str], composers: list[str], timbre: Any, store: StyleStore | None = None) -> None:
     """Write ``<folder>/style.toml`` with tomli-w, after checking that the text reads back as
     this style; the file is replaced atomically, so a bad value never reaches the disk."""
     doc: dict[str, Any] = {
@@ -195,4 +249,4 @@ def write_style_toml(folder: Path, *, name: str, display_name: str, description:
     if timbre is not None:
         doc["timbre"] = {f.name: (list(v) if isinstance(v := getattr(timbre, f.name), tuple) else v)
                          for f in dataclasses.fields(timbre)}
-    write_style(folder, doc, comment="Created from the admin API.")
+    write_style(folder, doc, comment="Created from the admin API.", store=store, new=True)

@@ -30,7 +30,8 @@ from radio.admin.stores import open_version_table
 from radio.admin.version_facts import ModelVersion, header_facts, read_header
 from radio.errors import ContinuoError, ModelFileError
 from radio.files import atomic_path
-from radio.library.backends import StorageConfig, shared_store
+from radio.library.backends import shared_store
+from radio.library.storage_config import StorageConfig
 from radio.library.base import BlobStore
 from radio.timestamps import utc_now
 from radio.styles import Style

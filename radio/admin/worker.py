@@ -32,7 +32,7 @@ from radio.admin.runner import JobLost, JobRunner
 from radio.admin.starts import TrainPlan, base_model_path, library_pieces, plan_training
 from radio.admin.versions import VersionRegistry, register_trained
 from radio.errors import StyleError
-from radio.library.backends import storage_env
+from radio.library.storage_config import storage_env
 from radio.style_file import write_style_text
 from radio.styles import Style, get_style, load_style
 from radio.library.store_threads import in_store_thread

@@ -239,7 +239,7 @@ async def serve(args: argparse.Namespace) -> int:
     from radio.audio.mp3 import Mp3Encoder
     from radio.errors import ContinuoError
     from radio.broadcast.icecast import IcecastTarget, push_all, start_pusher
-    from radio.library.backends import StorageConfig
+    from radio.library.storage_config import StorageConfig
     from radio.station.station import Station
     from radio.web.app import create_admin_app, create_app
 

@@ -47,7 +47,7 @@ async def work(args: argparse.Namespace) -> int:
     from radio.admin.worker import Worker, WorkerSettings, default_worker_id
     from radio.config import continuo_home
     from radio.errors import ContinuoError
-    from radio.library.backends import StorageConfig
+    from radio.library.storage_config import StorageConfig
 
     log = logging.getLogger("radio.worker")
     if importlib.util.find_spec("tensorflow") is None:

@@ -2,7 +2,8 @@
 
 ``open_library()`` gives the embedded default (SQLite + a folder) under the data dir, which
 needs no setup, or the shared MongoDB catalog and S3 store when the environment names them
-(:mod:`radio.library.backends`). Ingesting and reading pieces lives in :mod:`radio.library.ingest`.
+(:mod:`radio.library.storage_config` reads the settings, :mod:`radio.library.backends` opens
+them). Ingesting and reading pieces lives in :mod:`radio.library.ingest`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radio.config import continuo_home, make_private_dir
-from radio.library.backends import BLOBS_DIR, CATALOG_FILE, StorageConfig  # noqa: F401 - re-exported
+from radio.library.storage_config import BLOBS_DIR, CATALOG_FILE, StorageConfig  # noqa: F401 - re-exported
 from radio.library.base import BlobStore, Catalog, PieceRecord, SourceRecord
 
 

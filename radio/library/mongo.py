@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from radio.errors import LibraryError
-from radio.library.backends import DEFAULT_MONGODB_TIMEOUT_MS, redact_uri
+from radio.library.storage_config import DEFAULT_MONGODB_TIMEOUT_MS, redact_uri
 from radio.library.base import PieceRecord, SourceRecord
 from radio.timestamps import utc_now
 

@@ -8,6 +8,7 @@ reaches only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import secrets
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100
 MPEG1_FRAME_SAMPLES = 1152
 RECENT_PIECES = 12
+# What an edited style.toml changes on a running channel, from its next piece (Channel.restyle).
+LIVE_SETTINGS = ("display_name", "description", "temperature", "top_p", "piece_minutes", "form", "corpus_styles")
 RECENT_NOTE_SECONDS = 30.0  # notes kept for a page that connects late (its piano roll fills at once)
 # LAME quality 3: joint stereo at quality 2 nearly doubles the encoder's cost (about 55x
 # real time against 95x for mono), and quality 3 encodes stereo for what mono at 2 cost, which
@@ -320,6 +323,18 @@ class Channel:
             self.name, getattr(model, "version", "?"),
             "from the next piece" if at_beat is None else f"within {within_seconds:g} s",
         )
+
+    def restyle(self, style: Style) -> list[str]:
+        """Play ``style``'s composing settings (:data:`LIVE_SETTINGS`) from the next piece; the
+        stream never pauses. Returns the settings that differ but wait for the channel's next
+        start (tempo, instrument, dynamics, room, loudness: the synth is built once per run)."""
+        check_playable(style)
+        live = dataclasses.replace(self.style, **{name: getattr(style, name) for name in LIVE_SETTINGS})
+        self.composer.restyle(live)
+        self.style = live
+        kept = {"folder", "model_file", *LIVE_SETTINGS}
+        return [f.name for f in dataclasses.fields(style)
+                if f.name not in kept and getattr(style, f.name) != getattr(live, f.name)]
 
     @property
     def swap_pending(self) -> bool:

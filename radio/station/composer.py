@@ -155,6 +155,7 @@ class Composer:
         self._previous: Beat = []  # the last emitted beat, for held-note continuity
         self._shift = 0
         self._pending: tuple[Model, int | None] | None = None
+        self._pending_style: Style | None = None
         self._pending_lock = threading.Lock()  # swap_model runs on the event loop, the rest in the channel thread
 
     @property
@@ -172,6 +173,14 @@ class Composer:
         """Use ``model`` from the next piece, or from beat ``at_beat`` if that comes first."""
         with self._pending_lock:
             self._pending = (model, at_beat)
+
+    def restyle(self, style: Style) -> None:
+        """Compose with ``style``'s settings (temperature, top_p, form, piece length) from the next
+        piece. Its tempo must be the current one: the beat grid does not change mid-stream."""
+        if style.tempo_bpm != self.style.tempo_bpm:
+            raise ValueError(f"{style.name}: a running composer keeps its tempo ({self.style.tempo_bpm:g} bpm)")
+        with self._pending_lock:
+            self._pending_style = style
 
     def next_chunk(self) -> ComposedChunk:
         if self._piece is None:
@@ -199,6 +208,10 @@ class Composer:
     def _start_piece(self) -> None:
         with self._pending_lock:  # a swap requested right now is taken or kept, never lost
             pending, self._pending = self._pending, None
+            style, self._pending_style = self._pending_style, None
+        if style is not None:
+            self.style = style
+            self._piece_beats = max(self.settings.chunk_beats, style.piece_beats)
         if pending is not None:
             self.model = pending[0]
             log.info("%s: now composing with model %s", self.style.name, self.model.version)

@@ -189,6 +189,10 @@ async def admin_events(request: web.Request, admin: AdminService) -> web.StreamR
         admin.feed.unsubscribe(feed)
 
 
+async def edit_style(request: web.Request, admin: AdminService) -> web.Response:
+    return json_response(await admin.edit_style(request.match_info["style"], await read_json(request)))
+
+
 async def list_models(request: web.Request, admin: AdminService) -> web.Response:
     return json_response(await admin.activations.list_versions(request.match_info["style"]))
 
@@ -215,6 +219,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/admin/events", admin_events),
     ("GET", "/admin/library", library_styles),
     ("POST", "/admin/styles", create_style),
+    ("PATCH", "/admin/styles/{style}", edit_style),
     ("GET", "/admin/styles/{style}/pieces", list_pieces),
     ("POST", "/admin/styles/{style}/pieces", upload_pieces),
     ("DELETE", "/admin/pieces/{piece_id}", delete_piece),

@@ -15,7 +15,7 @@ import pytest
 
 from radio.errors import LibraryError
 from radio.library import open_library
-from radio.library.backends import StorageConfig, redact_uri
+from radio.library.storage_config import StorageConfig, redact_uri
 from radio.library.disk_blobs import DiskBlobStore
 from radio.library.ingest import ingest_midi
 from radio.library.s3_blobs import S3BlobStore

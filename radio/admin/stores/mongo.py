@@ -12,6 +12,9 @@ if nobody wrote in between; otherwise it reads again. So exactly one worker wins
 Versions: ``model_versions`` (``_id`` = ``<style>/<version>``; its metrics and its model header's
 ``facts``, so a node shows them before it has fetched the file) and ``model_active``
 (``_id`` = the style; no document means the bundled model is active).
+
+Styles created from the admin: ``styles`` (``_id`` = the style's name; ``text``, its
+``style.toml``; ``revision``, bumped by every write with ``$inc``, which is what nodes poll).
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ from radio.admin.jobs import (
     released,
 )
 from radio.admin.version_facts import ModelVersion
-from radio.errors import LibraryError
-from radio.timestamps import utc_now
+from radio.errors import LibraryError, StyleError
 from radio.library.mongo import MongoStore
+from radio.style_file import SharedStyle
+from radio.timestamps import utc_now
 
 CAS_TRIES = 20  # a compare-and-swap that loses this often in a row is a bug, not contention
 OWN_FIELDS = ("_id", "active", "rev", "inserted")
@@ -285,3 +289,45 @@ class MongoVersionTable(MongoStore):
             await self.db.model_active.replace_one(
                 {"_id": style}, {"version": version, "activated_at": utc_now()}, upsert=True
             )
+
+
+class MongoStyleStore(MongoStore):
+    """The same operations as :class:`radio.admin.stores.sqlite.SqliteStyleStore`."""
+
+    def put(self, name: str, text: str, *, new: bool = False) -> int | None:
+        return self.run(self._put, name, text, new)
+
+    async def _put(self, name: str, text: str, new: bool) -> int | None:
+        from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
+
+        if new:
+            try:
+                await self.db.styles.insert_one({"_id": name, "text": text, "revision": 1, "updated_at": utc_now()})
+            except DuplicateKeyError:
+                return None
+            return 1
+        doc = await self.db.styles.find_one_and_update(
+            {"_id": name}, {"$set": {"text": text, "updated_at": utc_now()}, "$inc": {"revision": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return int(doc["revision"])
+
+    def revisions(self) -> dict[str, int]:
+        return self.run(self._revisions)
+
+    async def _revisions(self) -> dict[str, int]:
+        return {str(d["_id"]): d["revision"] if isinstance(d.get("revision"), int) else -1
+                async for d in self.db.styles.find({}, {"revision": 1})}
+
+    def get(self, name: str) -> SharedStyle | None:
+        return self.run(self._get, name)
+
+    async def _get(self, name: str) -> SharedStyle | None:
+        doc = await self.db.styles.find_one({"_id": name})
+        if doc is None:
+            return None
+        text, revision = doc.get("text"), doc.get("revision")
+        if not isinstance(text, str) or not isinstance(revision, int):
+            raise StyleError(f"the shared style record {name!r} in MongoDB's styles collection is malformed "
+                             f"(text {type(text).__name__}, revision {revision!r})")
+        return SharedStyle(name, text, revision, str(doc.get("updated_at", "")))

@@ -1,6 +1,7 @@
 """The admin's tables in the catalog's SQLite file: jobs (:class:`SqliteJobStore`), model
-versions and active pointers (:class:`SqliteVersionTable`). One connection each, guarded by a
-lock (they are called from threads). MongoDB's side by side: :mod:`radio.admin.stores.mongo`.
+versions and active pointers (:class:`SqliteVersionTable`), and the styles created from the
+admin (:class:`SqliteStyleStore`). One connection each, guarded by a lock (they are called from
+threads). MongoDB's side by side: :mod:`radio.admin.stores.mongo`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from radio.admin.jobs import (
     released,
 )
 from radio.admin.version_facts import ModelVersion
+from radio.errors import StyleError
 from radio.library import CATALOG_FILE
 from radio.library.sqlite_catalog import connect
+from radio.style_file import SharedStyle
 from radio.timestamps import utc_now
 
 JOBS_SCHEMA = """
@@ -66,6 +69,15 @@ CREATE TABLE IF NOT EXISTS model_active (
 """
 # Added for the admin page (header_facts); a table made before it gains the column on open.
 FACTS_COLUMN = "ALTER TABLE model_versions ADD COLUMN facts TEXT NOT NULL DEFAULT '{}'"
+
+STYLES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS styles (
+    name TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
 
 
 class SqliteJobStore:
@@ -289,3 +301,45 @@ class SqliteVersionTable:
                     "ON CONFLICT(style) DO UPDATE SET version = excluded.version, activated_at = excluded.activated_at",
                     (style, version, utc_now()),
                 )
+
+
+class SqliteStyleStore:
+    """:class:`radio.style_file.StyleStore` in the catalog's SQLite file: one row per style
+    created from the admin, its ``style.toml`` text and a revision bumped by every write."""
+
+    def __init__(self, home: Path) -> None:
+        self._lock = threading.Lock()
+        self._db = connect(Path(home) / CATALOG_FILE)
+        self._db.executescript(STYLES_SCHEMA)
+
+    def put(self, name: str, text: str, *, new: bool = False) -> int | None:
+        with self._lock:
+            if new:
+                row = self._db.execute(
+                    "INSERT INTO styles (name, text, revision, updated_at) VALUES (?, ?, 1, ?) "
+                    "ON CONFLICT(name) DO NOTHING RETURNING revision", (name, text, utc_now())).fetchone()
+            else:
+                row = self._db.execute(
+                    "INSERT INTO styles (name, text, revision, updated_at) VALUES (?, ?, 1, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET text = excluded.text, revision = styles.revision + 1, "
+                    "updated_at = excluded.updated_at RETURNING revision", (name, text, utc_now())).fetchone()
+        return int(row[0]) if row else None
+
+    def revisions(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT name, revision FROM styles").fetchall()
+        return {str(name): revision if isinstance(revision, int) else -1 for name, revision in rows}
+
+    def get(self, name: str) -> SharedStyle | None:
+        with self._lock:
+            row = self._db.execute("SELECT name, text, revision, updated_at FROM styles WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        if not isinstance(row[1], str) or not isinstance(row[2], int):
+            raise StyleError(f"the shared style record {name!r} in {CATALOG_FILE} is malformed "
+                             f"(text {type(row[1]).__name__}, revision {row[2]!r})")
+        return SharedStyle(row[0], row[1], row[2], str(row[3]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
