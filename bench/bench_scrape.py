@@ -2,7 +2,7 @@
 and the rate the default politeness settings allow against a real site.
 
 The crawl runs ``continuo scrape mutopia`` in a subprocess (as a user would), against
-a site of N pieces in listings of 10, served on 127.0.0.1 from ``tests/scraper/sites.py``.
+a site of N pieces in listings of 10, served on 127.0.0.1 from ``tests/support/sites.py``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ MUTOPIA_PIECES = 2100
 
 
 def crawl_fixture(pieces: int) -> dict:
-    sys.path.insert(0, str(REPO / "tests" / "scraper"))
-    from sites import FixtureServer, bench_mutopia_routes
+    from tests.support.sites import FixtureServer, bench_mutopia_routes
 
     server = FixtureServer(bench_mutopia_routes(CORPUS, pieces))
     try:

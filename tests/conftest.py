@@ -1,4 +1,6 @@
-"""Shared fixtures. Area-specific fixtures live in each tests/<area>/conftest.py."""
+"""Shared fixtures. Area-specific fixtures live in each tests/<area>/conftest.py; fixtures that
+more than one area uses live in tests/support/ and are registered here, once, as plugins
+(pytest reads ``pytest_plugins`` only from the root conftest)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,15 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.support.s3_server import MotoServer
+from tests.support.shared_data import require_corpus
+
+pytest_plugins = [
+    "tests.support.stations",  # an in-process station and its helpers (station, web, commands)
+    "tests.support.model_files",  # small random model files (model, commands)
+    "tests.support.pieces",  # MIDI bytes and a small corpus copy (library, commands)
+]
 
 REPO = Path(__file__).resolve().parents[1]
 # CI lays ../shared beside the clone; a user's fresh clone may not have it.
@@ -36,13 +47,6 @@ def artifacts_dir() -> Path:
 
 
 # --- scale-out backends: a real S3 API server (moto) and, when given, a real MongoDB ----------
-import sys  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))  # for tests/s3_server.py (pytest uses importlib mode)
-
-from s3_server import MotoServer  # noqa: E402
-from shared_data import require_corpus  # noqa: E402
-
 MONGODB_SKIP_REASON = (
     "no MongoDB server: set CONTINUO_TEST_MONGODB_URI (e.g. mongodb://127.0.0.1:27017) to run the MongoDB "
     "contract. None runs here: Debian packages no MongoDB server, and the pip/npm packages that provide one "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_data import require_corpus
+from tests.support.shared_data import require_corpus
 
 
 def test_a_missing_corpus_fails_under_ci_and_skips_elsewhere(tmp_path):

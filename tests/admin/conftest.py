@@ -1,18 +1,13 @@
-"""Fixtures for the admin tests: a fresh data dir and a known admin token.
-
-pytest runs with --import-mode=importlib, so this folder is put on sys.path for the
-shared helpers in admin_helpers.py."""
+"""Fixtures for the admin tests: a fresh data dir and a known admin token. The shared helpers
+are in tests/support/admin_helpers.py."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from admin_helpers import TOKEN  # noqa: E402
+from tests.support.admin_helpers import TOKEN
 
 
 @pytest.fixture

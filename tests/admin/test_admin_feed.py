@@ -8,8 +8,8 @@ import json
 
 import aiohttp
 import pytest
-from admin_helpers import AUTH, admin_client, fill_library, tune
-from admin_page_helpers import fake_version
+from tests.support.admin_helpers import AUTH, admin_client, fill_library, tune
+from tests.support.admin_page_helpers import fake_version
 
 from radio.admin.jobs import Job, hide_paths, is_framework_noise
 from radio.web.admin_routes import ADMIN

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_helpers import AUTH, TOKEN, admin_client, fill_library
-from admin_page_helpers import LAPTOP, PHONE, admin_page, card, save_artifact
+from tests.support.admin_helpers import AUTH, TOKEN, admin_client, fill_library
+from tests.support.admin_page_helpers import LAPTOP, PHONE, admin_page, card, save_artifact
 
 pytestmark = [pytest.mark.browser, pytest.mark.train, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_helpers import AUTH, admin_client, fill_library, tune
-from admin_page_helpers import PHONE, admin_page, card, fake_version, save_artifact
+from tests.support.admin_helpers import AUTH, admin_client, fill_library, tune
+from tests.support.admin_page_helpers import PHONE, admin_page, card, fake_version, save_artifact
 
 from radio.admin.jobs import Job
 from radio.web.admin_routes import ADMIN

@@ -14,7 +14,7 @@ import sqlite3
 import time
 
 import pytest
-from admin_helpers import AUTH, Listener, admin_client, fill_library, tune
+from tests.support.admin_helpers import AUTH, Listener, admin_client, fill_library, tune
 
 from radio.config import REPO_ROOT
 from radio.library import open_library
@@ -173,7 +173,7 @@ async def test_a_model_file_corrupted_while_it_plays(home, tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_while_training_stops_the_trainer_and_records_why(home, corpus_dir, tmp_path):
-    from test_restart import Server, group_alive
+    from tests.admin.test_restart import Server, group_alive
 
     fill_library(home, corpus_dir, "folk", count=3)
     server = Server(home, tmp_path / "serve.log")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from admin_helpers import AUTH, admin_client
+from tests.support.admin_helpers import AUTH, admin_client
 
 from radio.admin.auth import load_or_create_token
 from radio.admin.errors import BadRequest

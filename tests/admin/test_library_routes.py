@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from admin_helpers import AUTH, admin_client, tune
+from tests.support.admin_helpers import AUTH, admin_client, tune
 
 from radio.admin.uploads import UploadLimits
 from radio.styles import load_style

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from admin_helpers import AUTH, TOKEN, admin_client, fill_library, wait_for_state, wait_for_version
+from tests.support.admin_helpers import AUTH, TOKEN, admin_client, fill_library, wait_for_state, wait_for_version
 
 from radio.config import REPO_ROOT
 from radio.web.admin_routes import ADMIN

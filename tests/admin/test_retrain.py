@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from admin_helpers import AUTH, Listener, admin_client, channel_version, fill_library, job_events, wait_for_state, wait_for_version
+from tests.support.admin_helpers import AUTH, Listener, admin_client, channel_version, fill_library, job_events, wait_for_state, wait_for_version
 
 from radio.web.admin_routes import ADMIN
 
@@ -203,7 +203,7 @@ async def test_a_retrain_that_cannot_work_is_refused_up_front(home, corpus_dir):
 async def test_a_retrain_fine_tunes_the_model_on_air_and_compares_fairly(home):
     """The default start for real: the bundled token model is fine-tuned (same size, new pieces it
     never saw), scored on the new version's held-out piece, and the rule decides on those figures."""
-    from admin_helpers import add_tunes
+    from tests.support.admin_helpers import add_tunes
 
     add_tunes(home, (11, 12, 13), beats=200)
     async with admin_client(home) as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_helpers import AUTH, TOKEN, admin_client, tune
+from tests.support.admin_helpers import AUTH, TOKEN, admin_client, tune
 
 from radio.web.admin_routes import ROUTES
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from admin_helpers import AUTH, Listener, admin_client, channel_version, tune, wait_for_version
+from tests.support.admin_helpers import AUTH, Listener, admin_client, channel_version, tune, wait_for_version
 
 from radio.admin.versions import VersionRegistry, model_key
 
 from radio.admin.stores.sqlite import SqliteVersionTable
 from radio.config import REPO_ROOT
 from radio.library.s3_blobs import S3BlobStore
-from s3_server import MotoServer
+from tests.support.s3_server import MotoServer
 
 pytestmark = pytest.mark.slow
 BAROQUE = REPO_ROOT / "styles" / "baroque" / "model.npz"

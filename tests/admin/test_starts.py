@@ -322,7 +322,7 @@ async def test_a_retrain_through_the_api_fine_tunes_and_compares(home, tmp_path)
     import json
     import sys
 
-    from admin_helpers import AUTH, add_tunes, admin_client, wait_for_state
+    from tests.support.admin_helpers import AUTH, add_tunes, admin_client, wait_for_state
 
     from radio.web.admin_routes import ADMIN
 
@@ -387,7 +387,7 @@ async def test_a_worker_chooses_the_start_by_the_same_rule(home, tmp_path, monke
     import json
     import sys
 
-    from admin_helpers import tune
+    from tests.support.admin_helpers import tune
 
     import radio.admin.worker as worker_module
     from radio.admin.jobs import SUCCEEDED, WORKERS, Job

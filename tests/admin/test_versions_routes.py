@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from admin_helpers import AUTH, Listener, admin_client, wait_for_version
+from tests.support.admin_helpers import AUTH, Listener, admin_client, wait_for_version
 
 from radio.config import REPO_ROOT
 from radio.web.admin_routes import ADMIN

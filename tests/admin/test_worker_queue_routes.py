@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from admin_helpers import AUTH, admin_client, fill_library, job_events, tune, wait_for_state
+from tests.support.admin_helpers import AUTH, admin_client, fill_library, job_events, tune, wait_for_state
 
 from radio.admin.stores.sqlite import SqliteJobStore
 from radio.admin.worker import Worker, WorkerSettings

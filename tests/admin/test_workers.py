@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import boto3
 import pytest
-from admin_helpers import AUTH, TOKEN, fill_library
+from tests.support.admin_helpers import AUTH, TOKEN, fill_library
 
 from radio.admin.jobs import QUEUED, RUNNING, SUCCEEDED, WORKERS, Job
 

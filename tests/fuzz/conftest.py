@@ -5,13 +5,10 @@ hypothesis examples, so a run takes the same time and finds the same cases every
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "admin"))  # admin_helpers
 
 EXAMPLES = int(os.environ.get("CONTINUO_FUZZ_EXAMPLES", "150"))
 settings.register_profile(
@@ -22,7 +19,7 @@ settings.register_profile(
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    from admin_helpers import TOKEN
+    from tests.support.admin_helpers import TOKEN
 
     home = tmp_path / "home"
     monkeypatch.setenv("CONTINUO_HOME", str(home))

@@ -15,7 +15,7 @@ from radio.errors import MidiError, NotesError
 from radio.music.midi_io import read_midi
 from radio.music.prepare import prepare_piece
 
-from admin_helpers import AUTH, admin_client, tune  # noqa: E402 - put on the path by conftest
+from tests.support.admin_helpers import AUTH, admin_client, tune
 
 FUZZ = settings.get_profile("continuo-fuzz")
 SEEDS = [tune(s, beats=32) for s in range(4)]

@@ -20,7 +20,7 @@ from radio.library.disk_blobs import DiskBlobStore
 from radio.library.ingest import ingest_midi
 from radio.library.s3_blobs import S3BlobStore
 from radio.library.sqlite_catalog import SqliteCatalog
-from s3_server import CREDENTIALS, free_port
+from tests.support.s3_server import CREDENTIALS, free_port
 
 
 @pytest.fixture(autouse=True)

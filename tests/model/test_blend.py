@@ -13,7 +13,7 @@ from radio.model.modelfile import write_model_file
 from radio.music.encoding import get_encoding
 from radio.music.notes import validate
 
-from .conftest import random_arrays, write_random_model
+from tests.support.model_files import random_arrays, write_random_model
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import CONTACT, SUBPROCESS, Site, scrape, scrape_command
-from sites import FixtureServer, Route, Scenario, bench_mutopia_routes
+from tests.support.scrape import CONTACT, SUBPROCESS, Site, scrape, scrape_command
+from tests.support.sites import FixtureServer, Route, Scenario, bench_mutopia_routes
 
 from radio.library import open_library
 from radio.library.ingest import blob_key_for

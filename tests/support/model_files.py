@@ -1,4 +1,5 @@
-"""Fixtures for the numpy model: small randomly initialised model files."""
+"""Fixtures for the numpy model: small randomly initialised model files. A fixture plugin
+(registered in tests/conftest.py) for the model and command tests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Station test helpers: small beat sources standing in for a trained model, a style with
-short pieces, and an in-process server with fast pacing knobs."""
+short pieces, and an in-process server with fast pacing knobs. A fixture plugin (registered in
+tests/conftest.py) for the station, web and command tests."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from admin_helpers import TOKEN
+from tests.support.admin_helpers import TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """Local copies of the two sites' shapes, served on 127.0.0.1 for the tests and the benchmark.
 
-Pages are rendered from the templates in ``fixtures/`` (which follow Mutopia's
+Pages are rendered from the templates in ``tests/scraper/fixtures/`` (which follow Mutopia's
 piece-info.cgi/make-table.cgi output and IMSLP's work pages and API.ISCR.php JSON);
 MIDI bodies are real files from the shared corpus. Each scenario also serves the
 awkward cases: robots-forbidden paths, a 404, HTML where a MIDI should be, a corrupt
@@ -21,7 +21,7 @@ from pathlib import Path
 from string import Template
 from urllib.parse import quote
 
-FIXTURES = Path(__file__).with_name("fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "scraper" / "fixtures"
 NOT_FOUND = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
 GATE_PAGE = (b"<!DOCTYPE html><html><head><title>IMSLP Disclaimer</title></head><body>"
              b"<p>Please accept the disclaimer to continue.</p><form><input type=submit value=Accept></form></body></html>")
