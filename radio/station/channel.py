@@ -22,8 +22,7 @@ import numpy as np
 from radio.station.calibration import ModelGains, apply_model_gain
 from radio.audio.master import MasterSettings
 from radio.audio.mp3 import FrameSplitter, Mp3Encoder
-from radio.audio.synth import MAX_BPM, MIN_BPM, Synth
-from radio.audio.timbres import check_sound
+from radio.audio.synth import MAX_BPM, MIN_BPM, Synth, check_sound
 from radio.broadcast.broadcaster import Broadcaster, BroadcastSettings, StreamClock
 from radio.station.composer import ComposedChunk, Composer, ComposerSettings, Model, PieceInfo
 from radio.errors import StyleError

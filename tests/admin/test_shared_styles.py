@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from admin_helpers import AUTH, admin_client
+from tests.support.admin_helpers import AUTH, admin_client
 
 from radio.admin.stores.sqlite import SqliteStyleStore
 from radio.config import REPO_ROOT
