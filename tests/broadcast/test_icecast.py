@@ -19,6 +19,7 @@ from radio.broadcast.icecast import IcecastError, IcecastPusher, IcecastTarget
 from radio.model import load_model
 from radio.station.station import Station
 from radio.styles import get_style
+from tests.support.stations import read_for
 
 ICECAST = shutil.which("icecast2")
 pytestmark = pytest.mark.skipif(ICECAST is None, reason="icecast2 is not installed (make test installs it)")
@@ -78,17 +79,8 @@ async def fetch(port: int, path: str, seconds: float, headers: str = "") -> tupl
     """(response head, body bytes received within ``seconds``) of a GET against Icecast."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
-    data = b""
-    deadline = time.monotonic() + seconds
     try:
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                chunk = await asyncio.wait_for(reader.read(65536), left)
-            except asyncio.TimeoutError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = await read_for(reader, seconds)
     finally:
         writer.close()
     head, _, body = data.partition(b"\r\n\r\n")
