@@ -144,7 +144,6 @@ class Composer:
         self.restarts = 0
         self._on_restart = on_restart
         self._silence_limit = max(1, beats_for_seconds(self.settings.silence_limit_seconds, style.tempo_bpm))
-        self._piece_beats = max(self.settings.chunk_beats, style.piece_beats)
         self._rng = random.Random(seed)
         self._piece: PieceInfo | None = None
         self._last_piece: PieceInfo | None = None
@@ -173,6 +172,11 @@ class Composer:
         """Use ``model`` from the next piece, or from beat ``at_beat`` if that comes first."""
         with self._pending_lock:
             self._pending = (model, at_beat)
+
+    @property
+    def _piece_beats(self) -> int:
+        """A piece's length in beats: the style's (its form plan's), at least one chunk."""
+        return max(self.settings.chunk_beats, self.style.piece_beats)
 
     def restyle(self, style: Style) -> None:
         """Compose with ``style``'s settings (temperature, top_p, form, piece length) from the next
@@ -211,7 +215,6 @@ class Composer:
             style, self._pending_style = self._pending_style, None
         if style is not None:
             self.style = style
-            self._piece_beats = max(self.settings.chunk_beats, style.piece_beats)
         if pending is not None:
             self.model = pending[0]
             log.info("%s: now composing with model %s", self.style.name, self.model.version)
