@@ -43,6 +43,7 @@ import numpy as np
 from radio.config import REPO_ROOT
 from radio.files import atomic_path
 from radio.model.kinds import DEFAULT_KIND
+from radio.music.form import FormPlan
 from radio.styles import discover_styles
 
 log = logging.getLogger("trainer.bundle")
@@ -268,7 +269,7 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     from radio.styles import load_style
 
     info = load_style(folder)
-    sampling, tried = choose_sampling(load_model(candidate), result.data.train, info.tempo_bpm)
+    sampling, tried = choose_sampling(load_model(candidate), result.data.train, info.tempo_bpm, info.form)
     log.info("%s: sampling at temperature %s (realism against training pieces: %s)", style, sampling,
              ", ".join(f"{t}: {r:.3f}" for t, r in tried.items()))
     comparison = compare(style, folder / "model.npz", candidate, args.home, new_sampling=sampling)
@@ -332,9 +333,10 @@ class Sampling:
         return f"{self.temperature:g}" if self.top_p == 1.0 else f"{self.temperature:g} with top_p {self.top_p:g}"
 
 
-def choose_sampling(model, train: list, bpm: float) -> tuple[Sampling, dict[Sampling, float]]:
+def choose_sampling(model, train: list, bpm: float, plan: FormPlan | None = None) -> tuple[Sampling, dict[Sampling, float]]:
     """The sampling settings whose music comes closest to the style's *training* pieces on
     the realism features (up to 40 of them, seeded): sampler settings learnt from the pieces.
+    The music is the channel's, pieces to the style's form ``plan`` (trainer.evaluate.station_stream).
     Every temperature is tried with the whole distribution, then each narrower nucleus in
     ``TOP_PS`` at the best temperature and the two above it. The held-out pieces stay out of
     the choice, so the before/after table on them is honest. A fine-tune's calibration
@@ -342,7 +344,7 @@ def choose_sampling(model, train: list, bpm: float) -> tuple[Sampling, dict[Samp
     short notes, and its best lay at 1.1."""
     import random
 
-    from trainer.evaluate import realism_sample_beats
+    from trainer.evaluate import realism_sample_beats, station_stream
     from trainer.realism import realism_report
 
     pieces = [p.notes for p in train]
@@ -351,8 +353,8 @@ def choose_sampling(model, train: list, bpm: float) -> tuple[Sampling, dict[Samp
     beats = realism_sample_beats(pieces, bpm)
 
     def score(setting: Sampling) -> float:  # several seeds each: one sample's realism wavers by a few hundredths
-        overlaps = [realism_report([model.sampler(temperature=setting.temperature, seed=s, top_p=setting.top_p)
-                                    .next_beats(beats)], pieces)["mean_overlap"] for s in TUNING_SEEDS]
+        overlaps = [realism_report([station_stream(model, plan or FormPlan(), beats, temperature=setting.temperature, seed=s,
+                                                   top_p=setting.top_p)[:beats]], pieces)["mean_overlap"] for s in TUNING_SEEDS]
         return round(sum(overlaps) / len(overlaps), 4)
 
     tried = {Sampling(t): score(Sampling(t)) for t in TEMPERATURES}
@@ -366,12 +368,12 @@ def choose_sampling(model, train: list, bpm: float) -> tuple[Sampling, dict[Samp
 
 def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
     """Score the bundled model and the candidate on the candidate's held-out pieces: exact
-    NLL per beat and the realism of seeded samples, each at its own sampling settings (the
-    bundled one at the style's, the candidate at ``new_sampling``). ``accepted`` when both
-    improve."""
+    NLL per beat and the realism of seeded samples of the music as the channel plays it (pieces to
+    the style's form plan), each model at its own sampling settings (the bundled one at the
+    style's, the candidate at ``new_sampling``). ``accepted`` when both improve."""
     from radio.model import load_model
     from radio.styles import get_style
-    from trainer.evaluate import held_out_from_library, realism_for
+    from trainer.evaluate import held_out_from_library, realism_for, realism_sample_beats, station_stream
     from trainer.kinds import score_model
     from trainer.metrics import targets_for
 
@@ -386,8 +388,13 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
             continue
         scores = score_model(model, held.pieces, targets)
         sampling = new_sampling if name == "new" and new_sampling else Sampling(info.temperature, info.top_p)
-        realism = mean_realism([realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature,
-                                            top_p=sampling.top_p, seed=seed)[0] for seed in COMPARE_SEEDS])
+        beats = realism_sample_beats(held.pieces, info.tempo_bpm)
+        realism = mean_realism([
+            realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
+                        sample=station_stream(model, info.form, beats, temperature=sampling.temperature, seed=seed,
+                                              top_p=sampling.top_p))[0]
+            for seed in COMPARE_SEEDS
+        ])
         same_split = [p.get("id") for p in model.header.get("training", {}).get("validation", [])] == [
             p.get("id") for p in new.header["training"]["validation"]
         ]
@@ -492,7 +499,8 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
         "NLL: nats per beat of the beat's notes with struck/held (lower is better; the `continuo` model's `nll_full` "
         "and the token model's sum over the beat's tokens measure the same thing). Realism: overlapped area of "
         f"feature histograms between {len(COMPARE_SEEDS)} seeded samples of 10 minutes each (or the held-out length, if shorter; "
-        "the figures are their mean) and the held-out "
+        "the figures are their mean) of the music as the channel plays it (whole pieces to the style's form plan, each "
+        "from a fresh sampler) and the held-out "
         "pieces, 1 = identical (higher is better); the ceiling is held-out music against other held-out music.",
         "",
         "| | before | after | ceiling |",

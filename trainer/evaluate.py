@@ -118,6 +118,17 @@ def realism_sample_beats(pieces: list[ListOfNotes], bpm: float, seconds: float =
     return max(1, min(sum(len(p) for p in pieces), beats_for_seconds(seconds, bpm)))
 
 
+def station_stream(model: StyleModel, plan: FormPlan, beats: int, *, temperature: float, seed: int,
+                   top_p: float = 1.0) -> ListOfNotes:
+    """At least ``beats`` beats of ``model``'s music as a channel plays it: whole pieces to the
+    style's form plan, each from a fresh sampler (one stream where there is no plan), joined.
+    Every realism figure that decides something is taken on this music, not on one endless
+    stream: a sharp model keeps one tune's rhythm for as long as a stream lasts (folk's fine-tune
+    played 3% sixteenths over 10 minutes, the pieces have 27%), which a listener never hears."""
+    return [beat for piece in planned_music(model, plan, beats=beats, temperature=temperature, seed=seed, top_p=top_p)
+            for beat in piece]
+
+
 def realism_for(
     model: StyleModel,
     pieces: list[ListOfNotes],
@@ -234,7 +245,7 @@ def evaluate(
     span_bars = span_bars_for(held.pieces)
     pieces = planned_music(model, plan, temperature=temperature, seed=sample_seed, top_p=top_p, beats=max(
         stats_beats, realism_sample_beats(held.pieces, bpm, realism_seconds), EXCERPT_BEATS, span_bars * BAR))
-    stream = [beat for piece in pieces for beat in piece]
+    stream = [beat for piece in pieces for beat in piece]  # station_stream, keeping the pieces for form_report
     sample = stream[:stats_beats]
     sample_stats = music_stats(sample)
     try:
@@ -249,7 +260,7 @@ def evaluate(
     form = form_report(pieces, held.pieces, span_bars)
 
     against_base = base_figures(model, held, bpm=bpm, temperature=temperature, seed=sample_seed,
-                                seconds=realism_seconds, base_path=base_path)
+                                seconds=realism_seconds, base_path=base_path, plan=plan)
 
     out_dir = Path(out_dir) if out_dir else home / "reports" / style
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -303,7 +314,7 @@ def evaluate(
 
 
 def base_figures(model: StyleModel, held: HeldOut, *, bpm: float, temperature: float, seed: int, seconds: float,
-                 base_path: Path | None) -> dict | None:
+                 base_path: Path | None, plan: FormPlan | None = None) -> dict | None:
     """The base model's NLL, realism and discriminator figures on the same held-out pieces, or
     None when there is no base or the model is the base. A base that trained on any of these
     pieces is scored all the same, and the report says so."""
@@ -316,7 +327,8 @@ def base_figures(model: StyleModel, held: HeldOut, *, bpm: float, temperature: f
     if base.version == model.version or not base.kind.fine_tunes_from_base:
         return None
     scores = model_scores(base, held.pieces, targets_for(held.pieces))
-    stream = base.sampler(temperature=temperature, seed=seed).next_beats(realism_sample_beats(held.pieces, bpm, seconds))
+    beats = realism_sample_beats(held.pieces, bpm, seconds)
+    stream = station_stream(base, plan or FormPlan(), beats, temperature=temperature, seed=seed)[:beats]
     try:
         realism, _ = realism_for(base, held.pieces, bpm=bpm, temperature=temperature, seed=seed, seconds=seconds, sample=stream)
     except ValueError as exc:

@@ -104,3 +104,35 @@ def test_the_gate_averages_the_realism_of_several_samples():
     assert mean["features"]["pitch"]["ceiling_overlap"] == 0.9
     assert mean["seeds"] == [{"seed": 0, "mean_overlap": 0.7}, {"seed": 1, "mean_overlap": 0.9}]
     assert one["mean_overlap"] == 0.7  # the inputs are left alone
+
+
+def test_the_gate_hears_whole_pieces_to_the_form_plan(monkeypatch, piece_factory):
+    """The sampling choice and the before/after realism judge the channel's music: pieces to the
+    style's form plan, each from a fresh sampler, not one endless stream (a sharp fine-tune keeps
+    one tune's rhythm for as long as a stream lasts)."""
+    from types import SimpleNamespace
+
+    import trainer.evaluate
+    from radio.music.form import FormPlan
+    from radio.station.composer import planned_music
+    from trainer.bundle import choose_sampling
+
+    model = load_model(REPO_ROOT / "styles" / "folk" / "model.npz")
+    plan = FormPlan(sections=("A", "B"), section_bars=1)
+    stream = trainer.evaluate.station_stream(model, plan, 100, temperature=1.0, seed=3)
+    pieces = planned_music(model, plan, beats=100, temperature=1.0, seed=3)
+    assert len(pieces) == 4 and stream == [beat for piece in pieces for beat in piece]
+    assert stream != model.sampler(temperature=1.0, seed=3).next_beats(len(stream))  # not one stream
+
+    plans = []
+    real = trainer.evaluate.station_stream
+
+    def spy(model, plan, beats, **kwargs):
+        plans.append(plan)
+        return real(model, plan, beats, **kwargs)
+
+    monkeypatch.setattr(trainer.evaluate, "station_stream", spy)
+    rng = np.random.default_rng(0)
+    train = [SimpleNamespace(notes=piece_factory(rng, 48)) for _ in range(2)]
+    chosen, tried = choose_sampling(model, train, 112.0, plan)
+    assert plans and all(p is plan for p in plans) and tried[chosen] == max(tried.values())
