@@ -81,20 +81,23 @@ def bundled_held_out() -> Iterator[tuple[str, "Style", list[ListOfNotes]]]:
 
 def main() -> None:
     from radio.model import load_model
-    from trainer.evaluate import REALISM_SECONDS, realism_for
+    from trainer.evaluate import REALISM_SECONDS, realism_for, realism_sample_beats, station_stream
     from trainer.realism import FEATURE_NAMES, format_realism_table
 
     summary = []
     for name, style, pieces in bundled_held_out():
         model = load_model(style.model_path)
         start = time.perf_counter()
+        # The channel's music: pieces to the style's form plan at its sampling settings.
+        stream = station_stream(model, style.form, realism_sample_beats(pieces, style.tempo_bpm), temperature=style.temperature,
+                                seed=SEED, top_p=style.top_p)
         report, sample = realism_for(model, pieces, bpm=style.tempo_bpm, temperature=style.temperature, seed=SEED,
-                                     seconds=REALISM_SECONDS)
+                                     seconds=REALISM_SECONDS, sample=stream, top_p=style.top_p)
         took = time.perf_counter() - start
         ceiling = report["ceiling"]
         print(f"\n{name}: {model.encoding.name} model {model.version}, {len(pieces)} held-out pieces "
               f"({report['real_beats']} beats); a {report['sample']['seconds']:g}-second sample ({len(sample)} beats, "
-              f"T={style.temperature:g}, seed {SEED}); ceiling over {ceiling['splits']} splits into halves of "
+              f"T={style.temperature:g}, top_p {style.top_p:g}, seed {SEED}, pieces to the form plan); ceiling over {ceiling['splits']} splits into halves of "
               f"{ceiling['beats_per_half']} beats; {took:.1f} s")
         print(format_realism_table(report))
         summary.append((name, report))
