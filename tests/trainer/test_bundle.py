@@ -136,3 +136,28 @@ def test_the_gate_hears_whole_pieces_to_the_form_plan(monkeypatch, piece_factory
     train = [SimpleNamespace(notes=piece_factory(rng, 48)) for _ in range(2)]
     chosen, tried = choose_sampling(model, train, 112.0, plan)
     assert plans and all(p is plan for p in plans) and tried[chosen] == max(tried.values())
+
+
+def test_a_soup_averages_two_fine_tunes_of_one_base_and_refuses_others(tmp_path):
+    from radio.model.modelfile import read_model_file
+    from trainer.bundle import write_soup
+    from trainer.export import amend_header
+
+    candidate, sibling = tmp_path / "token.npz", tmp_path / "sibling.npz"
+    shutil.copyfile(REPO_ROOT / "styles" / "folk" / "model.npz", candidate)
+    shutil.copyfile(REPO_ROOT / "styles" / "renaissance" / "model.npz", sibling)
+    out = write_soup(candidate, sibling, 0.25)
+    assert out == tmp_path / "token.soup.npz" and candidate.is_file()  # the trained candidate stays
+    header, mixed, _ = read_model_file(out)
+    _, ours, _ = read_model_file(candidate)
+    _, theirs, _ = read_model_file(sibling)
+    for name, a in mixed.items():
+        assert np.allclose(a, 0.25 * ours[name] + 0.75 * theirs[name], atol=2e-3, rtol=2e-3)
+    assert header["soup"]["weight"] == 0.25 and header["soup"]["sibling"] == load_model(sibling).version
+    assert header["training"] == load_model(candidate).header["training"]  # still validated on the candidate's split
+
+    with pytest.raises(SystemExit, match="soup-weight"):
+        write_soup(candidate, sibling, 1.5)
+    amend_header(sibling, fine_tuned_from=None, style="elsewhere")  # trained from scratch: no shared coordinates
+    with pytest.raises(SystemExit, match="not a fine-tune of the base"):
+        write_soup(candidate, sibling, 0.5)
