@@ -310,7 +310,8 @@ def write_soup(candidate: Path, sibling: Path, weight: float) -> Path:
     afresh) with the candidate's header and a ``soup`` record. Both must be fine-tunes of one
     base: only then do their weights share coordinates. Classical's ±2-semitone fine-tune has
     the lower NLL and drifts off the key; 15% of it in the unaugmented fine-tune kept the key and
-    the realism and took the NLL 15.1% below round 1 (styles/classical/TRAINING.md)."""
+    the realism and took the NLL 15.1% below round 1, but its music varied more from seed to
+    seed, so it was not shipped (styles/classical/TRAINING.md)."""
     from radio.model import load_model
     from radio.model.blend import siblings
     from radio.model.modelfile import read_model_file, write_model_file
