@@ -81,7 +81,7 @@ def bundled_held_out() -> Iterator[tuple[str, "Style", list[ListOfNotes]]]:
 
 def main() -> None:
     from radio.model import load_model
-    from trainer.evaluate import REALISM_SECONDS, realism_for, realism_sample_beats, station_stream
+    from trainer.evaluate import REALISM_SECONDS, realism_for
     from trainer.realism import FEATURE_NAMES, format_realism_table
 
     summary = []
@@ -89,10 +89,8 @@ def main() -> None:
         model = load_model(style.model_path)
         start = time.perf_counter()
         # The channel's music: pieces to the style's form plan at its sampling settings.
-        stream = station_stream(model, style.form, realism_sample_beats(pieces, style.tempo_bpm), temperature=style.temperature,
-                                seed=SEED, top_p=style.top_p)
         report, sample = realism_for(model, pieces, bpm=style.tempo_bpm, temperature=style.temperature, seed=SEED,
-                                     seconds=REALISM_SECONDS, sample=stream, top_p=style.top_p)
+                                     seconds=REALISM_SECONDS, top_p=style.top_p, plan=style.form)
         took = time.perf_counter() - start
         ceiling = report["ceiling"]
         print(f"\n{name}: {model.encoding.name} model {model.version}, {len(pieces)} held-out pieces "

@@ -379,7 +379,7 @@ class Sampling:
 def choose_sampling(model, train: list, bpm: float, plan: FormPlan | None = None) -> tuple[Sampling, dict[Sampling, float]]:
     """The sampling settings whose music comes closest to the style's *training* pieces on
     the realism features (up to 40 of them, seeded): sampler settings learnt from the pieces.
-    The music is the channel's, pieces to the style's form ``plan`` (trainer.evaluate.station_stream).
+    The music is the channel's: pieces to the style's form ``plan`` (trainer.evaluate.realism_for).
     Every temperature is tried with the whole distribution, then each narrower nucleus in
     ``TOP_PS`` at the best temperature and the two above it. The held-out pieces stay out of
     the choice, so the before/after table on them is honest. A fine-tune's calibration
@@ -387,17 +387,15 @@ def choose_sampling(model, train: list, bpm: float, plan: FormPlan | None = None
     short notes, and its best lay at 1.1."""
     import random
 
-    from trainer.evaluate import realism_sample_beats, station_stream
-    from trainer.realism import realism_report
+    from trainer.evaluate import realism_for
 
     pieces = [p.notes for p in train]
     random.Random(0).shuffle(pieces)
     pieces = pieces[:TUNING_PIECES]
-    beats = realism_sample_beats(pieces, bpm)
 
     def score(setting: Sampling) -> float:  # several seeds each: one sample's realism wavers by a few hundredths
-        overlaps = [realism_report([station_stream(model, plan or FormPlan(), beats, temperature=setting.temperature, seed=s,
-                                                   top_p=setting.top_p)[:beats]], pieces)["mean_overlap"] for s in TUNING_SEEDS]
+        overlaps = [realism_for(model, pieces, bpm=bpm, temperature=setting.temperature, top_p=setting.top_p, seed=s,
+                                plan=plan)[0]["mean_overlap"] for s in TUNING_SEEDS]
         return round(sum(overlaps) / len(overlaps), 4)
 
     tried = {Sampling(t): score(Sampling(t)) for t in TEMPERATURES}
@@ -416,7 +414,7 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
     style's, the candidate at ``new_sampling``). ``accepted`` when both improve."""
     from radio.model import load_model
     from radio.styles import get_style
-    from trainer.evaluate import held_out_from_library, realism_for, realism_sample_beats, station_stream
+    from trainer.evaluate import held_out_from_library, realism_for
     from trainer.kinds import score_model
     from trainer.metrics import targets_for
 
@@ -431,13 +429,8 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
             continue
         scores = score_model(model, held.pieces, targets)
         sampling = new_sampling if name == "new" and new_sampling else Sampling(info.temperature, info.top_p)
-        beats = realism_sample_beats(held.pieces, info.tempo_bpm)
-        realism = mean_realism([
-            realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature, top_p=sampling.top_p, seed=seed,
-                        sample=station_stream(model, info.form, beats, temperature=sampling.temperature, seed=seed,
-                                              top_p=sampling.top_p))[0]
-            for seed in COMPARE_SEEDS
-        ])
+        realism = mean_realism([realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature,
+                                            top_p=sampling.top_p, seed=seed, plan=info.form)[0] for seed in COMPARE_SEEDS])
         same_split = [p.get("id") for p in model.header.get("training", {}).get("validation", [])] == [
             p.get("id") for p in new.header["training"]["validation"]
         ]

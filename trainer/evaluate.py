@@ -139,15 +139,17 @@ def realism_for(
     seconds: float = REALISM_SECONDS,
     sample: ListOfNotes | None = None,
     top_p: float = 1.0,
+    plan: FormPlan | None = None,
 ) -> tuple[dict, ListOfNotes]:
     """The realism report of ``model``'s music against ``pieces``, and the music it scored.
 
-    Samples ``realism_sample_beats`` beats from a fresh seeded sampler unless ``sample`` (a
-    longer stream from the same sampler) is given, in which case its opening is scored.
+    Samples ``realism_sample_beats`` beats of the channel's music (:func:`station_stream`: pieces
+    to ``plan``; one seeded stream without one) unless ``sample`` (a longer stream of the same
+    music) is given, in which case its opening is scored.
     """
     beats = realism_sample_beats(pieces, bpm, seconds)
     if sample is None:
-        sample = model.sampler(temperature=temperature, seed=seed, top_p=top_p).next_beats(beats)
+        sample = station_stream(model, plan or FormPlan(), beats, temperature=temperature, seed=seed, top_p=top_p)
     generated = sample[:beats]
     report = realism_report([generated], pieces)
     report["sample"] = {"beats": len(generated), "seconds": round(len(generated) * 60.0 / (bpm * 4), 1), "bpm": bpm,
