@@ -73,20 +73,23 @@ def test_a_style_setting_is_rewritten_in_place(tmp_path):
 
 
 def test_the_sampling_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
-    from trainer.bundle import TEMPERATURES, TOP_PS, Sampling, choose_sampling
+    from trainer.bundle import FINALISTS, TEMPERATURES, TOP_PS, Sampling, choose_sampling
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
     hp = HyperParameters.for_model("token", hidden=8, batch=8)
     run = train_style(TrainConfig(style="folk", model="token", home=tiny_home, out=tmp_path / "m.npz", epochs=1, hp=hp,
                                   show_bar=False))
-    chosen, tried = choose_sampling(load_model(run.model_path), run.data.train, 112.0)
-    assert {Sampling(t) for t in TEMPERATURES} <= set(tried) and tried[chosen] == max(tried.values())
+    chosen, tried, final = choose_sampling(load_model(run.model_path), run.data.train, 112.0)
+    assert {Sampling(t) for t in TEMPERATURES} <= set(tried)
     # Each narrower nucleus is tried at the best whole-distribution temperature and hotter ones.
     best = max((s for s in tried if s.top_p == 1.0), key=tried.get).temperature
     for top_p in TOP_PS:
         assert Sampling(best, top_p) in tried and all(s.temperature >= best for s in tried if s.top_p == top_p)
     assert len(set(tried.values())) > 1  # the setting changes the music
+    # The grid's best few are scored again on more samples, and the best of those is chosen.
+    assert set(final) == set(sorted(tried, key=tried.get, reverse=True)[:FINALISTS])
+    assert final[chosen] == max(final.values())
 
 
 def test_the_gate_averages_the_realism_of_several_samples():
@@ -134,8 +137,8 @@ def test_the_gate_hears_whole_pieces_to_the_form_plan(monkeypatch, piece_factory
     monkeypatch.setattr(trainer.evaluate, "station_stream", spy)
     rng = np.random.default_rng(0)
     train = [SimpleNamespace(notes=piece_factory(rng, 48)) for _ in range(2)]
-    chosen, tried = choose_sampling(model, train, 112.0, plan)
-    assert plans and all(p is plan for p in plans) and tried[chosen] == max(tried.values())
+    chosen, tried, final = choose_sampling(model, train, 112.0, plan)
+    assert plans and all(p is plan for p in plans) and final[chosen] == max(final.values())
 
 
 def test_a_soup_averages_two_fine_tunes_of_one_base_and_refuses_others(tmp_path):
