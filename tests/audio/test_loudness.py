@@ -304,8 +304,11 @@ def test_every_shipped_gain_was_measured_on_the_model_it_ships_with():
     for name, style in STYLES.items():
         model = load_model(style.model_path)
         assert style.loudness_model == model.version, f"{name}: run python -m radio.commands.calibrate --styles {name}"
-        quick = calibrate(style, model, minutes=0.3, seeds=(5,))
-        assert quick.gain_db == pytest.approx(style.loudness_gain_db, abs=1.5), name
+        # An independent measurement on seeds the calibration did not use. Pieces differ in
+        # loudness (classical's 18-second openings read -13.5 to -17.2 LUFS across seeds), so it
+        # takes three minutes of music, not one 18-second stretch, to judge the gain to 1.5 dB.
+        probe = calibrate(style, model, minutes=1.0, seeds=(5, 6, 7))
+        assert probe.gain_db == pytest.approx(style.loudness_gain_db, abs=1.5), name
 
 
 def test_a_swapped_in_model_plays_at_minus_16_lufs_from_its_first_minute(tmp_path):
