@@ -53,8 +53,8 @@ soak: install-dev ## 2 station hours per channel in 24 minutes: every channel, l
 bench: install-dev ## measure the figures in bench/ and print them
 	$(BIN)/python -m bench.run_all
 
-train: install-dev ## retrain every bundled style model from ../shared/corpus
-	$(BIN)/python -m trainer.bundle --corpus ../shared/corpus
+train: install-dev ## retrain every bundled style model from ../shared/corpus (TRAIN_ARGS=, e.g. --styles folk)
+	$(BIN)/python -m trainer.bundle --corpus ../shared/corpus $(TRAIN_ARGS)
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) var build *.egg-info

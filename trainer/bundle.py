@@ -20,14 +20,14 @@ before/after table either way, ``styles/<name>/evaluation/`` the bundled model's
 plots, and ``styles/<name>/corpus.csv`` every piece with its licence and split.
 
 ``--continue`` resumes from the candidate already under ``--home`` (same split, its weights as
-the start), for a budget spent in more than one sitting.
+the start), for a budget spent in more than one sitting. ``--sampling-only`` trains nothing: it
+chooses each bundled model's sampling settings again (trainer/sampling_choice.py).
 """
 
 
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import logging
 import os
@@ -35,7 +35,6 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +42,9 @@ import numpy as np
 from radio.config import REPO_ROOT
 from radio.files import atomic_path
 from radio.model.kinds import DEFAULT_KIND
-from radio.music.form import FormPlan
 from radio.styles import discover_styles
+from trainer.sampling_choice import (COMPARE_SEEDS, FINAL_SEEDS, TUNING_SEEDS, Sampling, choose_sampling,
+                                     held_out_realism)
 
 log = logging.getLogger("trainer.bundle")
 
@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the candidate's share of the --soup-with average, in (0, 1] (default 0.5)")
     parser.add_argument("--continue", dest="resume", action="store_true", help="continue from the candidate already under --home")
     parser.add_argument("--no-train", action="store_true", help="only compare and publish the candidate already under --home")
+    parser.add_argument("--sampling-only", action="store_true",
+                        help="train nothing: choose each bundled model's temperature/top_p again, and keep the new "
+                             "setting only if its music is closer to the held-out pieces")
     parser.add_argument("--epochs", type=int, default=1000, help="most epochs per model (default 1000: the time cap and early stopping end a run)")
     parser.add_argument("--hidden", type=int, default=256, help="LSTM units (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -281,7 +284,7 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
     log.info("%s: sampling at temperature %s (realism against training pieces: %s; over %d samples: %s)", style,
              sampling, ", ".join(f"{t}: {r:.3f}" for t, r in tried.items()), len(FINAL_SEEDS),
              ", ".join(f"{t}: {r:.3f}" for t, r in final.items()))
-    comparison = compare(style, folder / "model.npz", candidate, args.home, new_sampling=sampling)
+    comparison = compare(info, folder / "model.npz", candidate, args.home, new_sampling=sampling)
     comparison["sampling"] = {"old": Sampling(info.temperature, info.top_p), "new": sampling, "tried": tried, "final": final}
     comparison["soup"] = load_model(candidate).header.get("soup")
     accepted = comparison["accepted"]
@@ -298,11 +301,90 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
 
     # On the candidate's held-out pieces, the ones the before/after table used, whichever model stays.
     report = evaluate(style, model_path=folder / "model.npz", home=args.home, out_dir=folder / "evaluation",
-                      held_out_of=candidate)
+                      held_out_of=candidate, styles_root=args.styles_dir)
     (folder / "model.loss.png").unlink(missing_ok=True)
     write_corpus_csv(folder / "corpus.csv", result.data)
     write_training_md(folder / "TRAINING.md", style, command, result, comparison, report, folder / "model.npz")
     return {"style": style, "comparison": comparison, "train_seconds": result.seconds, "size": (folder / "model.npz").stat().st_size}
+
+
+def resample_style(style: str, args: argparse.Namespace, command: str) -> dict:
+    """``--sampling-only``: choose the bundled model's sampling settings again, as a candidate's are
+    chosen (on its own training pieces, the channel's music), and let ``style.toml`` take them only
+    if that music also comes closer to the held-out pieces than the current settings' does (on
+    ``COMPARE_SEEDS`` samples each). For a model whose settings were chosen under an older measure;
+    the model itself is not touched. A section of ``TRAINING.md`` records the choice either way."""
+    from radio.model import load_model
+    from radio.style_file import set_style_value
+    from radio.styles import load_style
+    from trainer.evaluate import evaluate, held_out_from_library
+    from trainer.train import TrainConfig
+
+    folder = args.styles_dir / style
+    bundled = folder / "model.npz"
+    base = args.styles_dir / BASE_FOLDER / "model.npz"
+    model = load_model(bundled)
+    # The bundled model's own split (a fine-tune's held-out pieces are those the base held out).
+    start = base if model.header.get("fine_tuned_from") and base.is_file() else None
+    config = TrainConfig(style=style, model=BUNDLED_KIND, seed=args.seed, home=args.home, init_from=start,
+                         show_bar=False, out=bundled)
+    run = existing_run(config, bundled)
+    info = load_style(folder)
+    old = Sampling(info.temperature, info.top_p)
+    new, tried, final = choose_sampling(model, run.data.train, info.tempo_bpm, info.form)
+    held = held_out_from_library(model, args.home)
+    realism = {old: held_out_realism(model, held.pieces, info, old)}
+    if new != old:
+        realism[new] = held_out_realism(model, held.pieces, info, new)
+    accepted = new != old and realism[new]["mean_overlap"] > realism[old]["mean_overlap"]
+    log.info("%s: sampling %s -> %s on the training pieces; held-out realism %s", style, old, new,
+             ", ".join(f"{s}: {r['mean_overlap']:.3f}" for s, r in realism.items()))
+    if accepted:
+        set_style_value(folder / "style.toml", "temperature", new.temperature)
+        set_style_value(folder / "style.toml", "top_p", new.top_p)
+        evaluate(style, model_path=bundled, home=args.home, out_dir=folder / "evaluation", styles_root=args.styles_dir)
+    write_resample_md(folder / "TRAINING.md", command, model.version, old, new, tried, final, realism, len(held.pieces),
+                      accepted)
+    return {"style": style, "old": old, "new": new, "accepted": accepted,
+            "realism": {str(s): r["mean_overlap"] for s, r in realism.items()}, "ceiling": realism[old]["mean_ceiling"]}
+
+
+RESAMPLE_HEADING = "## Sampling chosen again (`--sampling-only`)"
+
+
+def write_resample_md(path: Path, command: str, version: str, old: Sampling, new: Sampling, tried: dict, final: dict,
+                      realism: dict, pieces: int, accepted: bool) -> None:
+    """Replace (or add) the ``--sampling-only`` section of a style's TRAINING.md."""
+    features = list(realism[old]["features"])
+    rows = [f"| {name.replace('_', ' ')} | " + " | ".join(f"{r['features'][name]['overlap']:.3f}" for r in realism.values())
+            + f" | {realism[old]['features'][name]['ceiling_overlap']:.3f} |" for name in features]
+    section = [
+        RESAMPLE_HEADING,
+        f"`{command}` ({time.strftime('%Y-%m-%d')}), on the bundled model `{version}` as it is.",
+        "",
+        f"On the training pieces ({len(TUNING_SEEDS)} samples a setting: "
+        + ", ".join(f"{s}: {r:.3f}" for s, r in tried.items())
+        + f"; the best {len(final)} again over {len(FINAL_SEEDS)} samples: " + ", ".join(f"{s}: {r:.3f}" for s, r in final.items())
+        + f") the best is {new}" + (" (the setting already in `style.toml`)." if new == old else "."),
+        "",
+        f"Realism against the {pieces} held-out pieces, {len(COMPARE_SEEDS)} seeded samples of the channel's music each:",
+        "",
+        "| | " + " | ".join(f"temperature {s}" + (" (before)" if s == old else "") for s in realism) + " | ceiling |",
+        "| --- | " + " | ".join("---:" for _ in realism) + " | ---: |",
+        *rows,
+        "| **mean** | " + " | ".join(f"**{r['mean_overlap']:.3f}**" for r in realism.values())
+        + f" | {realism[old]['mean_ceiling']:.3f} |",
+        "",
+        (f"`style.toml` now plays at {new}; `evaluation/` was taken again at it." if accepted
+         else f"`style.toml` keeps {old}."),
+        "",
+    ]
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if RESAMPLE_HEADING in text:  # the section runs to the next heading of its level
+        head, _, tail = text.partition(RESAMPLE_HEADING)
+        rest = tail.split("\n## ", 1)
+        text = head + ("## " + rest[1] if len(rest) > 1 else "")
+    path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section), encoding="utf-8")
 
 
 def write_soup(candidate: Path, sibling: Path, weight: float) -> Path:
@@ -310,9 +392,9 @@ def write_soup(candidate: Path, sibling: Path, weight: float) -> Path:
     candidate as ``<name>.soup.npz`` (the trained candidate stays as it is, so a rerun soups it
     afresh) with the candidate's header and a ``soup`` record. Both must be fine-tunes of one
     base: only then do their weights share coordinates. Classical's ±2-semitone fine-tune has
-    the lower NLL and drifts off the key; 15% of it in the unaugmented fine-tune kept the key and
-    the realism and took the NLL 15.1% below round 1, but its music varied more from seed to
-    seed, so it was not shipped (styles/classical/TRAINING.md)."""
+    the lower NLL and drifts off the key; settled on the untransposed pieces, 30% of it in the
+    unaugmented fine-tune keeps the key and the realism and took the NLL 15.6% below round 1
+    (styles/classical/TRAINING.md)."""
     from radio.model import load_model
     from radio.model.blend import siblings
     from radio.model.modelfile import read_model_file, write_model_file
@@ -354,86 +436,16 @@ def existing_run(config, candidate: Path):
                        metrics.get("train_seconds", 0.0), candidate.with_suffix(".loss.png"), data)
 
 
-# Up to 1.3: renaissance's choice still rose at 1.2, the top of the first grid.
-TEMPERATURES = (0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
-# Nucleus settings tried beside the best temperatures: a narrower nucleus drops the unlikely
-# notes a hot temperature brings (scattered short notes), so it pairs with a hotter one.
-TOP_PS = (0.95, 0.9)
-TUNING_PIECES = 40
-TUNING_SEEDS = (1, 2, 3, 4)
-# One sample's realism wavers by a few hundredths (classical's models read 0.84 to 0.88 across
-# seeds at one temperature, a standard deviation of 0.012), as much as the differences the gate
-# decides on. The grid's four samples a setting only shortlist: its best FINALISTS are scored
-# again on FINAL_SEEDS, and the gate compares models on COMPARE_SEEDS. With four, classical's
-# bundled model read 0.865 (its first four seeds) where twelve read 0.858, and a candidate that
-# is better over twelve lost on four.
-FINALISTS = 3
-FINAL_SEEDS = tuple(range(1, 13))
-COMPARE_SEEDS = tuple(range(12))
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How a style's model is sampled: what ``style.toml`` says as ``temperature`` and ``top_p``."""
-
-    temperature: float
-    top_p: float = 1.0
-
-    def __str__(self) -> str:
-        return f"{self.temperature:g}" if self.top_p == 1.0 else f"{self.temperature:g} with top_p {self.top_p:g}"
-
-
-def choose_sampling(model, train: list, bpm: float, plan: FormPlan | None = None
-                    ) -> tuple[Sampling, dict[Sampling, float], dict[Sampling, float]]:
-    """The sampling settings whose music comes closest to the style's *training* pieces on
-    the realism features (up to 40 of them, seeded): sampler settings learnt from the pieces.
-    The music is the channel's: pieces to the style's form ``plan`` (trainer.evaluate.realism_for).
-    Every temperature is tried with the whole distribution, then each narrower nucleus in
-    ``TOP_PS`` at the best temperature and the two above it, each on ``TUNING_SEEDS``; the best
-    ``FINALISTS`` are then scored on ``FINAL_SEEDS`` and the best of those wins. Returns the
-    choice, the grid's scores and the finalists' scores. The held-out pieces stay out of
-    the choice, so the before/after table on them is honest. A fine-tune's calibration
-    differs from its base's: classical's swung from frozen held chords at 0.9 to clouds of
-    short notes, and its best lay at 1.1."""
-    import random
-
-    from trainer.evaluate import realism_for
-
-    pieces = [p.notes for p in train]
-    random.Random(0).shuffle(pieces)
-    pieces = pieces[:TUNING_PIECES]
-
-    overlaps: dict[tuple[Sampling, int], float] = {}  # a finalist's grid samples are not drawn twice
-
-    def score(setting: Sampling, seeds: tuple[int, ...] = TUNING_SEEDS) -> float:
-        for s in seeds:
-            if (setting, s) not in overlaps:
-                overlaps[setting, s] = realism_for(model, pieces, bpm=bpm, temperature=setting.temperature,
-                                                   top_p=setting.top_p, seed=s, plan=plan)[0]["mean_overlap"]
-        return round(float(np.mean([overlaps[setting, s] for s in seeds])), 4)
-
-    tried = {Sampling(t): score(Sampling(t)) for t in TEMPERATURES}
-    best = max(tried, key=tried.get).temperature
-    hotter = [t for t in TEMPERATURES if t >= best][:3]
-    for top_p in TOP_PS:
-        for t in hotter:
-            tried[Sampling(t, top_p)] = score(Sampling(t, top_p))
-    final = {setting: score(setting, FINAL_SEEDS) for setting in sorted(tried, key=tried.get, reverse=True)[:FINALISTS]}
-    return max(final, key=final.get), tried, final
-
-
-def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
+def compare(info, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
     """Score the bundled model and the candidate on the candidate's held-out pieces: exact
     NLL per beat and the realism of seeded samples of the music as the channel plays it (pieces to
     the style's form plan), each model at its own sampling settings (the bundled one at the
-    style's, the candidate at ``new_sampling``). ``accepted`` when both improve."""
+    style's, ``info``, the candidate at ``new_sampling``). ``accepted`` when both improve."""
     from radio.model import load_model
-    from radio.styles import get_style
-    from trainer.evaluate import held_out_from_library, realism_for
+    from trainer.evaluate import held_out_from_library
     from trainer.kinds import score_model
     from trainer.metrics import targets_for
 
-    info = get_style(style)
     new = load_model(new_path)
     held = held_out_from_library(new, home)
     targets = targets_for(held.pieces)
@@ -444,8 +456,7 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
             continue
         scores = score_model(model, held.pieces, targets)
         sampling = new_sampling if name == "new" and new_sampling else Sampling(info.temperature, info.top_p)
-        realism = mean_realism([realism_for(model, held.pieces, bpm=info.tempo_bpm, temperature=sampling.temperature,
-                                            top_p=sampling.top_p, seed=seed, plan=info.form)[0] for seed in COMPARE_SEEDS])
+        realism = held_out_realism(model, held.pieces, info, sampling)
         same_split = [p.get("id") for p in model.header.get("training", {}).get("validation", [])] == [
             p.get("id") for p in new.header["training"]["validation"]
         ]
@@ -458,18 +469,6 @@ def compare(style: str, old_path: Path, new_path: Path, home: Path, *, new_sampl
             "same_split": same_split,
         }
     out["accepted"], out["reason"] = decide(out["old"], out["new"])
-    return out
-
-
-def mean_realism(reports: list[dict]) -> dict:
-    """Realism reports of several seeded samples as one: every feature's overlap and KL, and the
-    mean overlap, averaged; ``seeds`` keeps each sample's mean."""
-    out = copy.deepcopy(reports[0])
-    for name, fig in out["features"].items():
-        for key in ("overlap", "kl"):
-            fig[key] = float(np.mean([r["features"][name][key] for r in reports]))
-    out["mean_overlap"] = float(np.mean([r["mean_overlap"] for r in reports]))
-    out["seeds"] = [{"seed": r["sample"]["seed"], "mean_overlap": round(r["mean_overlap"], 4)} for r in reports]
     return out
 
 
@@ -646,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     args.home.mkdir(parents=True, exist_ok=True)
     # The base learns from every style of the corpus, whichever styles are rebuilt.
     import_corpus(args.corpus, corpus_styles(args.corpus), args.home)
+    if args.sampling_only:
+        return resample_styles(styles, args, command)
     base = bundle_base(args, command)
     if base:
         print(f"base: held-out NLL per beat {base['nll_full']:.3f} ({base['reason']})")
@@ -665,11 +666,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{_f((old.get('realism') or {}).get('mean_overlap')):>12} {new['realism']['mean_overlap']:7.3f} "
             f"{new['realism']['mean_ceiling']:8.3f}  {'replaced' if c['accepted'] else 'kept the old model'}"
         )
-    # New models play at new levels: recalibrate each style's loudness gain from their music.
+    recalibrate(styles, args)
+    return 0
+
+
+def resample_styles(styles: list[str], args: argparse.Namespace, command: str) -> int:
+    results = [resample_style(style, args, command) for style in styles]
+    print(f"{'style':<12} {'sampling old':>14} {'new':>16} {'realism old':>12} {'new':>7} {'ceiling':>8}  decision")
+    for r in results:
+        print(f"{r['style']:<12} {str(r['old']):>14} {str(r['new']):>16} {r['realism'][str(r['old'])]:12.3f} "
+              f"{r['realism'].get(str(r['new']), r['realism'][str(r['old'])]):7.3f} {r['ceiling']:8.3f}  "
+              f"{'changed' if r['accepted'] else 'kept'}")
+    recalibrate([r["style"] for r in results if r["accepted"]], args)
+    return 0
+
+
+def recalibrate(styles: list[str], args: argparse.Namespace) -> None:
+    """New music plays at a new level: measure each style's loudness gain again from it."""
     from radio.commands.calibrate import main as calibrate
 
-    calibrate(["--styles", ",".join(styles), *(["--root", str(args.styles_dir)] if args.styles_dir else [])])
-    return 0
+    if styles:
+        calibrate(["--styles", ",".join(styles), *(["--root", str(args.styles_dir)] if args.styles_dir else [])])
 
 
 if __name__ == "__main__":

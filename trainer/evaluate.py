@@ -179,10 +179,10 @@ def find_seed_model(style: str, home: Path, explicit: Path | None) -> StyleModel
     return None
 
 
-def resolve_style(name: str) -> Style | None:
+def resolve_style(name: str, root: Path | None = None) -> Style | None:
     check_style_name(name)
     try:
-        return get_style(name)
+        return get_style(name, root)
     except StyleError:
         return None
 
@@ -199,6 +199,7 @@ def evaluate(
     realism_seconds: float = REALISM_SECONDS,
     base_path: Path | None = None,
     held_out_of: Path | None = None,
+    styles_root: Path | None = None,
 ) -> dict:
     """Compute the report, write its PNGs and report.json under ``out_dir``; return the report.
     Every figure is also given for the bundled base (``base_path``, default styles/base/model.npz)
@@ -208,7 +209,7 @@ def evaluate(
     if not realism_seconds > 0:  # checked before the slow part, so a typo costs nothing
         raise ContinuoError(f"the realism sample must last more than 0 seconds, got {realism_seconds:g}")
     home = Path(home) if home else continuo_home()
-    style_info = resolve_style(style)
+    style_info = resolve_style(style, styles_root)
     if model_path is None:
         # `continuo train` then `continuo evaluate` should measure what was just trained.
         trained = [home / "models" / style / f"{name}.npz" for name, kind in KINDS.items() if not kind.baseline]

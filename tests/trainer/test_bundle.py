@@ -73,7 +73,7 @@ def test_a_style_setting_is_rewritten_in_place(tmp_path):
 
 
 def test_the_sampling_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
-    from trainer.bundle import FINALISTS, TEMPERATURES, TOP_PS, Sampling, choose_sampling
+    from trainer.sampling_choice import FINALISTS, TEMPERATURES, TOP_PS, Sampling, choose_sampling
     from trainer.models import HyperParameters
     from trainer.train import TrainConfig, train_style
 
@@ -93,7 +93,7 @@ def test_the_sampling_is_chosen_on_training_pieces(tf, tiny_home, tmp_path):
 
 
 def test_the_gate_averages_the_realism_of_several_samples():
-    from trainer.bundle import mean_realism
+    from trainer.sampling_choice import mean_realism
 
     def report(seed, a, b):
         return {"features": {"pitch": {"overlap": a, "kl": 1.0, "ceiling_overlap": 0.9}, "length": {"overlap": b, "kl": 3.0, "ceiling_overlap": 0.8}},
@@ -118,7 +118,7 @@ def test_the_gate_hears_whole_pieces_to_the_form_plan(monkeypatch, piece_factory
     import trainer.evaluate
     from radio.music.form import FormPlan
     from radio.station.composer import planned_music
-    from trainer.bundle import choose_sampling
+    from trainer.sampling_choice import choose_sampling
 
     model = load_model(REPO_ROOT / "styles" / "folk" / "model.npz")
     plan = FormPlan(sections=("A", "B"), section_bars=1)
@@ -164,3 +164,52 @@ def test_a_soup_averages_two_fine_tunes_of_one_base_and_refuses_others(tmp_path)
     amend_header(sibling, fine_tuned_from=None, style="elsewhere")  # trained from scratch: no shared coordinates
     with pytest.raises(SystemExit, match="not a fine-tune of the base"):
         write_soup(candidate, sibling, 0.5)
+
+
+def test_sampling_only_changes_a_style_only_when_the_held_out_music_agrees(tmp_path, monkeypatch):
+    """``make train --sampling-only`` chooses the bundled model's settings again on its training
+    pieces; style.toml takes them only if their music is also closer to the held-out pieces, and
+    TRAINING.md keeps one section on it however often it runs."""
+    from types import SimpleNamespace
+
+    import trainer.bundle as bundle
+    import trainer.evaluate
+    from radio.styles import load_style
+    from trainer.sampling_choice import Sampling
+
+    styles = tmp_path / "styles"
+    shutil.copytree(REPO_ROOT / "styles" / "folk", styles / "folk")
+    shutil.copytree(REPO_ROOT / "styles" / "base", styles / "base")
+    before = load_style(styles / "folk")
+    old = Sampling(before.temperature, before.top_p)
+    new = Sampling(0.95, 0.9)
+    assert new != old
+    held_out = {}
+
+    def realism(mean):
+        return {"mean_overlap": mean, "mean_ceiling": 0.9,
+                "features": {"pitch_class": {"overlap": mean, "ceiling_overlap": 0.9}}}
+
+    evaluated = []
+    monkeypatch.setattr(bundle, "existing_run", lambda config, path: SimpleNamespace(data=SimpleNamespace(train=["piece"])))
+    monkeypatch.setattr(bundle, "choose_sampling", lambda model, train, bpm, plan: (new, {old: 0.8, new: 0.85}, {new: 0.84}))
+    monkeypatch.setattr(trainer.evaluate, "held_out_from_library", lambda model, home: SimpleNamespace(pieces=["a", "b"]))
+    monkeypatch.setattr(bundle, "held_out_realism", lambda model, pieces, info, sampling: realism(held_out[sampling]))
+    monkeypatch.setattr(trainer.evaluate, "evaluate", lambda style, **kw: evaluated.append(kw) or {})
+    args = bundle.parse_args(["--corpus", str(tmp_path), "--styles-dir", str(styles), "--home", str(tmp_path / "home"),
+                              "--sampling-only"])
+
+    held_out.update({old: 0.90, new: 0.88})  # closer on the training pieces, not on the held-out ones
+    result = bundle.resample_style("folk", args, "make train --sampling-only")
+    assert not result["accepted"] and load_style(styles / "folk") == before and not evaluated
+    md = (styles / "folk" / "TRAINING.md").read_text()
+    assert md.count(bundle.RESAMPLE_HEADING) == 1 and f"`style.toml` keeps {old}." in md
+
+    held_out.update({old: 0.86, new: 0.88})  # closer on both: the style takes it
+    result = bundle.resample_style("folk", args, "make train --sampling-only")
+    after = load_style(styles / "folk")
+    assert result["accepted"] and (after.temperature, after.top_p) == (0.95, 0.9)
+    assert evaluated and evaluated[0]["styles_root"] == styles
+    md = (styles / "folk" / "TRAINING.md").read_text()
+    assert md.count(bundle.RESAMPLE_HEADING) == 1 and "`style.toml` now plays at 0.95 with top_p 0.9" in md
+    assert md.startswith("# folk") and "## Before and after" in md  # the rest of the file is left as it was
