@@ -42,9 +42,8 @@ import numpy as np
 from radio.config import REPO_ROOT
 from radio.files import atomic_path
 from radio.model.kinds import DEFAULT_KIND
-from radio.styles import discover_styles
-from trainer.sampling_choice import (COMPARE_SEEDS, FINAL_SEEDS, TUNING_SEEDS, Sampling, choose_sampling,
-                                     held_out_realism)
+from radio.styles import Style, discover_styles
+from trainer.sampling_choice import COMPARE_SEEDS, Sampling, choice_text, choose_sampling, held_out_realism
 
 log = logging.getLogger("trainer.bundle")
 
@@ -281,9 +280,8 @@ def bundle_style(style: str, args: argparse.Namespace, command: str) -> dict:
 
     info = load_style(folder)
     sampling, tried, final = choose_sampling(load_model(candidate), result.data.train, info.tempo_bpm, info.form)
-    log.info("%s: sampling at temperature %s (realism against training pieces: %s; over %d samples: %s)", style,
-             sampling, ", ".join(f"{t}: {r:.3f}" for t, r in tried.items()), len(FINAL_SEEDS),
-             ", ".join(f"{t}: {r:.3f}" for t, r in final.items()))
+    log.info("%s: sampling at temperature %s (realism against training pieces, %s)", style, sampling,
+             choice_text(tried, final))
     comparison = compare(info, folder / "model.npz", candidate, args.home, new_sampling=sampling)
     comparison["sampling"] = {"old": Sampling(info.temperature, info.top_p), "new": sampling, "tried": tried, "final": final}
     comparison["soup"] = load_model(candidate).header.get("soup")
@@ -362,10 +360,7 @@ def write_resample_md(path: Path, command: str, version: str, old: Sampling, new
         RESAMPLE_HEADING,
         f"`{command}` ({time.strftime('%Y-%m-%d')}), on the bundled model `{version}` as it is.",
         "",
-        f"On the training pieces ({len(TUNING_SEEDS)} samples a setting: "
-        + ", ".join(f"{s}: {r:.3f}" for s, r in tried.items())
-        + f"; the best {len(final)} again over {len(FINAL_SEEDS)} samples: " + ", ".join(f"{s}: {r:.3f}" for s, r in final.items())
-        + f") the best is {new}" + (" (the setting already in `style.toml`)." if new == old else "."),
+        f"On the training pieces ({choice_text(tried, final)}) the best is {new}" + (" (the setting already in `style.toml`)." if new == old else "."),
         "",
         f"Realism against the {pieces} held-out pieces, {len(COMPARE_SEEDS)} seeded samples of the channel's music each:",
         "",
@@ -436,7 +431,7 @@ def existing_run(config, candidate: Path):
                        metrics.get("train_seconds", 0.0), candidate.with_suffix(".loss.png"), data)
 
 
-def compare(info, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
+def compare(info: Style, old_path: Path, new_path: Path, home: Path, *, new_sampling: Sampling | None = None) -> dict:
     """Score the bundled model and the candidate on the candidate's held-out pieces: exact
     NLL per beat and the realism of seeded samples of the music as the channel plays it (pieces to
     the style's form plan), each model at its own sampling settings (the bundled one at the
@@ -597,14 +592,11 @@ def write_training_md(path: Path, style: str, command: str, run, comparison: dic
 def _sampling_lines(sampling: dict | None, accepted: bool) -> list[str]:
     if not sampling:
         return []
-    tried = ", ".join(f"{t}: {r:.3f}" for t, r in sampling["tried"].items())
-    final = ", ".join(f"{t}: {r:.3f}" for t, r in sampling.get("final", {}).items())
     return [
         "",
         f"Sampling: the candidate plays at temperature {sampling['new']} (the bundled model at {sampling['old']}), "
-        f"the setting whose music came closest to the training pieces on the realism features ({len(TUNING_SEEDS)} "
-        f"samples a setting: {tried}"
-        + (f"; the best {len(sampling['final'])} again over {len(FINAL_SEEDS)} samples: {final}" if final else "") + "); "
+        f"the setting whose music came closest to the training pieces on the realism features "
+        f"({choice_text(sampling['tried'], sampling.get('final', {}))}); "
         + ("`style.toml` now says so." if accepted else "`style.toml` keeps the old one with the old model."),
     ]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from radio.music.form import FormPlan
+from radio.styles import Style
 
 # Up to 1.3: renaissance's choice still rose at 1.2, the top of the first grid.
 TEMPERATURES = (0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
@@ -84,6 +85,15 @@ def choose_sampling(model, train: list, bpm: float, plan: FormPlan | None = None
     return max(final, key=final.get), tried, final
 
 
+def choice_text(tried: dict[Sampling, float], final: dict[Sampling, float]) -> str:
+    """The figures behind a choice, as TRAINING.md and the log give them."""
+    text = f"{len(TUNING_SEEDS)} samples a setting: " + ", ".join(f"{s}: {r:.3f}" for s, r in tried.items())
+    if final:  # a TRAINING.md written before the finalists were scored again has none
+        text += f"; the best {len(final)} again over {len(FINAL_SEEDS)} samples: " + ", ".join(
+            f"{s}: {r:.3f}" for s, r in final.items())
+    return text
+
+
 def mean_realism(reports: list[dict]) -> dict:
     """Realism reports of several seeded samples as one: every feature's overlap and KL, and the
     mean overlap, averaged; ``seeds`` keeps each sample's mean."""
@@ -96,7 +106,7 @@ def mean_realism(reports: list[dict]) -> dict:
     return out
 
 
-def held_out_realism(model, pieces: list, info, sampling: Sampling) -> dict:
+def held_out_realism(model, pieces: list, info: Style, sampling: Sampling) -> dict:
     """The realism of ``model``'s music at ``sampling``, as style ``info``'s channel plays it,
     against the held-out ``pieces``: the mean report of ``COMPARE_SEEDS`` seeded samples."""
     from trainer.evaluate import realism_for
